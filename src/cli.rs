@@ -1,0 +1,63 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keeps local Maildirs and IMAP accounts in step, both ways, losing nothing.
+#[derive(Debug, Parser)]
+#[command(name = "imapdir", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]
+    #[arg(long, global = true, env = "IMAPDIR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More output: -v per-folder actions, -vv debug details
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print the IMAP protocol to stderr (passwords redacted)
+    #[arg(long, global = true)]
+    pub trace_imap: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Synchronise accounts (all of them when none is named)
+    Sync(SyncArgs),
+    /// List remote folders and the local paths they map to
+    Folders {
+        /// Account name [default: every account]
+        account: Option<String>,
+    },
+    /// Connect, negotiate TLS, log in and list the server's capabilities
+    Check {
+        /// Account name [default: every account]
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Accounts to synchronise [default: every account]
+    pub accounts: Vec<String>,
+
+    /// Only bring server changes to the Maildir
+    #[arg(long, conflicts_with = "push")]
+    pub pull: bool,
+
+    /// Only send Maildir changes to the server
+    #[arg(long)]
+    pub push: bool,
+
+    /// Print the actions a sync would take, change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Folders synchronised at once, one IMAP connection each [default: from config, else 4]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
+}

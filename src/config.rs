@@ -1,0 +1,456 @@
+//! The TOML config: accounts, their defaults, validation and secrets.
+//!
+//! Parsing is strict (unknown keys are errors) because a misspelt key in an
+//! unattended backup would otherwise be silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::imap::TlsMode;
+
+/// A config the user must fix; maps to exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn config_error(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    accounts: BTreeMap<String, RawAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    host: String,
+    port: Option<u16>,
+    tls: Option<String>,
+    ca_file: Option<String>,
+    #[serde(default)]
+    allow_plaintext: bool,
+    user: String,
+    password_command: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    maildir: String,
+    state_file: Option<String>,
+    jobs: Option<u16>,
+    timeout: Option<u64>,
+}
+
+/// Where the password comes from; the secret itself is read only when needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// Run through `sh -c`; the first line of stdout is the password.
+    Command(String),
+    /// An environment variable's value.
+    Env(String),
+    /// The first line of a file.
+    File(PathBuf),
+}
+
+/// One account, validated, with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    pub password: PasswordSource,
+    pub maildir: PathBuf,
+    pub state_file: PathBuf,
+    pub jobs: usize,
+    pub timeout: Duration,
+}
+
+/// The whole config: accounts in name order.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub accounts: Vec<Account>,
+}
+
+/// The environment a config is resolved against, so parsing stays testable.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub home: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+    pub xdg_state_home: Option<PathBuf>,
+}
+
+impl Environment {
+    pub fn from_process() -> Environment {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Environment {
+            home: var("HOME"),
+            xdg_config_home: var("XDG_CONFIG_HOME"),
+            xdg_state_home: var("XDG_STATE_HOME"),
+        }
+    }
+
+    /// `$XDG_CONFIG_HOME/imapdir/config.toml`, falling back to `~/.config`.
+    pub fn default_config_path(&self) -> Result<PathBuf, ConfigError> {
+        let base = match (&self.xdg_config_home, &self.home) {
+            (Some(x), _) => x.clone(),
+            (None, Some(h)) => h.join(".config"),
+            (None, None) => {
+                return Err(config_error(
+                    "neither XDG_CONFIG_HOME nor HOME is set; pass --config FILE",
+                ))
+            }
+        };
+        Ok(base.join("imapdir").join("config.toml"))
+    }
+
+    fn state_dir(&self) -> Result<PathBuf, ConfigError> {
+        let base = match (&self.xdg_state_home, &self.home) {
+            (Some(x), _) => x.clone(),
+            (None, Some(h)) => h.join(".local").join("state"),
+            (None, None) => {
+                return Err(config_error(
+                    "neither XDG_STATE_HOME nor HOME is set; set state_file",
+                ))
+            }
+        };
+        Ok(base.join("imapdir"))
+    }
+
+    fn expand(&self, path: &str) -> Result<PathBuf, ConfigError> {
+        if path == "~" || path.starts_with("~/") {
+            let home = self
+                .home
+                .as_ref()
+                .ok_or_else(|| config_error(format!("cannot expand {path}: HOME is not set")))?;
+            Ok(home.join(path.trim_start_matches('~').trim_start_matches('/')))
+        } else {
+            Ok(PathBuf::from(path))
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config file.
+    pub fn load(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                config_error(format!(
+                    "no config file at {}; create one (see the README) or pass --config FILE",
+                    path.display()
+                ))
+            } else {
+                config_error(format!("cannot read config {}: {e}", path.display()))
+            }
+        })?;
+        Config::parse(&text, env).map_err(|e| config_error(format!("{}: {}", path.display(), e.0)))
+    }
+
+    pub fn parse(text: &str, env: &Environment) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        if raw.accounts.is_empty() {
+            return Err(config_error(
+                "no accounts defined (add an [accounts.NAME] table)",
+            ));
+        }
+        let accounts = raw
+            .accounts
+            .into_iter()
+            .map(|(name, acc)| {
+                Account::from_raw(&name, acc, env)
+                    .map_err(|e| config_error(format!("account {name}: {}", e.0)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config { accounts })
+    }
+
+    /// The named accounts, or all when `names` is empty; unknown names are errors.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Account>, ConfigError> {
+        if names.is_empty() {
+            return Ok(self.accounts.iter().collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.accounts.iter().find(|a| &a.name == n).ok_or_else(|| {
+                    let known: Vec<&str> = self.accounts.iter().map(|a| a.name.as_str()).collect();
+                    config_error(format!(
+                        "no account named {n:?} (known: {})",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Account {
+    fn from_raw(name: &str, raw: RawAccount, env: &Environment) -> Result<Account, ConfigError> {
+        if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+            return Err(config_error(
+                "account names must be plain words (no '/', no leading '.')",
+            ));
+        }
+        if raw.host.trim().is_empty() {
+            return Err(config_error("host is empty"));
+        }
+        let tls = match raw.tls.as_deref().unwrap_or("tls") {
+            "tls" => TlsMode::Tls,
+            "starttls" => TlsMode::StartTls,
+            "plain" => TlsMode::Plain,
+            other => {
+                return Err(config_error(format!(
+                    "tls = {other:?} is not one of \"tls\", \"starttls\", \"plain\""
+                )))
+            }
+        };
+        if tls == TlsMode::Plain && !raw.allow_plaintext {
+            return Err(config_error(
+                "tls = \"plain\" would send the password unencrypted; \
+                 set allow_plaintext = true to allow it",
+            ));
+        }
+        let port = raw
+            .port
+            .unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 });
+        let password = match (raw.password_command, raw.password_env, raw.password_file) {
+            (Some(c), None, None) => PasswordSource::Command(c),
+            (None, Some(v), None) => PasswordSource::Env(v),
+            (None, None, Some(f)) => PasswordSource::File(env.expand(&f)?),
+            (None, None, None) => {
+                return Err(config_error(
+                    "no password source: set password_command, password_env or password_file",
+                ))
+            }
+            _ => {
+                return Err(config_error(
+                    "set only one of password_command, password_env, password_file",
+                ))
+            }
+        };
+        let state_file = match raw.state_file {
+            Some(p) => env.expand(&p)?,
+            None => env.state_dir()?.join(format!("{name}.sqlite")),
+        };
+        let jobs = usize::from(raw.jobs.unwrap_or(4));
+        if !(1..=64).contains(&jobs) {
+            return Err(config_error("jobs must be between 1 and 64"));
+        }
+        let timeout = raw.timeout.unwrap_or(60);
+        if timeout == 0 {
+            return Err(config_error("timeout must be at least 1 second"));
+        }
+        Ok(Account {
+            name: name.to_string(),
+            host: raw.host,
+            port,
+            tls,
+            ca_file: raw.ca_file.map(|p| env.expand(&p)).transpose()?,
+            user: raw.user,
+            password,
+            maildir: env.expand(&raw.maildir)?,
+            state_file,
+            jobs,
+            timeout: Duration::from_secs(timeout),
+        })
+    }
+
+    /// Fetches the secret. Errors never contain it.
+    pub fn password(&self) -> Result<String, ConfigError> {
+        let first_line = |s: &str| s.lines().next().unwrap_or("").to_string();
+        let pw = match &self.password {
+            PasswordSource::Command(cmd) => {
+                let out = Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .map_err(|e| config_error(format!("password_command could not run: {e}")))?;
+                if !out.status.success() {
+                    return Err(config_error(format!(
+                        "password_command failed ({})",
+                        out.status
+                    )));
+                }
+                first_line(&String::from_utf8_lossy(&out.stdout))
+            }
+            PasswordSource::Env(var) => std::env::var(var).map_err(|_| {
+                config_error(format!(
+                    "password_env: environment variable {var} is not set"
+                ))
+            })?,
+            PasswordSource::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| config_error(format!("password_file {}: {e}", path.display())))?;
+                first_line(&text)
+            }
+        };
+        if pw.is_empty() {
+            return Err(config_error("the password source gave an empty password"));
+        }
+        Ok(pw)
+    }
+
+    /// The lock file beside the state database.
+    pub fn lock_file(&self) -> PathBuf {
+        let mut p = self.state_file.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment {
+        Environment {
+            home: Some("/home/u".into()),
+            xdg_config_home: None,
+            xdg_state_home: None,
+        }
+    }
+
+    const MINIMAL: &str = r#"
+[accounts.personal]
+host = "imap.example.org"
+user = "me@example.org"
+password_command = "pass show mail"
+maildir = "~/Mail/personal"
+"#;
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let c = Config::parse(MINIMAL, &env()).unwrap();
+        let a = &c.accounts[0];
+        assert_eq!(a.name, "personal");
+        assert_eq!(a.port, 993);
+        assert_eq!(a.tls, TlsMode::Tls);
+        assert_eq!(a.maildir, PathBuf::from("/home/u/Mail/personal"));
+        assert_eq!(
+            a.state_file,
+            PathBuf::from("/home/u/.local/state/imapdir/personal.sqlite")
+        );
+        assert_eq!(
+            a.lock_file(),
+            PathBuf::from("/home/u/.local/state/imapdir/personal.sqlite.lock")
+        );
+        assert_eq!(a.jobs, 4);
+        assert_eq!(a.timeout, Duration::from_secs(60));
+        assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
+    }
+
+    #[test]
+    fn xdg_dirs_win_over_home() {
+        let e = Environment {
+            xdg_config_home: Some("/cfg".into()),
+            xdg_state_home: Some("/st".into()),
+            ..env()
+        };
+        assert_eq!(
+            e.default_config_path().unwrap(),
+            PathBuf::from("/cfg/imapdir/config.toml")
+        );
+        let c = Config::parse(MINIMAL, &e).unwrap();
+        assert_eq!(
+            c.accounts[0].state_file,
+            PathBuf::from("/st/imapdir/personal.sqlite")
+        );
+    }
+
+    #[test]
+    fn starttls_and_plain_default_to_143() {
+        let text = MINIMAL.replace("host =", "tls = \"starttls\"\nhost =");
+        assert_eq!(Config::parse(&text, &env()).unwrap().accounts[0].port, 143);
+        let text = MINIMAL.replace("host =", "tls = \"plain\"\nallow_plaintext = true\nhost =");
+        let a = &Config::parse(&text, &env()).unwrap().accounts[0];
+        assert_eq!((a.tls, a.port), (TlsMode::Plain, 143));
+    }
+
+    #[test]
+    fn plaintext_needs_explicit_consent() {
+        let text = MINIMAL.replace("host =", "tls = \"plain\"\nhost =");
+        let err = Config::parse(&text, &env()).unwrap_err();
+        assert!(err.0.contains("allow_plaintext"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let err =
+            Config::parse(&MINIMAL.replace("user =", "usr =\"x\"\nuser ="), &env()).unwrap_err();
+        assert!(err.0.contains("usr"), "{err}");
+        let err =
+            Config::parse(&MINIMAL.replace("host =", "tls = \"ssl\"\nhost ="), &env()).unwrap_err();
+        assert!(err.0.contains("ssl"), "{err}");
+        let err =
+            Config::parse(&MINIMAL.replace("host =", "jobs = 0\nhost ="), &env()).unwrap_err();
+        assert!(err.0.contains("jobs"), "{err}");
+        assert!(Config::parse("", &env())
+            .unwrap_err()
+            .0
+            .contains("no accounts"));
+    }
+
+    #[test]
+    fn exactly_one_password_source() {
+        let two = MINIMAL.replace("maildir", "password_env = \"PW\"\nmaildir");
+        assert!(Config::parse(&two, &env())
+            .unwrap_err()
+            .0
+            .contains("only one"));
+        let none = MINIMAL.replace("password_command = \"pass show mail\"\n", "");
+        assert!(Config::parse(&none, &env())
+            .unwrap_err()
+            .0
+            .contains("no password source"));
+    }
+
+    #[test]
+    fn password_sources_read_first_line_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\nsecond line\n").unwrap();
+        let text = MINIMAL.replace(
+            "password_command = \"pass show mail\"",
+            &format!("password_file = {:?}", file.display().to_string()),
+        );
+        let c = Config::parse(&text, &env()).unwrap();
+        assert_eq!(c.accounts[0].password().unwrap(), "s3cret");
+
+        let text = MINIMAL.replace("pass show mail", "printf 'abc\\\\ndef'");
+        let c = Config::parse(&text, &env()).unwrap();
+        assert_eq!(c.accounts[0].password().unwrap(), "abc");
+
+        let text = MINIMAL.replace("pass show mail", "exit 3");
+        let err = Config::parse(&text, &env()).unwrap().accounts[0]
+            .password()
+            .unwrap_err();
+        assert!(err.0.contains("failed"), "{err}");
+    }
+
+    #[test]
+    fn select_names_accounts() {
+        let text = format!("{MINIMAL}\n{}", MINIMAL.replace("personal]", "work]"));
+        let c = Config::parse(&text, &env()).unwrap();
+        assert_eq!(c.select(&[]).unwrap().len(), 2);
+        assert_eq!(c.select(&["work".into()]).unwrap()[0].name, "work");
+        assert!(c
+            .select(&["nope".into()])
+            .unwrap_err()
+            .0
+            .contains("known: personal, work"));
+    }
+}

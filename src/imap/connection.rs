@@ -1,0 +1,249 @@
+//! The byte stream to the server: TCP, TLS, timeouts and protocol tracing.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use super::framing::{self, BodySink, Frame, FrameError};
+use super::{ConnectOptions, ImapError, Result};
+
+/// Read buffer size; also bounds how much of a message body sits in memory.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// A plain or TLS-wrapped TCP stream.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+/// Maps an I/O error, turning stalls into [`ImapError::Timeout`].
+pub fn io_error(e: io::Error, timeout: Duration) -> ImapError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ImapError::Timeout(timeout),
+        _ => ImapError::Io(e),
+    }
+}
+
+/// An open connection: buffered reads, direct writes, optional trace.
+pub struct Connection {
+    reader: Option<BufReader<Stream>>,
+    timeout: Duration,
+    trace: bool,
+    host: String,
+    ca_file: Option<std::path::PathBuf>,
+    /// Trace lines as printed, kept for tests.
+    #[cfg(test)]
+    pub traced: Vec<String>,
+}
+
+impl Connection {
+    /// Opens TCP (and TLS when `tls`) with all timeouts applied.
+    pub fn open(opts: &ConnectOptions, tls: bool) -> Result<Connection> {
+        let target = format!("{}:{}", opts.host, opts.port);
+        let addrs: Vec<_> = (opts.host.as_str(), opts.port)
+            .to_socket_addrs()
+            .map_err(|e| ImapError::Connect(target.clone(), e))?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no addresses");
+        let mut tcp = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, opts.timeout) {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let tcp = match tcp {
+            Some(s) => s,
+            None if matches!(
+                last.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+            {
+                return Err(ImapError::Timeout(opts.timeout))
+            }
+            None => return Err(ImapError::Connect(target, last)),
+        };
+        let timeout = Some(opts.timeout).filter(|t| !t.is_zero());
+        tcp.set_read_timeout(timeout)
+            .and_then(|_| tcp.set_write_timeout(timeout))
+            .and_then(|_| tcp.set_nodelay(true))
+            .map_err(ImapError::Io)?;
+        let mut conn = Connection {
+            reader: None,
+            timeout: opts.timeout,
+            trace: opts.trace,
+            host: opts.host.clone(),
+            ca_file: opts.ca_file.clone(),
+            #[cfg(test)]
+            traced: Vec::new(),
+        };
+        let stream = if tls {
+            conn.wrap_tls(tcp)?
+        } else {
+            Stream::Plain(tcp)
+        };
+        conn.reader = Some(BufReader::with_capacity(READ_BUFFER, stream));
+        Ok(conn)
+    }
+
+    fn wrap_tls(&self, tcp: TcpStream) -> Result<Stream> {
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(path) = &self.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ImapError::Tls(format!("cannot read CA file {}: {e}", path.display()))
+            })?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+                ImapError::Tls(format!("cannot load CA file {}: {e}", path.display()))
+            })?;
+            builder.add_root_certificate(cert);
+        }
+        let connector = builder.build().map_err(|e| ImapError::Tls(e.to_string()))?;
+        match connector.connect(&self.host, tcp) {
+            Ok(s) => Ok(Stream::Tls(Box::new(s))),
+            Err(native_tls::HandshakeError::Failure(e)) => Err(ImapError::Tls(format!(
+                "handshake with {} failed: {e}",
+                self.host
+            ))),
+            // A blocking socket only reports WouldBlock when the read timeout fired.
+            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(ImapError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Switches the plain stream to TLS after a successful STARTTLS.
+    pub fn start_tls(&mut self) -> Result<()> {
+        let reader = self.reader.take().ok_or_else(closed)?;
+        if !reader.buffer().is_empty() {
+            // Bytes sent before the handshake could be injected by an attacker.
+            return Err(ImapError::Protocol(
+                "server sent data after the STARTTLS response".into(),
+            ));
+        }
+        let tcp = match reader.into_inner() {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(_) => return Err(ImapError::Protocol("TLS is already active".into())),
+        };
+        let stream = self.wrap_tls(tcp)?;
+        self.reader = Some(BufReader::with_capacity(READ_BUFFER, stream));
+        Ok(())
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(
+            self.reader.as_ref().map(|r| r.get_ref()),
+            Some(Stream::Tls(_))
+        )
+    }
+
+    fn trace_line(&mut self, line: String) {
+        eprintln!("{line}");
+        #[cfg(test)]
+        self.traced.push(line);
+    }
+
+    /// Whether the connection is still usable.
+    pub fn is_open(&self) -> bool {
+        self.reader.is_some()
+    }
+
+    /// Drops the stream after an error that left the protocol out of step.
+    pub fn poison(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = r.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Writes bytes; `trace` is what the protocol trace shows for them.
+    pub fn write(&mut self, data: &[u8], trace: Option<&str>) -> Result<()> {
+        if self.trace {
+            if let Some(t) = trace {
+                for line in t.lines() {
+                    self.trace_line(format!("C: {line}"));
+                }
+            }
+        }
+        let timeout = self.timeout;
+        let reader = self.reader.as_mut().ok_or_else(closed)?;
+        let result = reader.get_mut().write_all(data);
+        result.map_err(|e| {
+            self.poison();
+            io_error(e, timeout)
+        })
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        let timeout = self.timeout;
+        let reader = self.reader.as_mut().ok_or_else(closed)?;
+        let result = reader.get_mut().flush();
+        result.map_err(|e| {
+            self.poison();
+            io_error(e, timeout)
+        })
+    }
+
+    /// Reads one framed response. `Ok(None)` means the server closed the
+    /// connection between responses.
+    pub fn read_frame(&mut self, sink: &mut dyn BodySink) -> Result<Option<Frame>> {
+        let timeout = self.timeout;
+        let trace = self.trace;
+        let reader = self.reader.as_mut().ok_or_else(closed)?;
+        match framing::read_response(reader, sink, trace) {
+            Ok(frame) => {
+                if trace {
+                    self.trace_line(format!("S: {}", frame.trace));
+                }
+                Ok(Some(frame))
+            }
+            Err(FrameError::Eof) => {
+                self.reader = None;
+                Ok(None)
+            }
+            Err(FrameError::Io(e)) => {
+                self.poison();
+                Err(io_error(e, timeout))
+            }
+        }
+    }
+}
+
+fn closed() -> ImapError {
+    ImapError::Io(io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the connection is closed or unusable after an earlier error",
+    ))
+}

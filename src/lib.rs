@@ -1,0 +1,18 @@
+//! imapdir: keeps local Maildirs and IMAP accounts in step, both ways.
+//!
+//! The binary is a thin shell over this library; integration tests drive the
+//! binary, unit tests the modules.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod connect;
+pub mod exit_codes;
+pub mod flags;
+pub mod imap;
+pub mod lock;
+pub mod mailbox_name;
+pub mod maildir;
+pub mod report;
+pub mod state;
+pub mod sync;

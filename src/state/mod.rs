@@ -1,0 +1,704 @@
+//! The state database: what was last synced, and the intent journal.
+//!
+//! All SQL of imapdir lives here. One SQLite file per account, in WAL mode so
+//! each folder worker can hold its own connection; every batch of changes is
+//! one transaction, so a crash leaves either the batch or nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::flags::Flags;
+use crate::maildir::DirStamp;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE folders (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    uidvalidity   INTEGER NOT NULL,
+    uidnext       INTEGER,
+    highestmodseq INTEGER,
+    cur_mtime_ns  INTEGER,
+    new_mtime_ns  INTEGER,
+    last_sync     INTEGER
+);
+CREATE TABLE pairs (
+    folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    local_base TEXT NOT NULL,
+    flags      INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX pairs_by_base ON pairs(folder_id, local_base);
+CREATE TABLE intents (
+    id         INTEGER PRIMARY KEY,
+    folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    local_base TEXT NOT NULL,
+    message_id TEXT,
+    size       INTEGER NOT NULL,
+    uidnext    INTEGER,
+    created    INTEGER NOT NULL
+);
+";
+
+/// A state database that cannot be used as it is; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "state database {path} is damaged ({detail}). Nothing was changed. \
+         Move it aside (mv {path} {path}.broken) and run the sync again: \
+         imapdir rebuilds the state by pairing messages by Message-ID and size, \
+         without downloading, uploading or deleting what both sides already hold"
+    )]
+    Corrupt { path: String, detail: String },
+    #[error("state database {path} was written by a newer imapdir (schema {found}, this one knows {known})")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+/// What the state remembers of one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderState {
+    pub id: i64,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: Option<u32>,
+    pub highestmodseq: Option<u64>,
+    pub stamp: Option<DirStamp>,
+    pub last_sync: Option<i64>,
+}
+
+/// A message known on both sides at the last sync, with the flags both had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub uid: u32,
+    pub local_base: String,
+    pub flags: Flags,
+}
+
+/// One change to the recorded pairs, applied in batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairChange {
+    Insert(Pair),
+    SetFlags { uid: u32, flags: Flags },
+    SetBase { uid: u32, local_base: String },
+    Remove { uid: u32 },
+}
+
+/// An APPEND recorded before it is sent, so a crash before its UID is known
+/// can be resolved by finding the message on the server instead of sending it
+/// a second time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendIntent {
+    pub id: i64,
+    pub local_base: String,
+    pub message_id: Option<String>,
+    pub size: u64,
+    /// The folder's UIDNEXT before the APPEND: the new message's UID is at least this.
+    pub uidnext: Option<u32>,
+}
+
+/// One connection to an account's state database.
+pub struct StateDb {
+    conn: Connection,
+    path: String,
+}
+
+impl StateDb {
+    /// Opens (creating if needed, mode 0600) and checks the database.
+    pub fn open(path: &Path) -> Result<StateDb> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let display = path.display().to_string();
+        let existed = path.exists();
+        if !existed {
+            create_private_file(path)?;
+        }
+        let conn = Connection::open(path).map_err(|e| sqlite(&display, e))?;
+        let db = StateDb {
+            conn,
+            path: display,
+        };
+        db.configure(true)?;
+        Ok(db)
+    }
+
+    /// Opens an existing database read-only, or an empty in-memory one when
+    /// there is none: a dry run must not create or change anything.
+    pub fn open_read_only(path: &Path) -> Result<StateDb> {
+        let display = path.display().to_string();
+        let has_content = std::fs::metadata(path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
+        let conn = if has_content {
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        } else {
+            Connection::open_in_memory()
+        }
+        .map_err(|e| sqlite(&display, e))?;
+        let db = StateDb {
+            conn,
+            path: display,
+        };
+        db.configure(!has_content)?;
+        Ok(db)
+    }
+
+    fn configure(&self, writable: bool) -> Result<()> {
+        let corrupt = |detail: String| StateError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        };
+        // A garbage or truncated file fails here, before anything reads it.
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(check));
+        }
+        self.conn
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.err(e))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            let has_tables: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if has_tables > 0 {
+                return Err(corrupt("unknown tables and no schema version".into()));
+            }
+            if writable {
+                self.conn
+                    .execute_batch(&format!(
+                        "PRAGMA journal_mode = WAL; BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    ))
+                    .map_err(|e| self.err(e))?;
+            }
+        } else if writable {
+            self.conn
+                .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StateError {
+        sqlite(&self.path, e)
+    }
+
+    /// Every folder the state knows, by name.
+    pub fn folders(&self) -> Result<Vec<FolderState>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
+                 FROM folders ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], folder_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn folder(&self, name: &str) -> Result<Option<FolderState>> {
+        self.conn
+            .query_row(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
+                 FROM folders WHERE name = ?1",
+                [name],
+                folder_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a folder seen for the first time (or returns the existing one).
+    pub fn add_folder(&self, name: &str, uidvalidity: u32) -> Result<FolderState> {
+        self.conn
+            .execute(
+                "INSERT INTO folders (name, uidvalidity) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, uidvalidity],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.folder(name)?.expect("folder row just inserted"))
+    }
+
+    /// Records that a folder finished syncing cleanly, with what the next run
+    /// compares against to decide whether anything changed.
+    pub fn mark_folder_synced(
+        &self,
+        folder_id: i64,
+        uidnext: Option<u32>,
+        highestmodseq: Option<u64>,
+        stamp: Option<DirStamp>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET uidnext = ?2, highestmodseq = ?3, cur_mtime_ns = ?4,
+                 new_mtime_ns = ?5, last_sync = ?6 WHERE id = ?1",
+                params![
+                    folder_id,
+                    uidnext,
+                    highestmodseq.map(|m| m as i64),
+                    stamp.map(|s| s.cur_mtime_ns),
+                    stamp.map(|s| s.new_mtime_ns),
+                    unix_now(),
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The pairs of a folder, by UID.
+    pub fn pairs(&self, folder_id: i64) -> Result<Vec<Pair>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, local_base, flags FROM pairs WHERE folder_id = ?1 ORDER BY uid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([folder_id], |r| {
+                Ok(Pair {
+                    uid: r.get(0)?,
+                    local_base: r.get(1)?,
+                    flags: Flags::from_bits(r.get(2)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Applies a batch of pair changes in one transaction.
+    pub fn apply(&mut self, folder_id: i64, changes: &[PairChange]) -> Result<()> {
+        self.apply_and_resolve(folder_id, changes, &[])
+    }
+
+    /// Applies pair changes and removes resolved intents in one transaction,
+    /// so a recorded APPEND and its pair appear together or not at all.
+    pub fn apply_and_resolve(
+        &mut self,
+        folder_id: i64,
+        changes: &[PairChange],
+        resolved_intents: &[i64],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
+        {
+            let e = |e| sqlite(&path, e);
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO pairs (folder_id, uid, local_base, flags) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(e)?;
+            let mut set_flags = tx
+                .prepare_cached("UPDATE pairs SET flags = ?3 WHERE folder_id = ?1 AND uid = ?2")
+                .map_err(e)?;
+            let mut set_base = tx
+                .prepare_cached(
+                    "UPDATE pairs SET local_base = ?3 WHERE folder_id = ?1 AND uid = ?2",
+                )
+                .map_err(e)?;
+            let mut remove = tx
+                .prepare_cached("DELETE FROM pairs WHERE folder_id = ?1 AND uid = ?2")
+                .map_err(e)?;
+            let mut resolve = tx
+                .prepare_cached("DELETE FROM intents WHERE id = ?1")
+                .map_err(e)?;
+            for change in changes {
+                match change {
+                    PairChange::Insert(p) => {
+                        insert.execute(params![folder_id, p.uid, p.local_base, p.flags.bits()])
+                    }
+                    PairChange::SetFlags { uid, flags } => {
+                        set_flags.execute(params![folder_id, uid, flags.bits()])
+                    }
+                    PairChange::SetBase { uid, local_base } => {
+                        set_base.execute(params![folder_id, uid, local_base])
+                    }
+                    PairChange::Remove { uid } => remove.execute(params![folder_id, uid]),
+                }
+                .map_err(e)?;
+            }
+            for id in resolved_intents {
+                resolve.execute([id]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(|e| sqlite(&path, e))
+    }
+
+    /// Replaces every pair of a folder and its UIDVALIDITY at once: used
+    /// when the server's UIDVALIDITY changed and messages were re-paired.
+    pub fn replace_pairs(
+        &mut self,
+        folder_id: i64,
+        uidvalidity: u32,
+        pairs: &[Pair],
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
+        {
+            let e = |e| sqlite(&path, e);
+            tx.execute("DELETE FROM pairs WHERE folder_id = ?1", [folder_id])
+                .map_err(e)?;
+            tx.execute(
+                "UPDATE folders SET uidvalidity = ?2, uidnext = NULL, highestmodseq = NULL,
+                 cur_mtime_ns = NULL, new_mtime_ns = NULL WHERE id = ?1",
+                params![folder_id, uidvalidity],
+            )
+            .map_err(e)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO pairs (folder_id, uid, local_base, flags) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(e)?;
+            for p in pairs {
+                insert
+                    .execute(params![folder_id, p.uid, p.local_base, p.flags.bits()])
+                    .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(|e| sqlite(&path, e))
+    }
+
+    /// Journals an APPEND before it is sent.
+    pub fn add_append_intent(
+        &self,
+        folder_id: i64,
+        local_base: &str,
+        message_id: Option<&str>,
+        size: u64,
+        uidnext: Option<u32>,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO intents (folder_id, kind, local_base, message_id, size, uidnext, created)
+                 VALUES (?1, 'append', ?2, ?3, ?4, ?5, ?6)",
+                params![folder_id, local_base, message_id, size as i64, uidnext, unix_now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// APPENDs that were journaled but never confirmed (a crash came between).
+    pub fn pending_appends(&self, folder_id: i64) -> Result<Vec<AppendIntent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, local_base, message_id, size, uidnext FROM intents
+                 WHERE folder_id = ?1 AND kind = 'append' ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([folder_id], |r| {
+                Ok(AppendIntent {
+                    id: r.get(0)?,
+                    local_base: r.get(1)?,
+                    message_id: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    uidnext: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Forgets an intent that turned out to need nothing.
+    pub fn remove_intent(&self, id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM intents WHERE id = ?1", [id])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.path)
+    }
+}
+
+fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
+    let cur: Option<i64> = r.get(5)?;
+    let new: Option<i64> = r.get(6)?;
+    Ok(FolderState {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        uidvalidity: r.get(2)?,
+        uidnext: r.get(3)?,
+        highestmodseq: r.get::<_, Option<i64>>(4)?.map(|m| m as u64),
+        stamp: cur.zip(new).map(|(cur_mtime_ns, new_mtime_ns)| DirStamp {
+            cur_mtime_ns,
+            new_mtime_ns,
+        }),
+        last_sync: r.get(7)?,
+    })
+}
+
+fn sqlite(path: &str, source: rusqlite::Error) -> StateError {
+    let corrupt = matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt)
+    );
+    if corrupt {
+        StateError::Corrupt {
+            path: path.to_string(),
+            detail: source.to_string(),
+        }
+    } else {
+        StateError::Sqlite {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Creates the state directory readable by its owner only.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StateError::Create {
+            path: dir.display().to_string(),
+            source,
+        })
+}
+
+/// Creates the database file with mode 0600 before SQLite opens it, so
+/// message metadata is never readable by others, whatever the umask.
+pub fn create_private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|source| StateError::Create {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
+        Pair {
+            uid,
+            local_base: base.into(),
+            flags,
+        }
+    }
+
+    #[test]
+    fn pairs_round_trip_through_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = StateDb::open(&dir.path().join("s/acc.sqlite")).unwrap();
+        let f = db.add_folder("INBOX", 7).unwrap();
+        assert_eq!(f.uidvalidity, 7);
+        assert_eq!(
+            db.add_folder("INBOX", 9).unwrap().id,
+            f.id,
+            "existing folder kept"
+        );
+        db.apply(
+            f.id,
+            &[
+                PairChange::Insert(pair(1, "a", Flags::SEEN)),
+                PairChange::Insert(pair(2, "b", Flags::empty())),
+                PairChange::Insert(pair(3, "c", Flags::empty())),
+            ],
+        )
+        .unwrap();
+        db.apply(
+            f.id,
+            &[
+                PairChange::SetFlags {
+                    uid: 2,
+                    flags: Flags::FLAGGED,
+                },
+                PairChange::SetBase {
+                    uid: 3,
+                    local_base: "c,U=3".into(),
+                },
+                PairChange::Remove { uid: 1 },
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            db.pairs(f.id).unwrap(),
+            vec![
+                pair(2, "b", Flags::FLAGGED),
+                pair(3, "c,U=3", Flags::empty())
+            ]
+        );
+        db.mark_folder_synced(
+            f.id,
+            Some(4),
+            Some(99),
+            Some(DirStamp {
+                cur_mtime_ns: 1,
+                new_mtime_ns: 2,
+            }),
+        )
+        .unwrap();
+        let f2 = db.folder("INBOX").unwrap().unwrap();
+        assert_eq!((f2.uidnext, f2.highestmodseq), (Some(4), Some(99)));
+        assert!(f2.last_sync.is_some());
+    }
+
+    #[test]
+    fn files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acc.sqlite");
+        StateDb::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn intents_resolve_with_their_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+        let f = db.add_folder("INBOX", 1).unwrap();
+        let id = db
+            .add_append_intent(f.id, "x", Some("<m@x>"), 42, Some(10))
+            .unwrap();
+        let pending = db.pending_appends(f.id).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].message_id.as_deref(), Some("<m@x>"));
+        assert_eq!((pending[0].size, pending[0].uidnext), (42, Some(10)));
+        db.apply_and_resolve(
+            f.id,
+            &[PairChange::Insert(pair(10, "x,U=10", Flags::SEEN))],
+            &[id],
+        )
+        .unwrap();
+        assert!(db.pending_appends(f.id).unwrap().is_empty());
+        assert_eq!(db.pairs(f.id).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn replace_pairs_resets_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+        let f = db.add_folder("INBOX", 1).unwrap();
+        db.apply(f.id, &[PairChange::Insert(pair(1, "a", Flags::SEEN))])
+            .unwrap();
+        db.mark_folder_synced(f.id, Some(2), Some(5), None).unwrap();
+        db.replace_pairs(f.id, 2, &[pair(100, "a", Flags::SEEN)])
+            .unwrap();
+        let f2 = db.folder("INBOX").unwrap().unwrap();
+        assert_eq!((f2.uidvalidity, f2.highestmodseq), (2, None));
+        assert_eq!(db.pairs(f.id).unwrap(), vec![pair(100, "a", Flags::SEEN)]);
+    }
+
+    #[test]
+    fn garbage_and_truncated_files_are_reported_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acc.sqlite");
+        std::fs::write(
+            &path,
+            b"this is not a database, just some bytes that fill a page ........",
+        )
+        .unwrap();
+        let err = StateDb::open(&path).err().expect("garbage must not open");
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("mv "), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap()[..8],
+            b"this is "[..],
+            "the damaged file is left as it was"
+        );
+
+        let good = dir.path().join("good.sqlite");
+        {
+            let mut db = StateDb::open(&good).unwrap();
+            let f = db.add_folder("INBOX", 1).unwrap();
+            let many: Vec<_> = (1..2000)
+                .map(|u| {
+                    PairChange::Insert(pair(
+                        u,
+                        &format!("base-{u}-{}", "x".repeat(40)),
+                        Flags::SEEN,
+                    ))
+                })
+                .collect();
+            db.apply(f.id, &many).unwrap();
+            db.conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .unwrap();
+        }
+        let bytes = std::fs::read(&good).unwrap();
+        let truncated = dir.path().join("truncated.sqlite");
+        std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+        let err = StateDb::open(&truncated)
+            .err()
+            .expect("truncated must not open");
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn read_only_open_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("none.sqlite");
+        let db = StateDb::open_read_only(&path).unwrap();
+        assert!(db.folders().unwrap().is_empty());
+        assert!(!path.exists());
+    }
+}

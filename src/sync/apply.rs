@@ -1,0 +1,432 @@
+//! Carrying out a plan against both stores, in an order that survives a
+//! crash at any instant.
+//!
+//! Local files carry their UID in their names, and every batch follows the
+//! same order: change the stores, make the change durable (file data, then
+//! directory entries), then commit the batch to the state in one
+//! transaction. A crash before the commit leaves work the next run either
+//! finds done (by the UID in a file name, or the APPEND intent journal) or
+//! does again; it never leaves something it would delete or copy twice.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, Write};
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+use anyhow::Context;
+
+use crate::flags::Flags;
+use crate::imap::{format_internal_date, uid_sets, Session};
+use crate::maildir::{
+    base_with_uid, crlf_size, new_base, read_message_id, CrlfReader, LfWriter, LocalMessage,
+    Maildir,
+};
+use crate::report::{Counts, FolderProgress};
+use crate::state::{Pair, PairChange, StateDb};
+
+use super::plan::{FlagChange, Plan, RemoteMessage};
+
+/// Bodies fetched per command and made durable together.
+const DOWNLOAD_BATCH_MESSAGES: usize = 500;
+const DOWNLOAD_BATCH_BYTES: u64 = 32 << 20;
+/// APPENDs committed to the state together.
+const UPLOAD_BATCH_MESSAGES: usize = 100;
+
+/// Applies one folder's plan and counts what it did.
+pub struct Applier<'a> {
+    session: &'a mut Session,
+    db: &'a mut StateDb,
+    maildir: &'a Maildir,
+    folder_id: i64,
+    mailbox: &'a str,
+    progress: &'a FolderProgress,
+    counts: Counts,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(
+        session: &'a mut Session,
+        db: &'a mut StateDb,
+        maildir: &'a Maildir,
+        folder_id: i64,
+        mailbox: &'a str,
+        progress: &'a FolderProgress,
+    ) -> Applier<'a> {
+        Applier {
+            session,
+            db,
+            maildir,
+            folder_id,
+            mailbox,
+            progress,
+            counts: Counts::default(),
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Flags first (cheap, and they decide nothing else), then deletions,
+    /// then copies in both directions.
+    pub fn apply(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
+        if !plan.forgotten.is_empty() {
+            let changes: Vec<_> = plan
+                .forgotten
+                .iter()
+                .map(|&uid| PairChange::Remove { uid })
+                .collect();
+            self.db.apply(self.folder_id, &changes)?;
+        }
+        self.flags(&plan.flag_changes)?;
+        self.delete_remote(&plan.remote_deletions)?;
+        self.delete_local(&plan.local_deletions)?;
+        self.download(&plan.downloads)?;
+        self.upload(&plan.uploads, uidnext)?;
+        Ok(())
+    }
+
+    fn flags(&mut self, changes: &[FlagChange]) -> anyhow::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut recorded = Vec::with_capacity(changes.len());
+        let mut server_groups: BTreeMap<(Flags, Flags), Vec<u32>> = BTreeMap::new();
+        for c in changes {
+            if let Some(new_flags) = c.new_local_flags {
+                match self.maildir.set_flags(&c.local, new_flags) {
+                    Ok(_) => self.counts.flags_pulled += 1,
+                    // Deleted locally meanwhile: the next run sees the deletion.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot rename {}", c.local.name))
+                    }
+                }
+            }
+            if !c.remote_add.is_empty() || !c.remote_remove.is_empty() {
+                server_groups
+                    .entry((c.remote_add, c.remote_remove))
+                    .or_default()
+                    .push(c.uid);
+            }
+            recorded.push(PairChange::SetFlags {
+                uid: c.uid,
+                flags: c.new_base,
+            });
+        }
+        // One UID STORE per distinct change, over UID sets.
+        for ((add, remove), uids) in &server_groups {
+            for set in uid_sets(uids) {
+                if !add.is_empty() {
+                    self.session.uid_store(&set, true, *add)?;
+                }
+                if !remove.is_empty() {
+                    self.session.uid_store(&set, false, *remove)?;
+                }
+            }
+            self.counts.flags_pushed += uids.len() as u64;
+        }
+        self.maildir
+            .sync_dirs()
+            .context("cannot sync the Maildir")?;
+        self.db.apply(self.folder_id, &recorded)?;
+        self.progress.inc(changes.len() as u64);
+        Ok(())
+    }
+
+    fn delete_remote(&mut self, uids: &[u32]) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        if !self.session.has_capability("UIDPLUS") {
+            // A bare EXPUNGE could remove other clients' \Deleted messages.
+            let others = self.session.uid_search("DELETED")?;
+            if others.iter().any(|u| !uids.contains(u)) {
+                for set in uid_sets(uids) {
+                    self.session.uid_store(&set, true, Flags::DELETED)?;
+                }
+                anyhow::bail!(
+                    "the server lacks UIDPLUS and other messages are marked \\Deleted; \
+                     {} messages were marked \\Deleted and will be expunged by a later run",
+                    uids.len()
+                );
+            }
+        }
+        for set in uid_sets(uids) {
+            self.session.uid_store(&set, true, Flags::DELETED)?;
+            if self.session.has_capability("UIDPLUS") {
+                self.session.uid_expunge(&set)?;
+            } else {
+                self.session.expunge()?;
+            }
+        }
+        let changes: Vec<_> = uids.iter().map(|&uid| PairChange::Remove { uid }).collect();
+        self.db.apply(self.folder_id, &changes)?;
+        self.counts.deleted_remote += uids.len() as u64;
+        self.progress.inc(uids.len() as u64);
+        Ok(())
+    }
+
+    fn delete_local(&mut self, deletions: &[(u32, LocalMessage)]) -> anyhow::Result<()> {
+        if deletions.is_empty() {
+            return Ok(());
+        }
+        let mut changes = Vec::with_capacity(deletions.len());
+        for (uid, msg) in deletions {
+            self.maildir
+                .remove(msg)
+                .with_context(|| format!("cannot delete {}", msg.name))?;
+            changes.push(PairChange::Remove { uid: *uid });
+        }
+        self.maildir
+            .sync_dirs()
+            .context("cannot sync the Maildir")?;
+        self.db.apply(self.folder_id, &changes)?;
+        self.counts.deleted_local += deletions.len() as u64;
+        self.progress.inc(deletions.len() as u64);
+        Ok(())
+    }
+
+    fn download(&mut self, messages: &[RemoteMessage]) -> anyhow::Result<()> {
+        let mut rest = messages;
+        while !rest.is_empty() {
+            let mut take = 0;
+            let mut bytes = 0u64;
+            while take < rest.len() && take < DOWNLOAD_BATCH_MESSAGES {
+                let size = u64::from(rest[take].size.unwrap_or(0));
+                if take > 0 && bytes + size > DOWNLOAD_BATCH_BYTES {
+                    break;
+                }
+                bytes += size;
+                take += 1;
+            }
+            let (batch, tail) = rest.split_at(take);
+            self.download_batch(batch)?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    /// Fetches a batch into tmp/, makes it durable once, renames it into
+    /// place, syncs the directories once, then records it.
+    fn download_batch(&mut self, batch: &[RemoteMessage]) -> anyhow::Result<()> {
+        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
+        let mut fetched: Vec<(u32, Flags, TmpMessage)> = Vec::with_capacity(batch.len());
+        let maildir = self.maildir;
+        for set in uid_sets(&uids) {
+            let mut open_sink = |_len: u64| TmpMessage::create(maildir);
+            let mut done = |body: crate::imap::FetchedBody, mut tmp: TmpMessage| {
+                tmp.finish()?;
+                fetched.push((body.uid, body.flags, tmp));
+                Ok(())
+            };
+            self.session
+                .uid_fetch_bodies(&set, &mut open_sink, &mut done)
+                .context("cannot download messages")?;
+        }
+        if fetched.is_empty() {
+            return Ok(());
+        }
+        crate::maildir::sync_filesystem(maildir.path())
+            .context("cannot make downloaded messages durable")?;
+        let mut changes = Vec::with_capacity(fetched.len());
+        let mut result = Ok(());
+        for (uid, flags, tmp) in fetched {
+            let base = new_base(Some(uid));
+            match maildir.deliver(&tmp.path, &base, flags) {
+                Ok(_) => {
+                    tmp.keep();
+                    changes.push(PairChange::Insert(Pair {
+                        uid,
+                        local_base: base,
+                        flags,
+                    }));
+                }
+                Err(e) => {
+                    result = Err(anyhow::Error::new(e)
+                        .context("cannot move a downloaded message into place"));
+                    break;
+                }
+            }
+        }
+        // Whatever was delivered is recorded, even when a later one failed.
+        maildir.sync_dirs().context("cannot sync the Maildir")?;
+        self.db.apply(self.folder_id, &changes)?;
+        self.counts.downloaded += changes.len() as u64;
+        self.progress.inc(changes.len() as u64);
+        result
+    }
+
+    fn upload(&mut self, messages: &[LocalMessage], uidnext: Option<u32>) -> anyhow::Result<()> {
+        let mut next_uid = uidnext;
+        for chunk in messages.chunks(UPLOAD_BATCH_MESSAGES) {
+            let mut changes = Vec::with_capacity(chunk.len());
+            let mut resolved = Vec::with_capacity(chunk.len());
+            let mut result = Ok(());
+            for msg in chunk {
+                match self.upload_one(msg, &mut next_uid) {
+                    Ok(Some((pair, intent))) => {
+                        changes.push(PairChange::Insert(pair));
+                        resolved.push(intent);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            // Renames first made durable, then recorded with their intents.
+            self.maildir
+                .sync_dirs()
+                .context("cannot sync the Maildir")?;
+            self.db
+                .apply_and_resolve(self.folder_id, &changes, &resolved)?;
+            self.counts.uploaded += changes.len() as u64;
+            self.progress.inc(changes.len() as u64);
+            result?;
+        }
+        Ok(())
+    }
+
+    /// APPENDs one file, journaled first so a crash before its UID is
+    /// recorded cannot make the next run send it again.
+    fn upload_one(
+        &mut self,
+        msg: &LocalMessage,
+        next_uid: &mut Option<u32>,
+    ) -> anyhow::Result<Option<(Pair, i64)>> {
+        let mut file = match self.maildir.open(msg) {
+            Ok(f) => f,
+            // Removed since the scan: nothing to upload.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", msg.name)),
+        };
+        let read = |file: &mut File| -> std::io::Result<(Option<String>, u64, Option<i64>)> {
+            let message_id = read_message_id(&mut *file)?;
+            file.rewind()?;
+            let size = crlf_size(&mut *file)?;
+            file.rewind()?;
+            let mtime = file
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64);
+            Ok((message_id, size, mtime))
+        };
+        let (message_id, size, mtime) =
+            read(&mut file).with_context(|| format!("cannot read {}", msg.name))?;
+        let intent = self.db.add_append_intent(
+            self.folder_id,
+            &msg.base,
+            message_id.as_deref(),
+            size,
+            *next_uid,
+        )?;
+        let date = mtime.map(format_internal_date);
+        let mut body = CrlfReader::new(BufReader::new(file));
+        let appended = self
+            .session
+            .append(self.mailbox, msg.flags, date.as_deref(), &mut body, size)
+            .with_context(|| format!("cannot upload {}", msg.name))?;
+        let uid = match appended {
+            Some((_, uid)) => Some(uid),
+            None => self.find_appended(message_id.as_deref(), size, *next_uid)?,
+        };
+        let Some(uid) = uid else {
+            // The intent stays; the next run finds the message on the server.
+            return Ok(None);
+        };
+        *next_uid = Some(uid + 1);
+        let renamed = self
+            .maildir
+            .rename_base(msg, &base_with_uid(&msg.base, uid))
+            .with_context(|| format!("cannot rename {}", msg.name))?;
+        Ok(Some((
+            Pair {
+                uid,
+                local_base: renamed.base,
+                flags: msg.flags,
+            },
+            intent,
+        )))
+    }
+
+    /// Finds an appended message's UID on a server without UIDPLUS.
+    fn find_appended(
+        &mut self,
+        message_id: Option<&str>,
+        size: u64,
+        uidnext: Option<u32>,
+    ) -> anyhow::Result<Option<u32>> {
+        let floor = uidnext.unwrap_or(1);
+        if let Some(mid) = message_id {
+            let found = self.session.uid_search_message_id(mid)?;
+            return Ok(found.into_iter().filter(|&u| u >= floor).max());
+        }
+        let mut found = None;
+        self.session
+            .uid_fetch_meta(&format!("{floor}:*"), None, &mut |m| {
+                if m.uid >= floor && m.size.map(u64::from) == Some(size) {
+                    found = found.max(Some(m.uid));
+                }
+            })?;
+        Ok(found)
+    }
+}
+
+/// A body being written into tmp/, converted to LF. Removed on drop unless
+/// it was delivered, so a failed batch leaves no debris.
+struct TmpMessage {
+    writer: Option<LfWriter<BufWriter<File>>>,
+    path: PathBuf,
+    keep: bool,
+}
+
+impl TmpMessage {
+    fn create(maildir: &Maildir) -> std::io::Result<TmpMessage> {
+        let (file, path) = maildir.create_tmp()?;
+        Ok(TmpMessage {
+            writer: Some(LfWriter::new(BufWriter::new(file))),
+            path,
+            keep: false,
+        })
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(w) = self.writer.take() {
+            let mut inner = w.into_inner()?;
+            inner.flush()?;
+        }
+        Ok(())
+    }
+
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Write for TmpMessage {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.writer {
+            Some(w) => w.write(buf),
+            None => Err(std::io::Error::other("message already finished")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.writer {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TmpMessage {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Pairing messages by content where UIDs cannot be trusted: after the
+//! server's UIDVALIDITY changed, when both sides already hold mail the state
+//! has never seen, and after a crash left work half recorded.
+//!
+//! A message's identity here is its Message-ID with its size on the wire.
+//! Messages without a Message-ID are never paired this way: a wrong pair
+//! would hide a message from the other side, while leaving it unpaired at
+//! worst copies it twice.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use anyhow::Context;
+
+use crate::imap::{uid_sets, HeaderInfo, Session};
+use crate::maildir::{base_with_uid, crlf_size, read_message_id, LocalMessage, Maildir};
+use crate::report::Reporter;
+use crate::state::{Pair, PairChange, StateDb};
+
+use super::plan::RemoteMessage;
+
+type ContentKey = (String, u64);
+
+/// Fetches Message-ID and size for the given UIDs.
+fn remote_keys(session: &mut Session, uids: &[u32]) -> anyhow::Result<Vec<HeaderInfo>> {
+    let mut out = Vec::with_capacity(uids.len());
+    for set in uid_sets(uids) {
+        session
+            .uid_fetch_headers(&set, &mut |h| out.push(h))
+            .context("cannot fetch Message-IDs")?;
+    }
+    out.sort_by_key(|h| h.uid);
+    Ok(out)
+}
+
+/// Message-ID and wire size of a local file.
+fn local_key(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<Option<ContentKey>> {
+    let mut file = maildir.open(msg)?;
+    let Some(message_id) = read_message_id(&mut file)? else {
+        return Ok(None);
+    };
+    use std::io::Seek;
+    file.rewind()?;
+    Ok(Some((message_id, crlf_size(&mut file)?)))
+}
+
+/// Pairs local files with server messages of equal Message-ID and size,
+/// one to one, in UID and name order. `skip_uids` are already paired.
+/// The recorded base flags are the server's, so local differences win.
+pub fn pair_by_content(
+    session: &mut Session,
+    maildir: &Maildir,
+    remote: &[RemoteMessage],
+    local: &[LocalMessage],
+    skip_uids: &[u32],
+) -> anyhow::Result<Vec<Pair>> {
+    let uids: Vec<u32> = remote
+        .iter()
+        .map(|r| r.uid)
+        .filter(|u| !skip_uids.contains(u))
+        .collect();
+    if uids.is_empty() || local.is_empty() {
+        return Ok(Vec::new());
+    }
+    let flags_by_uid: HashMap<u32, _> = remote.iter().map(|r| (r.uid, r.flags)).collect();
+    let mut by_key: HashMap<ContentKey, VecDeque<u32>> = HashMap::new();
+    for h in remote_keys(session, &uids)? {
+        if let Some(mid) = h.message_id {
+            by_key
+                .entry((mid, u64::from(h.size)))
+                .or_default()
+                .push_back(h.uid);
+        }
+    }
+    let mut sorted: Vec<&LocalMessage> = local.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut pairs = Vec::new();
+    for msg in sorted {
+        let key = match local_key(maildir, msg) {
+            Ok(Some(k)) => k,
+            Ok(None) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", msg.name)),
+        };
+        if let Some(uid) = by_key.get_mut(&key).and_then(|q| q.pop_front()) {
+            pairs.push(Pair {
+                uid,
+                local_base: msg.base.clone(),
+                flags: flags_by_uid[&uid],
+            });
+        }
+    }
+    pairs.sort_by_key(|p| p.uid);
+    Ok(pairs)
+}
+
+/// Renames re-paired files so the UID in their names is the new one, and
+/// returns the pairs with the new bases. Updates `local` to match.
+pub fn rename_to_new_uids(
+    maildir: &Maildir,
+    local: &mut [LocalMessage],
+    pairs: Vec<Pair>,
+) -> anyhow::Result<Vec<Pair>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, m) in local.iter().enumerate() {
+        index.entry(m.base.clone()).or_insert(i);
+    }
+    let mut out = Vec::with_capacity(pairs.len());
+    for mut pair in pairs {
+        let wanted = base_with_uid(&pair.local_base, pair.uid);
+        if wanted != pair.local_base {
+            if let Some(&i) = index.get(&pair.local_base) {
+                let renamed = maildir
+                    .rename_base(&local[i], &wanted)
+                    .with_context(|| format!("cannot rename {}", local[i].name))?;
+                local[i] = renamed;
+                pair.local_base = wanted;
+            }
+        }
+        out.push(pair);
+    }
+    maildir.sync_dirs().context("cannot sync the Maildir")?;
+    Ok(out)
+}
+
+/// Finishes what a killed run left half recorded, before planning:
+/// files that carry a UID in their names but were never recorded, and
+/// APPENDs journaled but never confirmed. Returns the pairs it recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn recover_after_crash(
+    session: &mut Session,
+    db: &mut StateDb,
+    folder_id: i64,
+    maildir: &Maildir,
+    remote: &[RemoteMessage],
+    local: &mut [LocalMessage],
+    pairs: &[Pair],
+    reporter: &Reporter,
+    folder: &str,
+) -> anyhow::Result<usize> {
+    let intents = db.pending_appends(folder_id)?;
+    let paired_uids: BTreeSet<u32> = pairs.iter().map(|p| p.uid).collect();
+    let paired_bases: BTreeSet<&str> = pairs.iter().map(|p| p.local_base.as_str()).collect();
+    let remote_by_uid: HashMap<u32, &RemoteMessage> = remote
+        .iter()
+        .filter(|r| !paired_uids.contains(&r.uid))
+        .map(|r| (r.uid, r))
+        .collect();
+
+    // Files named with a UID this folder's state does not know, whose UID
+    // is an unpaired server message: a download or upload that was done but
+    // not recorded. Trust the name only if size and Message-ID agree.
+    let hinted: Vec<&LocalMessage> = local
+        .iter()
+        .filter(|m| !paired_bases.contains(m.base.as_str()))
+        .filter(|m| m.uid_hint.is_some_and(|u| remote_by_uid.contains_key(&u)))
+        .collect();
+    if hinted.is_empty() && intents.is_empty() {
+        return Ok(0);
+    }
+
+    let mut changes = Vec::new();
+    let mut adopted_uids = BTreeSet::new();
+    if !hinted.is_empty() {
+        let uids: Vec<u32> = hinted.iter().filter_map(|m| m.uid_hint).collect();
+        let headers: HashMap<u32, HeaderInfo> = remote_keys(session, &uids)?
+            .into_iter()
+            .map(|h| (h.uid, h))
+            .collect();
+        for msg in hinted {
+            let uid = msg.uid_hint.expect("filtered on uid_hint");
+            let Some(h) = headers.get(&uid) else { continue };
+            let key =
+                local_key(maildir, msg).with_context(|| format!("cannot read {}", msg.name))?;
+            let local_size = match &key {
+                Some((_, size)) => *size,
+                None => {
+                    let mut f = maildir.open(msg)?;
+                    crlf_size(&mut f)?
+                }
+            };
+            let same = local_size == u64::from(h.size)
+                && key.as_ref().map(|k| &k.0) == h.message_id.as_ref();
+            if same && adopted_uids.insert(uid) {
+                changes.push(PairChange::Insert(Pair {
+                    uid,
+                    local_base: msg.base.clone(),
+                    flags: msg.flags,
+                }));
+            }
+        }
+    }
+
+    // APPENDs journaled but not confirmed: find them on the server.
+    let mut resolved = Vec::new();
+    let adopted_bases: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            PairChange::Insert(p) => Some(p.local_base.clone()),
+            _ => None,
+        })
+        .collect();
+    for intent in &intents {
+        resolved.push(intent.id);
+        let already = paired_bases.contains(intent.local_base.as_str())
+            || adopted_bases
+                .iter()
+                .any(|b| b.starts_with(&intent.local_base));
+        if already {
+            continue;
+        }
+        let floor = intent.uidnext.unwrap_or(1);
+        let candidates: Vec<u32> = remote
+            .iter()
+            .filter(|r| {
+                r.uid >= floor && !paired_uids.contains(&r.uid) && !adopted_uids.contains(&r.uid)
+            })
+            .filter(|r| r.size.map(u64::from) == Some(intent.size))
+            .map(|r| r.uid)
+            .collect();
+        let found = match (&intent.message_id, candidates.is_empty()) {
+            (_, true) => None,
+            (None, false) => candidates.first().copied(),
+            (Some(mid), false) => remote_keys(session, &candidates)?
+                .into_iter()
+                .find(|h| h.message_id.as_deref() == Some(mid.as_str()))
+                .map(|h| h.uid),
+        };
+        if let Some(uid) = found {
+            adopted_uids.insert(uid);
+            let flags = remote_by_uid.get(&uid).map(|r| r.flags).unwrap_or_default();
+            changes.push(PairChange::Insert(Pair {
+                uid,
+                local_base: intent.local_base.clone(),
+                flags,
+            }));
+        }
+    }
+    let recorded = changes.len();
+    if recorded > 0 {
+        reporter.info(format!(
+            "{folder}: recovered {recorded} messages left unrecorded by an interrupted run"
+        ));
+    }
+    db.apply_and_resolve(folder_id, &changes, &resolved)?;
+    Ok(recorded)
+}
