@@ -1,0 +1,242 @@
+//! imapdir killed with SIGKILL at random moments, again and again, with
+//! changes on both sides in between: nothing may be lost or duplicated.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const FOLDERS: [&str; 3] = ["INBOX", "Archive/2023", "&AMk-t&AOk-"];
+const MESSAGES_PER_FOLDER: usize = 100;
+const KILLED_FIRST_SYNCS: usize = 2;
+const ROUNDS: usize = 8;
+/// Rounds go on (up to twice ROUNDS) until this many runs died mid-sync.
+const MIN_KILLED_IN_ROUNDS: usize = 5;
+const NEW_PER_SIDE_PER_ROUND: usize = 8;
+const FLAG_CHANGES_PER_SIDE_PER_ROUND: usize = 6;
+/// First guess of how long a sync takes; replaced by the duration of the
+/// last run that finished before its kill, so kills land inside runs.
+const INITIAL_KILL_WINDOW: Duration = Duration::from_millis(1500);
+
+/// What the test expects to exist at the end, by folder and Message-ID.
+struct Expectation {
+    alive: BTreeMap<&'static str, BTreeSet<String>>,
+    /// Messages of the first corpus removed by the test on one side.
+    deleted: BTreeSet<String>,
+    /// Messages whose flags the test changed (never deleted afterwards, so
+    /// no flag change ever conflicts with a deletion).
+    flag_touched: BTreeSet<String>,
+    initial: BTreeSet<String>,
+}
+
+impl Expectation {
+    fn deletable(&self, mid: &str) -> bool {
+        self.initial.contains(mid)
+            && !self.deleted.contains(mid)
+            && !self.flag_touched.contains(mid)
+    }
+}
+
+/// Spawns `sync` and kills it with SIGKILL after a random delay within
+/// `window`. Returns how long the run took if it finished first.
+fn killed_sync(imapdir: &mut Imapdir, rng: &mut Rng, window: Duration) -> Option<Duration> {
+    let delay = Duration::from_millis(rng.below(window.as_millis() as usize + 1) as u64);
+    let started = Instant::now();
+    let mut child = imapdir.spawn(&["sync"]);
+    while started.elapsed() < delay {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "an unkilled sync failed: {status}");
+            return Some(started.elapsed());
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    None
+}
+
+fn toggle(letters: &str, letter: char) -> String {
+    if letters.contains(letter) {
+        letters.replace(letter, "")
+    } else {
+        format!("{letters}{letter}")
+    }
+}
+
+fn change_server(client: &mut ImapClient, rng: &mut Rng, exp: &mut Expectation, round: usize) {
+    for k in 0..NEW_PER_SIDE_PER_ROUND {
+        let folder = FOLDERS[rng.below(FOLDERS.len())];
+        let i = 1000 + round * 100 + k;
+        let flags = ["", "\\Seen", "\\Flagged \\Seen"][rng.below(3)];
+        client.append(folder, flags, &generate_message(i, folder));
+        exp.alive
+            .get_mut(folder)
+            .unwrap()
+            .insert(generated_message_id(i, folder));
+    }
+    for _ in 0..FLAG_CHANGES_PER_SIDE_PER_ROUND {
+        let folder = FOLDERS[rng.below(FOLDERS.len())];
+        let msgs: Vec<Msg> = client
+            .fetch_all(folder)
+            .into_iter()
+            .filter(|m| !exp.deleted.contains(&m.message_id().unwrap()))
+            .collect();
+        let msg = &msgs[rng.below(msgs.len())];
+        let flag = ["\\Answered", "\\Seen"][rng.below(2)];
+        let op = if msg.flags.iter().any(|f| f == flag) {
+            "-FLAGS"
+        } else {
+            "+FLAGS"
+        };
+        client.store(folder, msg.uid, op, flag);
+        exp.flag_touched.insert(msg.message_id().unwrap());
+    }
+    let folder = FOLDERS[rng.below(FOLDERS.len())];
+    let candidates: Vec<Msg> = client
+        .fetch_all(folder)
+        .into_iter()
+        .filter(|m| exp.deletable(&m.message_id().unwrap()))
+        .collect();
+    let victim = &candidates[rng.below(candidates.len())];
+    let mid = victim.message_id().unwrap();
+    client.expunge_uid(folder, victim.uid);
+    exp.deleted.insert(mid.clone());
+    exp.alive.get_mut(folder).unwrap().remove(&mid);
+}
+
+fn change_local(imapdir: &Imapdir, rng: &mut Rng, exp: &mut Expectation, round: usize) {
+    let maildir = imapdir.maildir();
+    for k in 0..NEW_PER_SIDE_PER_ROUND {
+        let folder = FOLDERS[rng.below(FOLDERS.len())];
+        let i = 5000 + round * 100 + k;
+        let letters = [None, Some("S"), Some("FS")][rng.below(3)];
+        let name = format!("17000{round:02}{k:03}.crash{i}.localhost");
+        write_local_message(
+            maildir,
+            &local_folder(folder),
+            &name,
+            &generate_message(i, folder),
+            letters,
+        );
+        exp.alive
+            .get_mut(folder)
+            .unwrap()
+            .insert(generated_message_id(i, folder));
+    }
+    for _ in 0..FLAG_CHANGES_PER_SIDE_PER_ROUND {
+        let folder = FOLDERS[rng.below(FOLDERS.len())];
+        let msgs: Vec<LocalMsg> = maildir_messages(maildir, &local_folder(folder))
+            .into_iter()
+            .filter(|m| !exp.deleted.contains(&m.message_id().unwrap()))
+            .collect();
+        let msg = &msgs[rng.below(msgs.len())];
+        let letter = ['F', 'S'][rng.below(2)];
+        set_local_flags(msg, &toggle(&msg.flags, letter));
+        exp.flag_touched.insert(msg.message_id().unwrap());
+    }
+    let folder = FOLDERS[rng.below(FOLDERS.len())];
+    let candidates: Vec<LocalMsg> = maildir_messages(maildir, &local_folder(folder))
+        .into_iter()
+        .filter(|m| exp.deletable(&m.message_id().unwrap()))
+        .collect();
+    let victim = &candidates[rng.below(candidates.len())];
+    let mid = victim.message_id().unwrap();
+    fs::remove_file(&victim.path).unwrap();
+    exp.deleted.insert(mid.clone());
+    exp.alive.get_mut(folder).unwrap().remove(&mid);
+}
+
+fn message_ids<I: IntoIterator<Item = Option<String>>>(ids: I) -> Vec<String> {
+    let mut ids: Vec<String> = ids
+        .into_iter()
+        .map(|m| m.expect("has a Message-ID"))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn repeated_kill_9_loses_and_duplicates_nothing() {
+    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x1a9d_1e5c_0ffe);
+    eprintln!("kill -9 test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let started = Instant::now();
+
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let mut exp = Expectation {
+        alive: BTreeMap::new(),
+        deleted: BTreeSet::new(),
+        flag_touched: BTreeSet::new(),
+        initial: BTreeSet::new(),
+    };
+    for folder in FOLDERS {
+        let seeded = seed_folder(&mut client, folder, 0..MESSAGES_PER_FOLDER);
+        let mids: BTreeSet<String> = seeded.into_iter().map(|(_, mid)| mid).collect();
+        exp.initial.extend(mids.iter().cloned());
+        exp.alive.insert(folder, mids);
+    }
+    let mut imapdir = Imapdir::new(&dovecot);
+
+    // The very first sync, killed before it could finish.
+    let mut window = INITIAL_KILL_WINDOW;
+    for _ in 0..KILLED_FIRST_SYNCS {
+        if let Some(took) = killed_sync(&mut imapdir, &mut rng, window) {
+            window = took;
+        }
+    }
+    imapdir.sync_ok();
+    assert_all_in_sync(&mut client, imapdir.maildir());
+
+    let mut killed = 0;
+    let mut round = 0;
+    while round < ROUNDS || (killed < MIN_KILLED_IN_ROUNDS && round < 2 * ROUNDS) {
+        change_server(&mut client, &mut rng, &mut exp, round);
+        change_local(&imapdir, &mut rng, &mut exp, round);
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+        round += 1;
+    }
+    eprintln!("{killed} of {round} runs after changes killed mid-sync");
+    assert!(
+        killed >= MIN_KILLED_IN_ROUNDS,
+        "only {killed} of {round} runs were killed before finishing"
+    );
+
+    imapdir.sync_ok();
+    assert_noop_sync(&imapdir, &mut client);
+
+    for folder in FOLDERS {
+        let server = client.fetch_all(folder);
+        let local = maildir_messages(imapdir.maildir(), &local_folder(folder));
+        let expected: Vec<String> = exp.alive[folder].iter().cloned().collect();
+        assert_eq!(
+            message_ids(server.iter().map(|m| m.message_id())),
+            expected,
+            "{folder}: server holds exactly the live messages, once each"
+        );
+        assert_eq!(
+            message_ids(local.iter().map(|m| m.message_id())),
+            expected,
+            "{folder}: local side holds exactly the live messages, once each"
+        );
+        // Same normalized contents and flags on both sides.
+        assert_folder_in_sync(&server, &local, folder);
+        for m in &local {
+            assert!(
+                !m.body.contains(&b'\r'),
+                "{folder}: {} stored with LF endings",
+                m.name
+            );
+        }
+    }
+    eprintln!("kill -9 test took {:?}", started.elapsed());
+}
