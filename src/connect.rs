@@ -34,5 +34,10 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
     };
     let mut session = Session::connect(&connect_options(account, trace)).map_err(wrap)?;
     session.login(&account.user, &password).map_err(wrap)?;
+    // QRESYNC lets a changed folder report just what changed and what was
+    // expunged since the last sync (it implies CONDSTORE).
+    if session.has_capability("QRESYNC") {
+        session.enable(&["QRESYNC"]).map_err(wrap)?;
+    }
     Ok(session)
 }

@@ -17,10 +17,10 @@ use std::time::Duration;
 use imap_proto::rfc4315::UidSetMember;
 use imap_proto::{
     AttributeValue, Capability, MailboxDatum, NameAttribute, Response, ResponseCode, Status,
-    StatusAttribute,
 };
 
 pub mod command;
+mod condstore;
 mod connection;
 pub mod framing;
 mod message_id;
@@ -129,7 +129,7 @@ pub struct MailboxInfo {
 }
 
 /// What STATUS reported.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxStatus {
     pub messages: Option<u32>,
     pub uidnext: Option<u32>,
@@ -484,15 +484,7 @@ impl Session {
             vec![Arg::raw("STATUS "), Arg::string(name), Arg::raw(items)],
             &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                 if let Response::MailboxData(MailboxDatum::Status { status: attrs, .. }) = resp {
-                    for attr in attrs {
-                        match attr {
-                            StatusAttribute::Messages(n) => status.messages = Some(*n),
-                            StatusAttribute::UidNext(n) => status.uidnext = Some(*n),
-                            StatusAttribute::UidValidity(n) => status.uidvalidity = Some(*n),
-                            StatusAttribute::HighestModSeq(n) => status.highestmodseq = Some(*n),
-                            _ => {}
-                        }
-                    }
+                    status = condstore::status_from(attrs);
                 }
             }),
         )?;

@@ -1,18 +1,32 @@
 //! One folder's sync: snapshots of both sides and the state, recovery from
 //! an earlier crash, the plan, and its application.
+//!
+//! The remote snapshot costs as little as the server allows: nothing at all
+//! when the folder's status matches what the last complete sync recorded
+//! (the recorded pairs then are the server's state), only the changes since
+//! the recorded modseq with CONDSTORE/QRESYNC, and a full UID/FLAGS listing
+//! otherwise.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 
-use crate::imap::Session;
-use crate::maildir::{LocalMessage, Maildir};
+use crate::imap::{MailboxInfo, MailboxStatus, Session};
+use crate::maildir::{DirStamp, LocalMessage, Maildir};
 use crate::report::{Counts, Reporter};
-use crate::state::StateDb;
+use crate::state::{FolderState, Pair, StateDb};
 
 use super::apply::Applier;
 use super::folders::FolderJob;
-use super::plan::{plan, RemoteMessage};
+use super::plan::{plan, Direction, RemoteMessage};
 use super::repair;
 use super::SyncOptions;
+
+/// How long a directory's mtime must lie in the past before it is trusted
+/// as "unchanged since": a change in the same timestamp tick as the scan
+/// would otherwise go unnoticed.
+const STAMP_SETTLE_NS: i64 = 1_000_000_000;
 
 /// What one folder's sync did, or in a dry run would do.
 #[derive(Debug, Default)]
@@ -20,6 +34,36 @@ pub struct FolderReport {
     pub counts: Counts,
     /// A dry run's actions, one line each, printed in folder order at the end.
     pub planned: Vec<String>,
+}
+
+/// Whether the server's folder is as the last complete sync left it: the
+/// same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, and no APPEND waiting to be
+/// confirmed. The recorded pairs are then the server's messages and flags.
+fn remote_unchanged(
+    stored: &FolderState,
+    status: Option<&MailboxStatus>,
+    pending_appends: bool,
+) -> bool {
+    let Some(status) = status else { return false };
+    !pending_appends
+        && stored.highestmodseq.is_some()
+        && status.highestmodseq == stored.highestmodseq
+        && status.uidnext.is_some()
+        && status.uidnext == stored.uidnext
+        && status.uidvalidity == Some(stored.uidvalidity)
+}
+
+/// Whether a folder can be skipped without selecting or scanning it: the
+/// server is unchanged and `cur/` and `new/` have the recorded mtimes.
+pub fn is_unchanged(
+    stored: &FolderState,
+    status: Option<&MailboxStatus>,
+    stamp: Option<DirStamp>,
+    pending_appends: bool,
+) -> bool {
+    remote_unchanged(stored, status, pending_appends)
+        && stored.stamp.is_some()
+        && stored.stamp == stamp
 }
 
 /// Syncs one folder and returns what it did (or, in a dry run, would do).
@@ -71,39 +115,68 @@ pub fn sync_folder(
         }
     }
 
-    // A dry run of a folder that does not exist on the server yet sees it empty.
-    let info = if options.dry_run && !job.on_server {
-        None
-    } else if options.dry_run {
-        Some(session.examine(&job.remote_name)?)
-    } else {
-        Some(session.select(&job.remote_name)?)
+    let stored = db.folder(&job.remote_name)?;
+    let pending_appends = match &stored {
+        Some(f) => !db.pending_appends(f.id)?.is_empty(),
+        None => false,
     };
 
-    let remote = match &info {
-        Some(i) if i.exists > 0 => fetch_remote(session)?,
-        _ => Vec::new(),
-    };
     let mut local: Vec<LocalMessage> = Vec::new();
-    if maildir.exists() && !options.dry_run {
-        // Leftovers of a crash, old enough that no delivery is still writing them.
-        if let Ok(n) = maildir.clean_tmp() {
-            if n > 0 {
-                reporter.info(format!(
-                    "{}: removed {n} stale files from tmp/",
-                    job.display_name
-                ));
+    let mut scan_stamp = None;
+    if maildir.exists() {
+        if !options.dry_run {
+            // Leftovers of a crash, old enough that no delivery still writes them.
+            if let Ok(n) = maildir.clean_tmp() {
+                if n > 0 {
+                    reporter.info(format!(
+                        "{}: removed {n} stale files from tmp/",
+                        job.display_name
+                    ));
+                }
             }
         }
-    }
-    if maildir.exists() {
-        maildir
-            .scan(&mut |m| local.push(m))
-            .with_context(|| format!("cannot scan {}", job.local_path.display()))?;
+        scan_stamp = Some(
+            maildir
+                .scan(&mut |m| local.push(m))
+                .with_context(|| format!("cannot scan {}", job.local_path.display()))?,
+        );
     }
 
-    let uidvalidity = info.as_ref().map(|i| i.uidvalidity).unwrap_or(0);
-    let folder_state = match db.folder(&job.remote_name)? {
+    // The remote snapshot, as cheaply as the server allows.
+    let remote_unchanged = stored
+        .as_ref()
+        .is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
+    let mut info: Option<MailboxInfo> = None;
+    let remote = if !job.on_server && options.dry_run {
+        Vec::new()
+    } else if remote_unchanged {
+        let f = stored.as_ref().expect("checked above");
+        remote_from_pairs(&db.pairs(f.id)?)
+    } else {
+        let selected = open_mailbox(session, job, options)?;
+        let snapshot = match &stored {
+            Some(f)
+                if f.highestmodseq.is_some()
+                    && f.uidvalidity == selected.uidvalidity
+                    && !pending_appends
+                    && session.has_capability("QRESYNC") =>
+            {
+                let since = f.highestmodseq.expect("checked");
+                fetch_remote_changes(session, &db.pairs(f.id)?, since)?
+            }
+            _ if selected.exists > 0 => fetch_remote(session)?,
+            _ => Vec::new(),
+        };
+        info = Some(selected);
+        snapshot
+    };
+
+    let uidvalidity = match (&info, &stored) {
+        (Some(i), _) => i.uidvalidity,
+        (None, Some(f)) => f.uidvalidity,
+        (None, None) => 0,
+    };
+    let folder_state = match stored {
         Some(f) => Some(f),
         None if options.dry_run => None,
         None => Some(db.add_folder(&job.remote_name, uidvalidity)?),
@@ -115,10 +188,11 @@ pub fn sync_folder(
 
     // Re-pair by content where UIDs cannot be trusted: the server's
     // UIDVALIDITY changed, or both sides hold mail the state has never seen.
-    let uidvalidity_changed = folder_state
-        .as_ref()
-        .is_some_and(|f| f.uidvalidity != uidvalidity)
-        && info.is_some();
+    let mut renamed_locally = false;
+    let uidvalidity_changed = info.is_some()
+        && folder_state
+            .as_ref()
+            .is_some_and(|f| f.uidvalidity != uidvalidity);
     let first_meeting = pairs.is_empty() && !remote.is_empty() && !local.is_empty();
     if uidvalidity_changed || first_meeting {
         if uidvalidity_changed {
@@ -140,6 +214,7 @@ pub fn sync_folder(
                 .expect("state folder exists outside dry runs");
             pairs = repair::rename_to_new_uids(&maildir, &mut local, repaired)?;
             db.replace_pairs(f.id, uidvalidity, &pairs)?;
+            renamed_locally = true;
         }
     } else if let (Some(f), false) = (&folder_state, options.dry_run) {
         let recovered = repair::recover_after_crash(
@@ -170,8 +245,14 @@ pub fn sync_folder(
     for line in plan.describe() {
         reporter.debug(format!("{}: {line}", job.display_name));
     }
-
     let folder_state = folder_state.expect("state folder exists outside dry runs");
+
+    // Selecting is needed only to change something; an unchanged server
+    // with nothing to do costs no round trip at all.
+    if info.is_none() && plan.action_count() > 0 {
+        info = Some(open_mailbox(session, job, options)?);
+    }
+
     let progress = reporter.folder(&job.display_name, plan.action_count() as u64);
     let mut applier = Applier::new(
         session,
@@ -181,7 +262,8 @@ pub fn sync_folder(
         &job.remote_name,
         &progress,
     );
-    let applied = applier.apply(plan, info.as_ref().and_then(|i| i.uidnext));
+    let uidnext = info.as_ref().and_then(|i| i.uidnext);
+    let applied = applier.apply(plan, uidnext);
     let done = applier.counts();
     counts += done;
     progress.finish(if done.is_empty() {
@@ -193,14 +275,90 @@ pub fn sync_folder(
     if !done.is_empty() {
         reporter.info(format!("{}: {done}", job.display_name));
     }
-    let info = info.expect("selected outside dry runs");
-    db.mark_folder_synced(folder_state.id, info.uidnext, info.highestmodseq, None)?;
+
+    // Remember what the next run compares against, only where it is a
+    // complete picture: after a two-way run, the status from before this
+    // run's own changes (those then look changed once, harmlessly).
+    let complete = options.direction == Direction::BOTH;
+    let (uidnext, modseq) = match (&info, &job.status) {
+        (Some(i), _) => (i.uidnext, i.highestmodseq),
+        (None, Some(s)) => (s.uidnext, s.highestmodseq),
+        (None, None) => (None, None),
+    };
+    let touched_locally = renamed_locally
+        || done.downloaded + done.uploaded + done.flags_pulled + done.deleted_local > 0;
+    let stamp = scan_stamp.filter(|s| complete && !touched_locally && settled(s));
+    db.mark_folder_synced(folder_state.id, uidnext, modseq.filter(|_| complete), stamp)?;
     Ok(FolderReport {
         counts,
         planned: Vec::new(),
     })
 }
 
+/// SELECT, or EXAMINE for a dry run.
+fn open_mailbox(
+    session: &mut Session,
+    job: &FolderJob,
+    options: &SyncOptions,
+) -> anyhow::Result<MailboxInfo> {
+    let info = if options.dry_run {
+        session.examine(&job.remote_name)
+    } else {
+        session.select(&job.remote_name)
+    };
+    info.with_context(|| format!("cannot open {} on the server", job.display_name))
+}
+
+/// After a complete sync the recorded flags are the server's flags.
+fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
+    pairs
+        .iter()
+        .map(|p| RemoteMessage {
+            uid: p.uid,
+            flags: p.flags,
+            size: None,
+        })
+        .collect()
+}
+
+/// The recorded pairs, updated with what changed since `modseq` and
+/// without what was expunged since (QRESYNC).
+fn fetch_remote_changes(
+    session: &mut Session,
+    pairs: &[Pair],
+    modseq: u64,
+) -> anyhow::Result<Vec<RemoteMessage>> {
+    let mut by_uid: BTreeMap<u32, RemoteMessage> = remote_from_pairs(pairs)
+        .into_iter()
+        .map(|r| (r.uid, r))
+        .collect();
+    let mut vanished = Vec::new();
+    session
+        .uid_fetch_changes(
+            modseq,
+            true,
+            &mut |m| {
+                let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
+                    uid: m.uid,
+                    flags: m.flags,
+                    size: m.size,
+                });
+                entry.flags = m.flags;
+                entry.size = entry.size.or(m.size);
+            },
+            &mut |range| vanished.push(range),
+        )
+        .context("cannot list the folder's changes")?;
+    for range in vanished {
+        let gone: Vec<u32> = by_uid.range(range).map(|(&uid, _)| uid).collect();
+        for uid in gone {
+            by_uid.remove(&uid);
+        }
+    }
+    Ok(by_uid.into_values().collect())
+}
+
+/// Every message's UID, flags and size.
 fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
     let mut remote = Vec::new();
     session
@@ -226,6 +384,15 @@ fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
     Ok(remote)
 }
 
+/// Whether both directory mtimes lie far enough in the past to be trusted.
+fn settled(stamp: &DirStamp) -> bool {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= STAMP_SETTLE_NS
+}
+
 fn planned_counts(plan: &super::plan::Plan) -> Counts {
     Counts {
         downloaded: plan.downloads.len() as u64,
@@ -243,5 +410,117 @@ fn planned_counts(plan: &super::plan::Plan) -> Counts {
         deleted_local: plan.local_deletions.len() as u64,
         deleted_remote: plan.remote_deletions.len() as u64,
         folders_created: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> FolderState {
+        FolderState {
+            id: 1,
+            name: "INBOX".into(),
+            uidvalidity: 7,
+            uidnext: Some(10),
+            highestmodseq: Some(99),
+            stamp: Some(DirStamp {
+                cur_mtime_ns: 1,
+                new_mtime_ns: 2,
+            }),
+            last_sync: Some(0),
+        }
+    }
+
+    fn status() -> MailboxStatus {
+        MailboxStatus {
+            messages: Some(9),
+            uidnext: Some(10),
+            uidvalidity: Some(7),
+            highestmodseq: Some(99),
+        }
+    }
+
+    #[test]
+    fn unchanged_needs_every_witness_to_agree() {
+        let stamp = Some(DirStamp {
+            cur_mtime_ns: 1,
+            new_mtime_ns: 2,
+        });
+        assert!(is_unchanged(&stored(), Some(&status()), stamp, false));
+        assert!(!is_unchanged(&stored(), None, stamp, false), "no status");
+        assert!(
+            !is_unchanged(&stored(), Some(&status()), stamp, true),
+            "pending APPEND"
+        );
+        assert!(
+            !is_unchanged(
+                &stored(),
+                Some(&status()),
+                Some(DirStamp {
+                    cur_mtime_ns: 3,
+                    new_mtime_ns: 2
+                }),
+                false
+            ),
+            "cur/ changed"
+        );
+        for changed in [
+            MailboxStatus {
+                highestmodseq: Some(100),
+                ..status()
+            },
+            MailboxStatus {
+                uidnext: Some(11),
+                ..status()
+            },
+            MailboxStatus {
+                uidvalidity: Some(8),
+                ..status()
+            },
+            MailboxStatus {
+                highestmodseq: None,
+                ..status()
+            },
+        ] {
+            assert!(
+                !is_unchanged(&stored(), Some(&changed), stamp, false),
+                "{changed:?}"
+            );
+        }
+        let incomplete = FolderState {
+            highestmodseq: None,
+            ..stored()
+        };
+        assert!(!is_unchanged(
+            &incomplete,
+            Some(&MailboxStatus {
+                highestmodseq: None,
+                ..status()
+            }),
+            stamp,
+            false
+        ));
+        let unscanned = FolderState {
+            stamp: None,
+            ..stored()
+        };
+        assert!(!is_unchanged(&unscanned, Some(&status()), stamp, false));
+    }
+
+    #[test]
+    fn fresh_mtimes_are_not_trusted() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        assert!(!settled(&DirStamp {
+            cur_mtime_ns: now,
+            new_mtime_ns: 0
+        }));
+        assert!(settled(&DirStamp {
+            cur_mtime_ns: now - 2 * STAMP_SETTLE_NS,
+            new_mtime_ns: 0
+        }));
     }
 }

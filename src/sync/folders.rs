@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::imap::ListEntry;
+use crate::imap::{ListEntry, MailboxStatus};
 use crate::mailbox_name::{local_components, local_path, remote_name};
 
 /// One folder to sync.
@@ -22,6 +22,8 @@ pub struct FolderJob {
     pub on_disk: bool,
     /// Synced before: a missing side means it went away, not that it is new.
     pub in_state: bool,
+    /// The server's status of the folder, when LIST-STATUS gave it.
+    pub status: Option<MailboxStatus>,
 }
 
 /// The folders of a run and what was skipped, with reasons.
@@ -90,6 +92,7 @@ pub fn folder_list(
                 local_path: local_path(root, &components),
                 remote_name: name,
                 on_server: true,
+                status: None,
             },
         );
     }
@@ -131,6 +134,7 @@ pub fn folder_list(
                 on_server: false,
                 on_disk: true,
                 in_state: false,
+                status: None,
             },
         );
     }

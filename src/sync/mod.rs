@@ -11,7 +11,7 @@ pub mod folders;
 pub mod plan;
 pub mod repair;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -19,9 +19,9 @@ use anyhow::Context;
 
 use crate::config::Account;
 use crate::connect::open_session;
-use crate::imap::Session;
+use crate::imap::{MailboxStatus, Session};
 use crate::lock::AccountLock;
-use crate::maildir::discover_folders;
+use crate::maildir::{discover_folders, Maildir};
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
@@ -45,6 +45,95 @@ pub struct AccountOutcome {
     pub counts: Counts,
     /// Folders that failed, with the reason; the others were synced.
     pub failed: Vec<(String, String)>,
+    /// Every folder's result, by position in the folder list.
+    folders: Vec<(usize, String, anyhow::Result<FolderReport>)>,
+}
+
+impl AccountOutcome {
+    /// Sums the folders' results, reports failures, and prints a dry run's
+    /// plan in folder order.
+    fn report(&mut self, account: &Account, options: &SyncOptions, reporter: &Reporter) {
+        self.folders.sort_by_key(|(index, _, _)| *index);
+        for (_, folder, result) in self.folders.drain(..) {
+            match result {
+                Ok(report) => {
+                    if options.dry_run {
+                        print_plan(&folder, &report.planned);
+                    }
+                    self.counts += report.counts;
+                }
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    reporter.error(format!("{}: folder {folder}: {reason}", account.name));
+                    self.failed.push((folder, reason));
+                }
+            }
+        }
+    }
+}
+
+/// A folder job with its position in the folder list.
+type NumberedJob = (usize, FolderJob);
+
+/// Gives each job the server's status of its folder: from LIST-STATUS when
+/// the server has it, else one STATUS per previously synced folder when
+/// CONDSTORE makes the answer worth having.
+fn attach_statuses(
+    session: &mut Session,
+    jobs: &mut [FolderJob],
+    statuses: &mut HashMap<String, MailboxStatus>,
+) -> anyhow::Result<()> {
+    let by_status = !statuses.is_empty();
+    for job in jobs.iter_mut().filter(|j| j.on_server) {
+        job.status = statuses.remove(&job.remote_name);
+        if job.status.is_none() && job.remote_name == "INBOX" {
+            let key = statuses
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("INBOX"))
+                .cloned();
+            job.status = key.and_then(|k| statuses.remove(&k));
+        }
+        if job.status.is_none() && !by_status && job.in_state && session.has_capability("CONDSTORE")
+        {
+            job.status = Some(
+                session
+                    .status(&job.remote_name)
+                    .with_context(|| format!("cannot get the status of {}", job.display_name))?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Separates the folders that need no work at all, so that a run where
+/// nothing changed opens no further connection and selects nothing. The
+/// others come out biggest first, so the last worker is not left alone
+/// with the archive; each keeps its position in the list for reporting.
+fn split_unchanged(
+    state: &StateDb,
+    jobs: Vec<FolderJob>,
+) -> anyhow::Result<(Vec<NumberedJob>, Vec<NumberedJob>)> {
+    let mut to_sync = Vec::new();
+    let mut unchanged = Vec::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let skip = match state.folder(&job.remote_name)? {
+            Some(stored) if job.on_server && job.on_disk => {
+                let stamp = Maildir::new(&job.local_path).stamp().ok();
+                let pending = !state.pending_appends(stored.id)?.is_empty();
+                folder::is_unchanged(&stored, job.status.as_ref(), stamp, pending)
+            }
+            _ => false,
+        };
+        if skip {
+            unchanged.push((index, job));
+        } else {
+            to_sync.push((index, job));
+        }
+    }
+    to_sync.sort_by_key(|(_, job)| {
+        std::cmp::Reverse(job.status.as_ref().and_then(|s| s.messages).unwrap_or(0))
+    });
+    Ok((to_sync, unchanged))
 }
 
 /// Syncs one account. Errors are account-wide failures (lock, login, state);
@@ -83,19 +172,32 @@ pub fn sync_account(
     }
 
     let mut session = open_session(account, options.trace_imap)?;
-    let remote = session.list().context("cannot list the server's folders")?;
+    let (remote, mut statuses) = if session.has_capability("LIST-STATUS") {
+        session.list_with_status()
+    } else {
+        session.list().map(|l| (l, HashMap::new()))
+    }
+    .context("cannot list the server's folders")?;
     let (local, local_warnings) = if root.is_dir() {
         discover_folders(root).with_context(|| format!("cannot read Maildir {}", root.display()))?
     } else {
         (Vec::new(), Vec::new())
     };
-    let list = folder_list(&remote, &local, &known_folders, root);
+    let mut list = folder_list(&remote, &local, &known_folders, root);
     for w in local_warnings.iter().chain(&list.warnings) {
         reporter.warn(format!("{}: {w}", account.name));
     }
+    attach_statuses(&mut session, &mut list.jobs, &mut statuses)?;
+    let (to_sync, unchanged) = split_unchanged(&state, list.jobs)?;
     drop(state);
 
-    let outcome = run_workers(account, options, reporter, session, list.jobs)?;
+    let mut outcome = run_workers(account, options, reporter, session, to_sync)?;
+    for (index, job) in unchanged {
+        outcome
+            .folders
+            .push((index, job.display_name, Ok(FolderReport::default())));
+    }
+    outcome.report(account, options, reporter);
     if reporter.chatty() || !outcome.failed.is_empty() {
         let line = crate::report::summary_line(
             &account.name,
@@ -128,13 +230,17 @@ fn run_workers(
     options: &SyncOptions,
     reporter: &Reporter,
     first_session: Session,
-    jobs: Vec<FolderJob>,
+    jobs: Vec<NumberedJob>,
 ) -> anyhow::Result<AccountOutcome> {
+    if jobs.is_empty() {
+        let _ = first_session.logout();
+        return Ok(AccountOutcome::default());
+    }
     let workers = options
         .jobs
         .unwrap_or(account.jobs)
         .clamp(1, jobs.len().max(1));
-    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
+    let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
 
@@ -162,25 +268,10 @@ fn run_workers(
         }
     });
 
-    let mut outcome = AccountOutcome::default();
-    let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|(index, _, _)| *index);
-    for (_, folder, result) in results {
-        match result {
-            Ok(report) => {
-                if options.dry_run {
-                    print_plan(&folder, &report.planned);
-                }
-                outcome.counts += report.counts;
-            }
-            Err(e) => {
-                let reason = format!("{e:#}");
-                reporter.error(format!("{}: folder {folder}: {reason}", account.name));
-                outcome.failed.push((folder, reason));
-            }
-        }
-    }
-    Ok(outcome)
+    Ok(AccountOutcome {
+        folders: results.into_inner().expect("results"),
+        ..AccountOutcome::default()
+    })
 }
 
 /// A dry run's plan for one folder on stdout.
