@@ -1469,7 +1469,12 @@ impl Imapdir {
             user: USER.into(),
             password: PASSWORD.into(),
             allow_plaintext: false,
-            jobs: None,
+            // CI runs the suite twice: with the default (4) and with
+            // IMAPDIR_TEST_JOBS=1, so both the parallel and the serial
+            // paths must pass every test.
+            jobs: std::env::var("IMAPDIR_TEST_JOBS")
+                .ok()
+                .and_then(|j| j.parse().ok()),
             maildir: tmp.path().join("Mail"),
             state_file: tmp.path().join("state/test.sqlite"),
         };
