@@ -45,6 +45,16 @@ struct RawAccount {
     state_file: Option<String>,
     jobs: Option<u16>,
     timeout: Option<u64>,
+    compress: Option<String>,
+}
+
+/// Whether to use COMPRESS=DEFLATE when the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressMode {
+    /// On for remote hosts, off for loopback, where it only costs CPU.
+    Auto,
+    Yes,
+    No,
 }
 
 /// Where the password comes from; the secret itself is read only when needed.
@@ -72,6 +82,7 @@ pub struct Account {
     pub state_file: PathBuf,
     pub jobs: usize,
     pub timeout: Duration,
+    pub compress: CompressMode,
 }
 
 /// The whole config: accounts in name order.
@@ -252,6 +263,16 @@ impl Account {
         if timeout == 0 {
             return Err(config_error("timeout must be at least 1 second"));
         }
+        let compress = match raw.compress.as_deref().unwrap_or("auto") {
+            "auto" => CompressMode::Auto,
+            "yes" => CompressMode::Yes,
+            "no" => CompressMode::No,
+            other => {
+                return Err(config_error(format!(
+                    "compress = {other:?} is not one of \"auto\", \"yes\", \"no\""
+                )))
+            }
+        };
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -264,6 +285,7 @@ impl Account {
             state_file,
             jobs,
             timeout: Duration::from_secs(timeout),
+            compress,
         })
     }
 
@@ -350,6 +372,7 @@ maildir = "~/Mail/personal"
         );
         assert_eq!(a.jobs, 4);
         assert_eq!(a.timeout, Duration::from_secs(60));
+        assert_eq!(a.compress, CompressMode::Auto);
         assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
     }
 

@@ -1,6 +1,6 @@
 //! Opening a logged-in IMAP session for an account.
 
-use crate::config::{Account, ConfigError};
+use crate::config::{Account, CompressMode, ConfigError};
 use crate::imap::{ConnectOptions, ImapError, Session};
 
 /// Could not reach the server, agree on TLS, or log in; maps to exit code 3.
@@ -39,5 +39,39 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
     if session.has_capability("QRESYNC") {
         session.enable(&["QRESYNC"]).map_err(wrap)?;
     }
+    let compress = match account.compress {
+        CompressMode::Yes => true,
+        CompressMode::No => false,
+        CompressMode::Auto => !is_loopback(&account.host, account.port),
+    };
+    if compress && session.has_capability("COMPRESS=DEFLATE") {
+        session.compress().map_err(wrap)?;
+    }
     Ok(session)
+}
+
+/// Whether every address of the host is on this machine, where compressing
+/// costs CPU and saves nothing.
+fn is_loopback(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("127.0.0.1", 993));
+        assert!(is_loopback("localhost", 993));
+        assert!(is_loopback("::1", 993));
+        assert!(!is_loopback("192.0.2.1", 993));
+    }
 }

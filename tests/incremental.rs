@@ -222,3 +222,46 @@ fn condstore_and_fallback_paths_reach_the_same_end_state() {
     assert!(!results[0].is_empty());
     assert_eq!(results[0], results[1], "CONDSTORE path and fallback differ");
 }
+
+#[test]
+fn compressed_sessions_sync_the_same() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra_toml = "compress = \"yes\"\n".into();
+
+    let first = imapdir.run(&["--trace-imap", "sync"]);
+    first.expect_success();
+    assert!(
+        first.stderr.contains("COMPRESS DEFLATE"),
+        "{}",
+        first.stderr
+    );
+    assert_all_in_sync(&mut client, imapdir.maildir());
+
+    // Changes both ways over the compressed stream, an upload included.
+    let inbox = client.fetch_all("INBOX");
+    client.store("INBOX", inbox[0].uid, "+FLAGS", "\\Flagged");
+    write_local_message(
+        imapdir.maildir(),
+        "INBOX",
+        "1700000000.compressed.test",
+        &generate_message(700, "INBOX"),
+        Some("S"),
+    );
+    imapdir.sync_ok();
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    assert_eq!(client.fetch_all("INBOX").len(), inbox.len() + 1);
+
+    // "auto" leaves a loopback connection uncompressed.
+    imapdir.account.extra_toml.clear();
+    let plain = imapdir.run(&["--trace-imap", "sync"]);
+    plain.expect_success();
+    let sent_compress = |stderr: &str| {
+        stderr
+            .lines()
+            .any(|l| l.starts_with("C: ") && l.contains("COMPRESS DEFLATE"))
+    };
+    assert!(!sent_compress(&plain.stderr), "{}", plain.stderr);
+}

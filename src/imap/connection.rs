@@ -4,6 +4,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use super::compress::DeflateStream;
 use super::framing::{self, BodySink, Frame, FrameError};
 use super::{ConnectOptions, ImapError, Result};
 
@@ -14,6 +15,7 @@ const READ_BUFFER: usize = 64 * 1024;
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Deflate(Box<DeflateStream<Stream>>),
 }
 
 impl Read for Stream {
@@ -21,6 +23,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf),
+            Stream::Deflate(s) => s.read(buf),
         }
     }
 }
@@ -30,12 +33,14 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+            Stream::Deflate(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush(),
+            Stream::Deflate(s) => s.flush(),
         }
     }
 }
@@ -45,6 +50,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
+            Stream::Deflate(s) => s.get_ref().tcp(),
         }
     }
 }
@@ -156,18 +162,35 @@ impl Connection {
         }
         let tcp = match reader.into_inner() {
             Stream::Plain(tcp) => tcp,
-            Stream::Tls(_) => return Err(ImapError::Protocol("TLS is already active".into())),
+            _ => return Err(ImapError::Protocol("TLS is already active".into())),
         };
         let stream = self.wrap_tls(tcp)?;
         self.reader = Some(BufReader::with_capacity(READ_BUFFER, stream));
         Ok(())
     }
 
+    /// Compresses the stream from here on, after COMPRESS DEFLATE succeeded.
+    pub fn start_compress(&mut self) -> Result<()> {
+        let reader = self.reader.take().ok_or_else(closed)?;
+        if !reader.buffer().is_empty() {
+            return Err(ImapError::Protocol(
+                "server sent data after the COMPRESS response".into(),
+            ));
+        }
+        let stream = Stream::Deflate(Box::new(DeflateStream::new(reader.into_inner())));
+        self.reader = Some(BufReader::with_capacity(READ_BUFFER, stream));
+        Ok(())
+    }
+
     pub fn is_tls(&self) -> bool {
-        matches!(
-            self.reader.as_ref().map(|r| r.get_ref()),
-            Some(Stream::Tls(_))
-        )
+        fn tls(s: &Stream) -> bool {
+            match s {
+                Stream::Plain(_) => false,
+                Stream::Tls(_) => true,
+                Stream::Deflate(d) => tls(d.get_ref()),
+            }
+        }
+        self.reader.as_ref().is_some_and(|r| tls(r.get_ref()))
     }
 
     fn trace_line(&mut self, line: String) {

@@ -20,6 +20,7 @@ use imap_proto::{
 };
 
 pub mod command;
+mod compress;
 mod condstore;
 mod connection;
 pub mod framing;
@@ -676,6 +677,19 @@ impl Session {
             check(done, "UID EXPUNGE")?;
         }
         Ok(())
+    }
+
+    /// COMPRESS DEFLATE: compresses everything from here on. Worth it on
+    /// a slow link, a waste of CPU on a fast one; the caller decides.
+    pub fn compress(&mut self) -> Result<()> {
+        if !self.has_capability("COMPRESS=DEFLATE") {
+            return Err(ImapError::Protocol(
+                "COMPRESS needs COMPRESS=DEFLATE, which the server does not offer".into(),
+            ));
+        }
+        let done = self.run(vec![Arg::raw("COMPRESS DEFLATE")], &mut ignore_untagged())?;
+        check(done, "COMPRESS")?;
+        self.conn.start_compress()
     }
 
     /// Bare EXPUNGE: removes every `\\Deleted` message of the folder, other

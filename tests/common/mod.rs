@@ -1409,6 +1409,8 @@ pub struct AccountConfig {
     pub jobs: Option<u32>,
     pub maildir: PathBuf,
     pub state_file: PathBuf,
+    /// Further `key = value` lines for the account table.
+    pub extra_toml: String,
 }
 
 /// Result of one imapdir run.
@@ -1477,6 +1479,7 @@ impl Imapdir {
                 .and_then(|j| j.parse().ok()),
             maildir: tmp.path().join("Mail"),
             state_file: tmp.path().join("state/test.sqlite"),
+            extra_toml: String::new(),
         };
         // The Maildir root exists (an empty one): a missing root is an
         // error by design (an unmounted disk must not look empty).
@@ -1551,6 +1554,7 @@ impl Imapdir {
         if let Some(jobs) = a.jobs {
             toml.push_str(&format!("jobs = {jobs}\n"));
         }
+        toml.push_str(&a.extra_toml);
         fs::write(self.config_file(), toml).unwrap();
         self.config_file()
     }
