@@ -55,14 +55,8 @@ impl<S: Read> Read for DeflateStream<S> {
             return Ok(0);
         }
         loop {
-            if self.input_start == self.input_end {
-                let n = self.inner.read(&mut self.input)?;
-                if n == 0 {
-                    return Ok(0);
-                }
-                self.input_start = 0;
-                self.input_end = n;
-            }
+            // Inflate what is buffered first: the inflater may also hold
+            // output that did not fit into the caller's last buffer.
             let (in_before, out_before) = (self.inflate.total_in(), self.inflate.total_out());
             let status = self
                 .inflate
@@ -72,13 +66,25 @@ impl<S: Read> Read for DeflateStream<S> {
                     FlushDecompress::Sync,
                 )
                 .map_err(corrupt)?;
-            self.input_start += (self.inflate.total_in() - in_before) as usize;
+            let consumed = (self.inflate.total_in() - in_before) as usize;
+            self.input_start += consumed;
             let produced = (self.inflate.total_out() - out_before) as usize;
             if produced > 0 {
                 return Ok(produced);
             }
             if status == Status::StreamEnd {
                 return Ok(0);
+            }
+            if consumed == 0 && self.input_start < self.input_end {
+                return Err(corrupt("the inflater made no progress"));
+            }
+            if self.input_start == self.input_end {
+                let n = self.inner.read(&mut self.input)?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                self.input_start = 0;
+                self.input_end = n;
             }
             // Consumed input without output yet (a block header): read on.
         }
