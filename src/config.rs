@@ -45,6 +45,7 @@ struct RawAccount {
     state_file: Option<String>,
     jobs: Option<u16>,
     timeout: Option<u64>,
+    max_delete_share: Option<f64>,
 }
 
 /// Where the password comes from; the secret itself is read only when needed.
@@ -72,6 +73,9 @@ pub struct Account {
     pub state_file: PathBuf,
     pub jobs: usize,
     pub timeout: Duration,
+    /// Largest share of a folder (0 to 1) one run may delete on either side
+    /// without `--allow-mass-delete`.
+    pub max_delete_share: f64,
 }
 
 /// The whole config: accounts in name order.
@@ -252,6 +256,14 @@ impl Account {
         if timeout == 0 {
             return Err(config_error("timeout must be at least 1 second"));
         }
+        let max_delete_share = raw
+            .max_delete_share
+            .unwrap_or(crate::sync::guard::DEFAULT_MAX_DELETE_SHARE);
+        if !(0.0..=1.0).contains(&max_delete_share) {
+            return Err(config_error(
+                "max_delete_share must be between 0 and 1 (a share of the folder, e.g. 0.5)",
+            ));
+        }
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -264,6 +276,7 @@ impl Account {
             state_file,
             jobs,
             timeout: Duration::from_secs(timeout),
+            max_delete_share,
         })
     }
 
@@ -350,6 +363,7 @@ maildir = "~/Mail/personal"
         );
         assert_eq!(a.jobs, 4);
         assert_eq!(a.timeout, Duration::from_secs(60));
+        assert_eq!(a.max_delete_share, 0.5);
         assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
     }
 
@@ -398,6 +412,17 @@ maildir = "~/Mail/personal"
         let err =
             Config::parse(&MINIMAL.replace("host =", "jobs = 0\nhost ="), &env()).unwrap_err();
         assert!(err.0.contains("jobs"), "{err}");
+        let err = Config::parse(
+            &MINIMAL.replace("host =", "max_delete_share = 1.5\nhost ="),
+            &env(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("max_delete_share"), "{err}");
+        let ok = MINIMAL.replace("host =", "max_delete_share = 0.2\nhost =");
+        assert_eq!(
+            Config::parse(&ok, &env()).unwrap().accounts[0].max_delete_share,
+            0.2
+        );
         assert!(Config::parse("", &env())
             .unwrap_err()
             .0

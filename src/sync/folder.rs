@@ -1,7 +1,7 @@
 //! One folder's sync: snapshots of both sides and the state, recovery from
 //! an earlier crash, the plan, and its application.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::imap::Session;
 use crate::maildir::{LocalMessage, Maildir};
@@ -35,12 +35,7 @@ pub fn sync_folder(
     let maildir = Maildir::new(&job.local_path);
 
     if !job.on_disk && job.in_state {
-        bail!(
-            "local folder {} is missing but was synced before; not syncing it, \
-             so its messages are not deleted from the server. Restore the folder, \
-             or delete it on the server too if that is what you want",
-            job.local_path.display()
-        );
+        return Err(super::guard::missing_local_folder(&job.local_path));
     }
     if !job.on_server {
         if options.dry_run {
@@ -159,6 +154,9 @@ pub fn sync_folder(
     }
 
     let plan = plan(&remote, &pairs, &local, options.direction);
+    if !options.allow_mass_delete {
+        super::guard::check_deletions(&plan, remote.len(), local.len(), options.max_delete_share)?;
+    }
     if options.dry_run {
         dry_lines.extend(plan.describe());
         counts += planned_counts(&plan);

@@ -1409,6 +1409,8 @@ pub struct AccountConfig {
     pub jobs: Option<u32>,
     pub maildir: PathBuf,
     pub state_file: PathBuf,
+    /// Extra `key = value` lines for the account table (e.g. `timeout = 2`).
+    pub extra: Vec<String>,
 }
 
 /// Result of one imapdir run.
@@ -1472,6 +1474,7 @@ impl Imapdir {
             jobs: None,
             maildir: tmp.path().join("Mail"),
             state_file: tmp.path().join("state/test.sqlite"),
+            extra: Vec::new(),
         };
         // The Maildir root exists (an empty one): a missing root is an
         // error by design (an unmounted disk must not look empty).
@@ -1545,6 +1548,10 @@ impl Imapdir {
         }
         if let Some(jobs) = a.jobs {
             toml.push_str(&format!("jobs = {jobs}\n"));
+        }
+        for line in &a.extra {
+            toml.push_str(line);
+            toml.push('\n');
         }
         fs::write(self.config_file(), toml).unwrap();
         self.config_file()
