@@ -6,6 +6,7 @@
 //! network, which is not what a work-stealing CPU pool is for.
 
 pub mod apply;
+pub mod content_hash;
 pub mod folder;
 pub mod folders;
 pub mod guard;
