@@ -3,6 +3,8 @@
 //! runner for the real `imapdir` binary. Nothing is mocked.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
