@@ -3,6 +3,7 @@
 //! runner for the real `imapdir` binary. Nothing is mocked.
 #![allow(dead_code)]
 
+pub mod fake_server;
 pub mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1480,6 +1481,37 @@ impl Imapdir {
         };
         // The Maildir root exists (an empty one): a missing root is an
         // error by design (an unmounted disk must not look empty).
+        for sub in ["config", "state-home", "home", "Mail"] {
+            fs::create_dir_all(tmp.path().join(sub)).unwrap();
+        }
+        Imapdir {
+            tmp,
+            account,
+            spawned: 0,
+        }
+    }
+
+    /// An account for a plaintext server on 127.0.0.1:`port` (a fake
+    /// server or a proxy), with `allow_plaintext`.
+    pub fn for_port(port: u16) -> Imapdir {
+        let tmp = tempfile::Builder::new()
+            .prefix("imapdir-client-")
+            .tempdir()
+            .unwrap();
+        let account = AccountConfig {
+            name: "test".into(),
+            host: "127.0.0.1".into(),
+            port,
+            tls: "plain".into(),
+            ca_file: None,
+            user: USER.into(),
+            password: PASSWORD.into(),
+            allow_plaintext: true,
+            jobs: None,
+            maildir: tmp.path().join("Mail"),
+            state_file: tmp.path().join("state/test.sqlite"),
+            extra: Vec::new(),
+        };
         for sub in ["config", "state-home", "home", "Mail"] {
             fs::create_dir_all(tmp.path().join(sub)).unwrap();
         }
