@@ -60,4 +60,9 @@ pub struct SyncArgs {
     /// Folders synchronised at once, one IMAP connection each [default: from config, else 4]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
+
+    /// Let this run delete more than the account's max_delete_share of a folder
+    /// (default half) on either side
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }

@@ -43,10 +43,16 @@ fn sync(cli: &Cli, config: &Config, args: &SyncArgs) -> anyhow::Result<ExitCode>
         dry_run: args.dry_run,
         jobs: args.jobs.map(usize::from),
         trace_imap: cli.trace_imap,
+        allow_mass_delete: args.allow_mass_delete,
+        max_delete_share: crate::sync::guard::DEFAULT_MAX_DELETE_SHARE,
     };
     let reporter = Reporter::new(cli.verbose, !args.dry_run);
     let mut worst = ExitCode::Success;
     for account in accounts {
+        let options = SyncOptions {
+            max_delete_share: account.max_delete_share,
+            ..options
+        };
         let code = match sync_account(account, &options, &reporter) {
             Ok(outcome) if outcome.failed.is_empty() => ExitCode::Success,
             Ok(_) => ExitCode::PartialFailure,

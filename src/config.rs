@@ -46,6 +46,7 @@ struct RawAccount {
     jobs: Option<u16>,
     timeout: Option<u64>,
     compress: Option<String>,
+    max_delete_share: Option<f64>,
 }
 
 /// Whether to use COMPRESS=DEFLATE when the server offers it.
@@ -83,6 +84,9 @@ pub struct Account {
     pub jobs: usize,
     pub timeout: Duration,
     pub compress: CompressMode,
+    /// Largest share of a folder (0 to 1) one run may delete on either side
+    /// without `--allow-mass-delete`.
+    pub max_delete_share: f64,
 }
 
 /// The whole config: accounts in name order.
@@ -273,6 +277,14 @@ impl Account {
                 )))
             }
         };
+        let max_delete_share = raw
+            .max_delete_share
+            .unwrap_or(crate::sync::guard::DEFAULT_MAX_DELETE_SHARE);
+        if !(0.0..=1.0).contains(&max_delete_share) {
+            return Err(config_error(
+                "max_delete_share must be between 0 and 1 (a share of the folder, e.g. 0.5)",
+            ));
+        }
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -286,6 +298,7 @@ impl Account {
             jobs,
             timeout: Duration::from_secs(timeout),
             compress,
+            max_delete_share,
         })
     }
 
@@ -373,6 +386,7 @@ maildir = "~/Mail/personal"
         assert_eq!(a.jobs, 4);
         assert_eq!(a.timeout, Duration::from_secs(60));
         assert_eq!(a.compress, CompressMode::Auto);
+        assert_eq!(a.max_delete_share, 0.5);
         assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
     }
 
@@ -421,6 +435,17 @@ maildir = "~/Mail/personal"
         let err =
             Config::parse(&MINIMAL.replace("host =", "jobs = 0\nhost ="), &env()).unwrap_err();
         assert!(err.0.contains("jobs"), "{err}");
+        let err = Config::parse(
+            &MINIMAL.replace("host =", "max_delete_share = 1.5\nhost ="),
+            &env(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("max_delete_share"), "{err}");
+        let ok = MINIMAL.replace("host =", "max_delete_share = 0.2\nhost =");
+        assert_eq!(
+            Config::parse(&ok, &env()).unwrap().accounts[0].max_delete_share,
+            0.2
+        );
         assert!(Config::parse("", &env())
             .unwrap_err()
             .0

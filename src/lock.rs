@@ -24,8 +24,11 @@ impl AccountLock {
     pub fn acquire(account: &str, path: &Path) -> anyhow::Result<AccountLock> {
         use anyhow::Context;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            use std::os::unix::fs::DirBuilderExt;
+            // The state directory: private, like the files in it.
             std::fs::DirBuilder::new()
                 .recursive(true)
+                .mode(0o700)
                 .create(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }

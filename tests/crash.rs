@@ -164,6 +164,34 @@ fn repeated_kill_9_loses_and_duplicates_nothing() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x1a9d_1e5c_0ffe);
+    kill_9_scenario(seed);
+}
+
+/// The torture run for CI (`cargo test --test crash -- --ignored`): the
+/// scenario for many seeds (`IMAPDIR_CRASH_SEEDS`, default 50), a few at a
+/// time, each with its own server. A failure names its seed.
+#[test]
+#[ignore]
+fn kill_9_torture_many_seeds() {
+    let seeds: u64 = std::env::var("IMAPDIR_CRASH_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let parallel = 4;
+    let all: Vec<u64> = (1..=seeds).map(|i| 0x5eed_0000 + i * 7919).collect();
+    for batch in all.chunks(parallel) {
+        thread::scope(|scope| {
+            for &seed in batch {
+                thread::Builder::new()
+                    .name(format!("seed-{seed}"))
+                    .spawn_scoped(scope, move || kill_9_scenario(seed))
+                    .unwrap();
+            }
+        });
+    }
+}
+
+fn kill_9_scenario(seed: u64) {
     eprintln!("kill -9 test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
     let mut rng = Rng::new(seed);
     let started = Instant::now();

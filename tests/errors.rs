@@ -179,3 +179,52 @@ fn a_failing_folder_exits_1_and_the_others_still_sync() {
         "nothing deleted on the server"
     );
 }
+
+#[test]
+fn trace_never_shows_the_password_and_state_is_private() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..2);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.password = "s3cr3t-Pa55".into();
+    let result = imapdir.run(&["--trace-imap", "-vv", "sync"]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("LOGIN") || result.stderr.contains("AUTHENTICATE"),
+        "the trace shows the login command: {}",
+        result.stderr
+    );
+    assert!(
+        !result.all_output().contains("s3cr3t-Pa55"),
+        "password in the trace:\n{}",
+        result.all_output()
+    );
+
+    // A successful traced run: state and lock files private, state dir 0700.
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir
+        .run(&["--trace-imap", "-v", "sync"])
+        .expect_success();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(imapdir.state_file()), 0o600);
+    assert_eq!(mode(&imapdir.lock_file()), 0o600);
+    assert_eq!(mode(imapdir.state_file().parent().unwrap()), 0o700);
+}
+
+#[test]
+fn starttls_required_but_not_offered_exits_3() {
+    // A server whose capabilities lack STARTTLS (the fake server's).
+    let server = common::fake_server::FakeServer::start(Default::default());
+    let mut imapdir = Imapdir::for_port(server.port());
+    imapdir.account.tls = "starttls".into();
+    imapdir.account.allow_plaintext = false;
+    let result = imapdir.run(&["sync"]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("STARTTLS"),
+        "no silent downgrade: {}",
+        result.stderr
+    );
+    assert!(maildir_folders(imapdir.maildir()).is_empty());
+}

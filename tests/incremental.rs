@@ -229,7 +229,7 @@ fn compressed_sessions_sync_the_same() {
     let mut client = dovecot.client();
     seed_standard(&mut client, 10);
     let mut imapdir = Imapdir::new(&dovecot);
-    imapdir.account.extra_toml = "compress = \"yes\"\n".into();
+    imapdir.account.extra = vec!["compress = \"yes\"".into()];
 
     let first = imapdir.run(&["--trace-imap", "sync"]);
     first.expect_success();
@@ -255,7 +255,7 @@ fn compressed_sessions_sync_the_same() {
     assert_eq!(client.fetch_all("INBOX").len(), inbox.len() + 1);
 
     // "auto" leaves a loopback connection uncompressed.
-    imapdir.account.extra_toml.clear();
+    imapdir.account.extra.clear();
     let plain = imapdir.run(&["--trace-imap", "sync"]);
     plain.expect_success();
     let sent_compress = |stderr: &str| {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::collections::BTreeMap;
 use std::fs;
 
 #[test]
@@ -81,4 +82,126 @@ fn folder_deleted_on_server_keeps_its_local_copy() {
         &maildir_messages(imapdir.maildir(), "INBOX"),
         "INBOX",
     );
+}
+
+/// Inodes of a folder's files by Message-ID: equal before and after a run
+/// means no file of that folder was removed or rewritten.
+fn inodes(imapdir: &Imapdir, folder: &str) -> BTreeMap<String, u64> {
+    maildir_messages(imapdir.maildir(), folder)
+        .iter()
+        .map(|m| (m.message_id().unwrap(), m.inode()))
+        .collect()
+}
+
+#[test]
+fn server_expunging_most_of_a_folder_trips_the_guard_until_allowed() {
+    let (_dovecot, mut client, imapdir) = synced_standard(10);
+    let inbox_before = inodes(&imapdir, "INBOX");
+    assert_eq!(inbox_before.len(), 10);
+    for m in client.fetch_all("INBOX").iter().take(8) {
+        client.expunge_uid("INBOX", m.uid);
+    }
+    // Another folder changes too: it must still be synced.
+    seed_folder(&mut client, "Archive/2023", 100..101);
+
+    let result = imapdir.run(&["sync"]);
+    result.expect_code(1);
+    let complaint = lines_mentioning(&result.stderr, "--allow-mass-delete");
+    assert!(
+        complaint.iter().any(|l| l.contains("INBOX")),
+        "the error names the folder and the flag: {}",
+        result.stderr
+    );
+    assert_eq!(
+        inodes(&imapdir, "INBOX"),
+        inbox_before,
+        "nothing deleted locally"
+    );
+    assert_eq!(
+        maildir_messages(imapdir.maildir(), "Archive/2023").len(),
+        11,
+        "the other folders go on"
+    );
+
+    // Still refused on the next run: the guard is not a one-off warning.
+    imapdir.run(&["sync"]).expect_code(1);
+    assert_eq!(inodes(&imapdir, "INBOX"), inbox_before);
+
+    imapdir
+        .run(&["sync", "--allow-mass-delete"])
+        .expect_success();
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 2);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn most_local_files_removed_expunges_nothing_until_allowed() {
+    let (_dovecot, mut client, mut imapdir) = synced_standard(10);
+    let local = maildir_messages(imapdir.maildir(), "Archive/2023");
+    for m in local.iter().take(8) {
+        fs::remove_file(&m.path).unwrap();
+    }
+    let server_before = client.fetch_all("Archive/2023");
+    assert_eq!(server_before.len(), 10);
+
+    let result = imapdir.run(&["sync"]);
+    result.expect_code(1);
+    assert!(
+        result.stderr.contains("--allow-mass-delete") && result.stderr.contains("Archive/2023"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        client.fetch_all("Archive/2023"),
+        server_before,
+        "nothing expunged or flagged \\Deleted on the server"
+    );
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 10);
+
+    // A dry run reports the same refusal.
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    assert!(dry.stderr.contains("--allow-mass-delete"), "{}", dry.stderr);
+
+    // The share is per account: raising it lets the run through.
+    imapdir.account.extra.push("max_delete_share = 0.9".into());
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("Archive/2023").len(), 2);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}
+
+#[test]
+fn a_few_deletions_pass_the_guard() {
+    let (_dovecot, mut client, imapdir) = synced_standard(10);
+    // Five on the server, five locally, in different folders: at the limit
+    // of "a few", so no guard.
+    for m in client.fetch_all("INBOX").iter().take(5) {
+        client.expunge_uid("INBOX", m.uid);
+    }
+    for m in maildir_messages(imapdir.maildir(), "Archive/2023")
+        .iter()
+        .take(5)
+    {
+        fs::remove_file(&m.path).unwrap();
+    }
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("Archive/2023").len(), 5);
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 5);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}
+
+#[test]
+fn a_vanished_local_folder_stays_an_error_even_with_allow_mass_delete() {
+    let (_dovecot, mut client, imapdir) = synced_standard(5);
+    let server_before = client.snapshot();
+    fs::remove_dir_all(imapdir.maildir().join("Archive/2023")).unwrap();
+
+    let result = imapdir.run(&["sync", "--allow-mass-delete"]);
+    result.expect_code(1);
+    assert!(
+        result.stderr.contains("Archive/2023") && result.stderr.contains("--allow-mass-delete"),
+        "the error says the flag does not apply: {}",
+        result.stderr
+    );
+    assert!(client.snapshot() == server_before, "server untouched");
 }

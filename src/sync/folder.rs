@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::imap::{MailboxInfo, MailboxStatus, Session};
 use crate::maildir::{DirStamp, LocalMessage, Maildir};
@@ -79,12 +79,7 @@ pub fn sync_folder(
     let maildir = Maildir::new(&job.local_path);
 
     if !job.on_disk && job.in_state {
-        bail!(
-            "local folder {} is missing but was synced before; not syncing it, \
-             so its messages are not deleted from the server. Restore the folder, \
-             or delete it on the server too if that is what you want",
-            job.local_path.display()
-        );
+        return Err(super::guard::missing_local_folder(&job.local_path));
     }
     if !job.on_server {
         if options.dry_run {
@@ -234,6 +229,9 @@ pub fn sync_folder(
     }
 
     let plan = plan(&remote, &pairs, &local, options.direction);
+    if !options.allow_mass_delete {
+        super::guard::check_deletions(&plan, remote.len(), local.len(), options.max_delete_share)?;
+    }
     if options.dry_run {
         dry_lines.extend(plan.describe());
         counts += planned_counts(&plan);

@@ -6,8 +6,10 @@
 //! network, which is not what a work-stealing CPU pool is for.
 
 pub mod apply;
+pub mod content_hash;
 pub mod folder;
 pub mod folders;
+pub mod guard;
 pub mod plan;
 pub mod repair;
 
@@ -37,6 +39,10 @@ pub struct SyncOptions {
     /// Overrides the account's `jobs`.
     pub jobs: Option<usize>,
     pub trace_imap: bool,
+    /// `--allow-mass-delete`: skip the mass-deletion guard.
+    pub allow_mass_delete: bool,
+    /// The account's `max_delete_share`.
+    pub max_delete_share: f64,
 }
 
 /// How one account's sync went.

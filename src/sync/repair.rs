@@ -2,8 +2,10 @@
 //! server's UIDVALIDITY changed, when both sides already hold mail the state
 //! has never seen, and after a crash left work half recorded.
 //!
-//! A message's identity here is its Message-ID with its size on the wire.
-//! Messages without a Message-ID are never paired this way: a wrong pair
+//! A message's identity here is its Message-ID with its size on the wire;
+//! where those are ambiguous (several server messages share them) or absent
+//! (no Message-ID), a hash of the content decides. A message without a
+//! Message-ID is paired only with one of identical content: a wrong pair
 //! would hide a message from the other side, while leaving it unpaired at
 //! worst copies it twice.
 
@@ -16,6 +18,7 @@ use crate::maildir::{base_with_uid, crlf_size, read_message_id, LocalMessage, Ma
 use crate::report::Reporter;
 use crate::state::{Pair, PairChange, StateDb};
 
+use super::content_hash::{ContentHash, ContentHasher};
 use super::plan::RemoteMessage;
 
 type ContentKey = (String, u64);
@@ -43,9 +46,53 @@ fn local_key(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<Option<Co
     Ok(Some((message_id, crlf_size(&mut file)?)))
 }
 
-/// Pairs local files with server messages of equal Message-ID and size,
-/// one to one, in UID and name order. `skip_uids` are already paired.
-/// The recorded base flags are the server's, so local differences win.
+/// Message-ID (if any) and wire size of a local file.
+fn local_identity(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<(Option<String>, u64)> {
+    let mut file = maildir.open(msg)?;
+    let message_id = read_message_id(&mut file)?;
+    use std::io::Seek;
+    file.rewind()?;
+    Ok((message_id, crlf_size(&mut file)?))
+}
+
+/// Content hashes of server messages, fetched (streamed, not kept) on
+/// first use and remembered.
+struct RemoteHashes(HashMap<u32, ContentHash>);
+
+impl RemoteHashes {
+    fn get(&mut self, session: &mut Session, uids: &[u32]) -> anyhow::Result<()> {
+        let missing: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !self.0.contains_key(u))
+            .collect();
+        for set in uid_sets(&missing) {
+            let hashes = &mut self.0;
+            session
+                .uid_fetch_bodies(
+                    &set,
+                    &mut |_len| Ok(ContentHasher::new()),
+                    &mut |body, hasher| {
+                        hashes.insert(body.uid, hasher.finish());
+                        Ok(())
+                    },
+                )
+                .context("cannot fetch messages to compare their contents")?;
+        }
+        Ok(())
+    }
+}
+
+/// Pairs local files with server messages, one to one, in name order:
+///
+/// - same Message-ID and size: paired; where several server messages share
+///   them, the one with the same content (hash of the body, line endings
+///   normalized) is preferred;
+/// - no Message-ID: paired only with a server message without one, of the
+///   same size and the same content hash.
+///
+/// `skip_uids` are already paired. The recorded base flags are the
+/// server's, so local differences win.
 pub fn pair_by_content(
     session: &mut Session,
     maildir: &Maildir,
@@ -63,31 +110,77 @@ pub fn pair_by_content(
     }
     let flags_by_uid: HashMap<u32, _> = remote.iter().map(|r| (r.uid, r.flags)).collect();
     let mut by_key: HashMap<ContentKey, VecDeque<u32>> = HashMap::new();
+    let mut anonymous_by_size: HashMap<u64, Vec<u32>> = HashMap::new();
     for h in remote_keys(session, &uids)? {
-        if let Some(mid) = h.message_id {
-            by_key
+        match h.message_id {
+            Some(mid) => by_key
                 .entry((mid, u64::from(h.size)))
                 .or_default()
-                .push_back(h.uid);
+                .push_back(h.uid),
+            None => anonymous_by_size
+                .entry(u64::from(h.size))
+                .or_default()
+                .push(h.uid),
         }
     }
+    let mut hashes = RemoteHashes(HashMap::new());
     let mut sorted: Vec<&LocalMessage> = local.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut pairs = Vec::new();
     for msg in sorted {
-        let key = match local_key(maildir, msg) {
-            Ok(Some(k)) => k,
-            Ok(None) => continue,
+        let (mid, size) = match local_identity(maildir, msg) {
+            Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", msg.name)),
         };
-        if let Some(uid) = by_key.get_mut(&key).and_then(|q| q.pop_front()) {
-            pairs.push(Pair {
-                uid,
-                local_base: msg.base.clone(),
-                flags: flags_by_uid[&uid],
-            });
+        let candidates: Vec<u32> = match &mid {
+            Some(mid) => match by_key.get(&(mid.clone(), size)) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
+            },
+            None => match anonymous_by_size.get(&size) {
+                Some(v) if !v.is_empty() => v.clone(),
+                _ => continue,
+            },
+        };
+        if candidates.is_empty() {
+            continue;
         }
+        let chosen = if mid.is_some() && candidates.len() == 1 {
+            candidates.first().copied()
+        } else {
+            let mut file = maildir
+                .open(msg)
+                .with_context(|| format!("cannot read {}", msg.name))?;
+            let local_hash = ContentHasher::of_reader(&mut file)
+                .with_context(|| format!("cannot read {}", msg.name))?;
+            hashes.get(session, &candidates)?;
+            let same = candidates
+                .iter()
+                .copied()
+                .find(|u| hashes.0.get(u) == Some(&local_hash));
+            // Same Message-ID and size but no identical body: still the
+            // same message as far as pairing goes (take them in order).
+            same.or_else(|| mid.as_ref().and(candidates.first().copied()))
+        };
+        let Some(uid) = chosen else { continue };
+        match &mid {
+            Some(mid) => {
+                if let Some(q) = by_key.get_mut(&(mid.clone(), size)) {
+                    q.retain(|&u| u != uid);
+                }
+            }
+            None => {
+                if let Some(v) = anonymous_by_size.get_mut(&size) {
+                    v.retain(|&u| u != uid);
+                }
+            }
+        }
+        pairs.push(Pair {
+            uid,
+            local_base: msg.base.clone(),
+            flags: flags_by_uid[&uid],
+        });
     }
     pairs.sort_by_key(|p| p.uid);
     Ok(pairs)

@@ -3,6 +3,9 @@
 //! runner for the real `imapdir` binary. Nothing is mocked.
 #![allow(dead_code)]
 
+pub mod fake_server;
+pub mod proxy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1409,8 +1412,8 @@ pub struct AccountConfig {
     pub jobs: Option<u32>,
     pub maildir: PathBuf,
     pub state_file: PathBuf,
-    /// Further `key = value` lines for the account table.
-    pub extra_toml: String,
+    /// Extra `key = value` lines for the account table (e.g. `timeout = 2`).
+    pub extra: Vec<String>,
 }
 
 /// Result of one imapdir run.
@@ -1479,10 +1482,41 @@ impl Imapdir {
                 .and_then(|j| j.parse().ok()),
             maildir: tmp.path().join("Mail"),
             state_file: tmp.path().join("state/test.sqlite"),
-            extra_toml: String::new(),
+            extra: Vec::new(),
         };
         // The Maildir root exists (an empty one): a missing root is an
         // error by design (an unmounted disk must not look empty).
+        for sub in ["config", "state-home", "home", "Mail"] {
+            fs::create_dir_all(tmp.path().join(sub)).unwrap();
+        }
+        Imapdir {
+            tmp,
+            account,
+            spawned: 0,
+        }
+    }
+
+    /// An account for a plaintext server on 127.0.0.1:`port` (a fake
+    /// server or a proxy), with `allow_plaintext`.
+    pub fn for_port(port: u16) -> Imapdir {
+        let tmp = tempfile::Builder::new()
+            .prefix("imapdir-client-")
+            .tempdir()
+            .unwrap();
+        let account = AccountConfig {
+            name: "test".into(),
+            host: "127.0.0.1".into(),
+            port,
+            tls: "plain".into(),
+            ca_file: None,
+            user: USER.into(),
+            password: PASSWORD.into(),
+            allow_plaintext: true,
+            jobs: None,
+            maildir: tmp.path().join("Mail"),
+            state_file: tmp.path().join("state/test.sqlite"),
+            extra: Vec::new(),
+        };
         for sub in ["config", "state-home", "home", "Mail"] {
             fs::create_dir_all(tmp.path().join(sub)).unwrap();
         }
@@ -1554,7 +1588,10 @@ impl Imapdir {
         if let Some(jobs) = a.jobs {
             toml.push_str(&format!("jobs = {jobs}\n"));
         }
-        toml.push_str(&a.extra_toml);
+        for line in &a.extra {
+            toml.push_str(line);
+            toml.push('\n');
+        }
         fs::write(self.config_file(), toml).unwrap();
         self.config_file()
     }

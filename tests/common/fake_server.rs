@@ -1,0 +1,162 @@
+//! A tiny scripted IMAP server for what a real Dovecot will not do: list
+//! hostile folder names, or answer a FETCH with an unparsable response.
+//! One message per non-empty folder; plaintext, any login accepted.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// What the fake server holds.
+#[derive(Clone, Debug, Default)]
+pub struct FakeScript {
+    /// Raw LIST name tokens as sent on the wire (quoted strings or literals).
+    pub list_names: Vec<Vec<u8>>,
+    /// Folders (as the client names them in SELECT) holding one message.
+    pub with_message: Vec<String>,
+    /// Folder whose FETCH answers are garbage.
+    pub broken: Option<String>,
+}
+
+pub struct FakeServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+/// The one message of a non-empty folder.
+pub fn fake_message(folder: &str) -> Vec<u8> {
+    format!(
+        "From: a@example.org\r\nSubject: in {folder}\r\nMessage-ID: <fake.{}@test>\r\n\r\nbody of {folder}\r\n",
+        folder.len()
+    )
+    .into_bytes()
+}
+
+impl FakeServer {
+    pub fn start(script: FakeScript) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        let script = script.clone();
+                        thread::spawn(move || {
+                            let _ = serve(s, &script);
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeServer { port, stop }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn unquote(arg: &str) -> String {
+    arg.trim().trim_matches('"').to_string()
+}
+
+fn serve(stream: TcpStream, script: &FakeScript) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut w = stream;
+    w.write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS AUTH=PLAIN] fake ready\r\n")?;
+    let mut selected = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let line = line.trim_end().to_string();
+        let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        let (cmd, args) = rest.split_once(' ').unwrap_or((rest, ""));
+        let cmd = cmd.to_ascii_uppercase();
+        let mut out: Vec<u8> = Vec::new();
+        match cmd.as_str() {
+            "CAPABILITY" => out.extend(b"* CAPABILITY IMAP4rev1 UIDPLUS AUTH=PLAIN\r\n"),
+            "LIST" => {
+                for name in &script.list_names {
+                    out.extend(b"* LIST (\\HasNoChildren) \"/\" ");
+                    out.extend(name);
+                    out.extend(b"\r\n");
+                }
+            }
+            "SELECT" | "EXAMINE" => {
+                selected = unquote(args);
+                let n = usize::from(script.with_message.contains(&selected));
+                out.extend(
+                    format!(
+                        "* {n} EXISTS\r\n* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n\
+                         * OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 2] ok\r\n"
+                    )
+                    .as_bytes(),
+                );
+            }
+            "UID" if args.to_ascii_uppercase().starts_with("FETCH") => {
+                let body = fake_message(&selected);
+                if script.broken.as_deref() == Some(selected.as_str()) {
+                    out.extend(b"* 1 FETCH (UID 1 FLAGS (\\Seen RFC822.SIZE )))(( {x}\r\n");
+                    out.extend(b"* 1 FETCH ((((((\r\n");
+                } else if script.with_message.contains(&selected) {
+                    let upper = args.to_ascii_uppercase();
+                    if upper.contains("HEADER.FIELDS") {
+                        let h = b"Message-ID: <x@test>\r\n\r\n";
+                        out.extend(
+                            format!(
+                                "* 1 FETCH (UID 1 RFC822.SIZE {} BODY[HEADER.FIELDS (MESSAGE-ID)] {{{}}}\r\n",
+                                body.len(),
+                                h.len()
+                            )
+                            .as_bytes(),
+                        );
+                        out.extend(h);
+                        out.extend(b")\r\n");
+                    } else if upper.contains("BODY.PEEK[]") {
+                        out.extend(
+                            format!(
+                                "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE {} INTERNALDATE \"01-Jan-2024 00:00:00 +0000\" BODY[] {{{}}}\r\n",
+                                body.len(),
+                                body.len()
+                            )
+                            .as_bytes(),
+                        );
+                        out.extend(&body);
+                        out.extend(b")\r\n");
+                    } else {
+                        out.extend(
+                            format!(
+                                "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE {})\r\n",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                }
+            }
+            "LOGOUT" => {
+                w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes())?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        out.extend(format!("{tag} OK done\r\n").as_bytes());
+        w.write_all(&out)?;
+    }
+}
