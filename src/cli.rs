@@ -38,6 +38,11 @@ pub enum Command {
         /// Account name [default: every account]
         account: Option<String>,
     },
+    /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
+    Generate {
+        /// Directory that receives man/ and completions/
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,10 @@ use crate::sync::{sync_account, Direction, SyncOptions};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Generate { dir } = &cli.command {
+        crate::generate::generate(dir)?;
+        return Ok(ExitCode::Success);
+    }
     let env = Environment::from_process();
     let path = match &cli.config {
         Some(p) => p.clone(),
@@ -24,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync(&cli, &config, args),
         Command::Folders { account } => folders(&cli, &config, account.as_deref()),
         Command::Check { account } => check(&cli, &config, account.as_deref()),
+        Command::Generate { .. } => unreachable!("handled before the config is read"),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connect;
 pub mod exit_codes;
 pub mod flags;
+pub mod generate;
 pub mod imap;
 pub mod lock;
 pub mod mailbox_name;
