@@ -8,9 +8,10 @@ use crate::cli::{Cli, Command, SyncArgs};
 use crate::config::{Config, Environment};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
+use crate::hooks::{SyncStatus, SyncSummary};
 use crate::mailbox_name::{local_components, local_path};
-use crate::report::{print_stdout, Reporter};
-use crate::sync::{sync_account, Direction, SyncOptions};
+use crate::report::{print_stdout, Counts, Reporter};
+use crate::sync::{sync_account, AccountOutcome, Direction, SyncOptions};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -52,18 +53,53 @@ fn sync(cli: &Cli, config: &Config, args: &SyncArgs) -> anyhow::Result<ExitCode>
     let reporter = Reporter::new(cli.verbose, !args.dry_run);
     let mut worst = ExitCode::Success;
     for account in accounts {
-        let code = match sync_account(account, &options, &reporter) {
+        // Dry runs change nothing, so they run no hooks either.
+        let hooks = !args.dry_run;
+        if hooks {
+            if let Err(e) = crate::hooks::pre_sync(account) {
+                reporter.error(e.to_string());
+                worst = worst.max(ExitCode::PartialFailure);
+                continue;
+            }
+        }
+        let result = sync_account(account, &options, &reporter);
+        let code = match &result {
             Ok(outcome) if outcome.failed.is_empty() => ExitCode::Success,
             Ok(_) => ExitCode::PartialFailure,
             Err(e) => {
-                let code = crate::exit_codes::for_error(&e);
+                let code = crate::exit_codes::for_error(e);
                 reporter.error(format!("{}: {e:#}", account.name));
                 code.max(ExitCode::PartialFailure)
             }
         };
         worst = worst.max(code);
+        if hooks {
+            if let Err(warning) = crate::hooks::post_sync(account, &sync_summary(&result)) {
+                reporter.warn(warning);
+            }
+        }
     }
     Ok(worst)
+}
+
+/// What the post-sync hook is told about an account's sync.
+fn sync_summary(result: &anyhow::Result<AccountOutcome>) -> SyncSummary {
+    match result {
+        Ok(outcome) => SyncSummary {
+            counts: outcome.counts,
+            failed_folders: outcome.failed.len(),
+            status: if outcome.failed.is_empty() {
+                SyncStatus::Ok
+            } else {
+                SyncStatus::Partial
+            },
+        },
+        Err(_) => SyncSummary {
+            counts: Counts::default(),
+            failed_folders: 0,
+            status: SyncStatus::Failed,
+        },
+    }
 }
 
 fn folders(cli: &Cli, config: &Config, account: Option<&str>) -> anyhow::Result<ExitCode> {

@@ -45,6 +45,8 @@ struct RawAccount {
     state_file: Option<String>,
     jobs: Option<u16>,
     timeout: Option<u64>,
+    pre_sync_command: Option<String>,
+    post_sync_command: Option<String>,
 }
 
 /// Where the password comes from; the secret itself is read only when needed.
@@ -72,6 +74,10 @@ pub struct Account {
     pub state_file: PathBuf,
     pub jobs: usize,
     pub timeout: Duration,
+    /// Run through `sh -c` before connecting; failing skips the account.
+    pub pre_sync_command: Option<String>,
+    /// Run through `sh -c` after the sync, with the counts in its environment.
+    pub post_sync_command: Option<String>,
 }
 
 /// The whole config: accounts in name order.
@@ -264,6 +270,8 @@ impl Account {
             state_file,
             jobs,
             timeout: Duration::from_secs(timeout),
+            pre_sync_command: raw.pre_sync_command,
+            post_sync_command: raw.post_sync_command,
         })
     }
 

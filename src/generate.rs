@@ -123,6 +123,25 @@ const KEYS: &[Key] = &[
         value: "SECONDS",
         text: "Seconds of server silence before the folder fails. Default: 60.",
     },
+    Key {
+        name: "pre_sync_command",
+        value: "COMMAND",
+        text: "Run through sh -c before imapdir connects, with IMAPDIR_ACCOUNT set \
+               (e.g. to mount a disk or check the network). When it exits non-zero the \
+               account is skipped with an error and imapdir exits 1. Not run by --dry-run.",
+    },
+    Key {
+        name: "post_sync_command",
+        value: "COMMAND",
+        text: "Run through sh -c after the account's sync (also when it failed), e.g. \
+               notmuch new or a notification. Its environment has IMAPDIR_ACCOUNT, \
+               IMAPDIR_NEW (messages downloaded), IMAPDIR_UPLOADED, IMAPDIR_FLAGS (flag \
+               changes, both ways), IMAPDIR_DELETED (both sides), IMAPDIR_FAILED_FOLDERS \
+               (a count) and IMAPDIR_STATUS (ok, partial or failed). Its failure is a \
+               warning and does not change the exit code. Not run by --dry-run or \
+               when the pre_sync_command failed. The output of both hooks goes to \
+               imapdir's stderr.",
+    },
 ];
 
 /// Escapes text for roff: backslashes, and a leading dot or quote.

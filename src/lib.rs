@@ -10,6 +10,7 @@ pub mod connect;
 pub mod exit_codes;
 pub mod flags;
 pub mod generate;
+pub mod hooks;
 pub mod imap;
 pub mod lock;
 pub mod mailbox_name;
