@@ -53,7 +53,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --help --version sync folders check generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -71,7 +71,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__check)
-            opts="-v -h --config --verbose --trace-imap --help"
+            opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +89,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__folders)
-            opts="-v -h --config --verbose --trace-imap --help"
+            opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,7 +107,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__generate)
-            opts="-v -h --config --verbose --trace-imap --help"
+            opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,7 +209,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__sync)
-            opts="-n -j -v -h --pull --push --dry-run --jobs --config --verbose --trace-imap --help"
+            opts="-n -j -v -h --pull --push --dry-run --jobs --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

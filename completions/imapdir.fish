@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_imapdir_global_optspecs
-    string join \n config= v/verbose trace-imap h/help V/version
+    string join \n config= v/verbose trace-imap json h/help V/version
 end
 
 function __fish_imapdir_needs_command
@@ -27,6 +27,7 @@ end
 complete -c imapdir -n "__fish_imapdir_needs_command" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_needs_command" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_needs_command" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_needs_command" -l json -d 'Print one JSON document on stdout (sync, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_needs_command" -s h -l help -d 'Print help'
 complete -c imapdir -n "__fish_imapdir_needs_command" -s V -l version -d 'Print version'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
@@ -41,18 +42,22 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l push -d 'Only s
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s n -l dry-run -d 'Print the actions a sync would take, change nothing'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l json -d 'Print one JSON document on stdout (sync, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l json -d 'Print one JSON document on stdout (sync, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -s h -l help -d 'Print help'
 complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_using_subcommand check" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l json -d 'Print one JSON document on stdout (sync, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand check" -s h -l help -d 'Print help'
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l json -d 'Print one JSON document on stdout (sync, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check generate help" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check generate help" -f -a "folders" -d 'List remote folders and the local paths they map to'

@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub trace_imap: bool,
 
+    /// Print one JSON document on stdout (sync, folders, check); logs go to stderr
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

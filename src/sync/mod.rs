@@ -45,6 +45,17 @@ pub struct AccountOutcome {
     pub counts: Counts,
     /// Folders that failed, with the reason; the others were synced.
     pub failed: Vec<(String, String)>,
+    /// Every folder's result, in folder order (for `--json`).
+    pub folders: Vec<FolderResult>,
+}
+
+/// One folder's result within an [`AccountOutcome`].
+#[derive(Debug, Clone)]
+pub struct FolderResult {
+    pub folder: String,
+    pub counts: Counts,
+    /// Why the folder failed; `None` when it synced.
+    pub error: Option<String>,
 }
 
 /// Syncs one account. Errors are account-wide failures (lock, login, state);
@@ -172,10 +183,20 @@ fn run_workers(
                     print_plan(&folder, &report.planned);
                 }
                 outcome.counts += report.counts;
+                outcome.folders.push(FolderResult {
+                    folder,
+                    counts: report.counts,
+                    error: None,
+                });
             }
             Err(e) => {
                 let reason = format!("{e:#}");
                 reporter.error(format!("{}: folder {folder}: {reason}", account.name));
+                outcome.folders.push(FolderResult {
+                    folder: folder.clone(),
+                    counts: Counts::default(),
+                    error: Some(reason.clone()),
+                });
                 outcome.failed.push((folder, reason));
             }
         }
