@@ -28,6 +28,9 @@ _imapdir() {
             imapdir,help)
                 cmd="imapdir__subcmd__help"
                 ;;
+            imapdir,status)
+                cmd="imapdir__subcmd__status"
+                ;;
             imapdir,sync)
                 cmd="imapdir__subcmd__sync"
                 ;;
@@ -43,6 +46,9 @@ _imapdir() {
             imapdir__subcmd__help,help)
                 cmd="imapdir__subcmd__help__subcmd__help"
                 ;;
+            imapdir__subcmd__help,status)
+                cmd="imapdir__subcmd__help__subcmd__status"
+                ;;
             imapdir__subcmd__help,sync)
                 cmd="imapdir__subcmd__help__subcmd__sync"
                 ;;
@@ -53,7 +59,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +131,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check generate help"
+            opts="sync folders check status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +200,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -201,6 +221,24 @@ _imapdir() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__status)
+            opts="-v -h --offline --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

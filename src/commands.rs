@@ -39,9 +39,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Where `--json` documents go; `None` without `--json` (or once written).
-type Sink = Option<JsonStdout>;
+pub(crate) type Sink = Option<JsonStdout>;
 
-fn emit<T: serde::Serialize>(sink: &mut Sink, doc: &T) {
+pub(crate) fn emit<T: serde::Serialize>(sink: &mut Sink, doc: &T) {
     if let Some(out) = sink.take() {
         out.emit(doc);
     }
@@ -52,6 +52,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Sync(_) => "sync",
         Command::Folders { .. } => "folders",
         Command::Check { .. } => "check",
+        Command::Status(_) => "status",
         Command::Generate { .. } => "generate",
     }
 }
@@ -67,6 +68,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync(cli, &config, args, sink),
         Command::Folders { account } => folders(cli, &config, account.as_deref(), sink),
         Command::Check { account } => check(cli, &config, account.as_deref(), sink),
+        Command::Status(args) => crate::status::command(cli, &config, args, sink),
         Command::Generate { .. } => unreachable!("handled before the config is read"),
     }
 }
@@ -121,6 +123,11 @@ fn sync(cli: &Cli, config: &Config, args: &SyncArgs, sink: &mut Sink) -> anyhow:
             Ok(outcome) => json::SyncAccount::from_outcome(&account.name, outcome),
             Err(e) => json::SyncAccount::failed(&account.name, "failed", format!("{e:#}")),
         });
+        if !args.dry_run {
+            if let Err(e) = crate::status::record_outcome(account, &result) {
+                reporter.warn(format!("{}: cannot record the result: {e:#}", account.name));
+            }
+        }
         if hooks {
             if let Err(warning) = crate::hooks::post_sync(account, &sync_summary(&result)) {
                 reporter.warn(warning);
@@ -142,7 +149,7 @@ fn sync(cli: &Cli, config: &Config, args: &SyncArgs, sink: &mut Sink) -> anyhow:
 
 /// Reports an account-wide error of `folders` or `check` on stderr and
 /// returns its exit code; the other accounts still run.
-fn account_error(e: &anyhow::Error) -> ExitCode {
+pub(crate) fn account_error(e: &anyhow::Error) -> ExitCode {
     eprintln!("imapdir: {e:#}");
     crate::exit_codes::for_error(e)
 }

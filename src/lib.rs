@@ -18,4 +18,5 @@ pub mod mailbox_name;
 pub mod maildir;
 pub mod report;
 pub mod state;
+pub mod status;
 pub mod sync;
