@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub trace_imap: bool,
 
+    /// Print one JSON document on stdout (sync, status, folders, check); logs go to stderr
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -38,6 +42,23 @@ pub enum Command {
         /// Account name [default: every account]
         account: Option<String>,
     },
+    /// Per folder: messages synced, local changes waiting to be pushed, last sync, quota
+    Status(StatusArgs),
+    /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
+    Generate {
+        /// Directory that receives man/ and completions/
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Accounts to show [default: every account]
+    pub accounts: Vec<String>,
+
+    /// Use only the state and the Maildir: no connection, so no quota
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,8 @@ struct RawAccount {
     timeout: Option<u64>,
     compress: Option<String>,
     max_delete_share: Option<f64>,
+    pre_sync_command: Option<String>,
+    post_sync_command: Option<String>,
 }
 
 /// Whether to use COMPRESS=DEFLATE when the server offers it.
@@ -87,6 +89,10 @@ pub struct Account {
     /// Largest share of a folder (0 to 1) one run may delete on either side
     /// without `--allow-mass-delete`.
     pub max_delete_share: f64,
+    /// Run through `sh -c` before connecting; failing skips the account.
+    pub pre_sync_command: Option<String>,
+    /// Run through `sh -c` after the sync, with the counts in its environment.
+    pub post_sync_command: Option<String>,
 }
 
 /// The whole config: accounts in name order.
@@ -299,6 +305,8 @@ impl Account {
             timeout: Duration::from_secs(timeout),
             compress,
             max_delete_share,
+            pre_sync_command: raw.pre_sync_command,
+            post_sync_command: raw.post_sync_command,
         })
     }
 

@@ -169,6 +169,7 @@ fn harness_selftest_capability_option() {
 
     let limited = Dovecot::start_with(DovecotOptions {
         imap_capability: Some("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE".into()),
+        ..Default::default()
     });
     let caps = limited.client().capabilities();
     assert!(caps.iter().any(|c| c == "UIDPLUS"), "{caps:?}");

@@ -201,6 +201,7 @@ fn condstore_and_fallback_paths_reach_the_same_end_state() {
     let modern = Dovecot::start();
     let plain = Dovecot::start_with(DovecotOptions {
         imap_capability: Some(CAPS_PLAIN.into()),
+        ..Default::default()
     });
     let mut results = Vec::new();
     for dovecot in [&modern, &plain] {

@@ -240,6 +240,7 @@ fn sync_with_four_jobs() {
 fn sync_works_without_condstore_and_qresync() {
     let dovecot = Dovecot::start_with(DovecotOptions {
         imap_capability: Some(CAPS_WITHOUT_CONDSTORE.into()),
+        ..Default::default()
     });
     let mut client = dovecot.client();
     assert!(!client.capabilities().iter().any(|c| c == "CONDSTORE"));

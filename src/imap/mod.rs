@@ -25,6 +25,7 @@ mod condstore;
 mod connection;
 pub mod framing;
 mod message_id;
+mod quota;
 mod uid_set;
 
 pub use crate::flags::Flags;
@@ -35,6 +36,7 @@ pub use uid_set::uid_sets;
 use command::Arg;
 use connection::Connection;
 use framing::{BodySink, Frame};
+pub use quota::QuotaUsage;
 use uid_set::{is_valid_uid_set, split_uid_set, MAX_UID_SET_LEN};
 
 /// How the connection is secured.

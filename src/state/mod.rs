@@ -455,7 +455,57 @@ impl StateDb {
     pub fn path(&self) -> PathBuf {
         PathBuf::from(&self.path)
     }
+
+    /// Records how a folder's last sync attempt ended (`error` None: it
+    /// succeeded), for `imapdir status`. The folder [`ACCOUNT_RESULT`]
+    /// stands for the account as a whole. The table is created on first use.
+    pub fn record_sync_result(&self, folder: &str, error: Option<&str>) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS sync_results (
+                     folder   TEXT PRIMARY KEY,
+                     finished INTEGER NOT NULL,
+                     error    TEXT
+                 )",
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO sync_results (folder, finished, error) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(folder) DO UPDATE SET finished = ?2, error = ?3",
+                params![folder, unix_now(), error],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every recorded last attempt: (folder, unix time it ended, error).
+    pub fn sync_results(&self) -> Result<Vec<(String, i64, Option<String>)>> {
+        let exists: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_results'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT folder, finished, error FROM sync_results ORDER BY folder")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
 }
+
+/// The `sync_results` key of the account as a whole (not a valid folder name).
+pub const ACCOUNT_RESULT: &str = "";
 
 fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
     let cur: Option<i64> = r.get(5)?;

@@ -51,26 +51,47 @@ pub struct AccountOutcome {
     pub counts: Counts,
     /// Folders that failed, with the reason; the others were synced.
     pub failed: Vec<(String, String)>,
-    /// Every folder's result, by position in the folder list.
-    folders: Vec<(usize, String, anyhow::Result<FolderReport>)>,
+    /// Every folder's result, in folder order (for `--json`).
+    pub folders: Vec<FolderResult>,
+    /// Results as the workers finished them, by position in the folder list.
+    pending: Vec<(usize, String, anyhow::Result<FolderReport>)>,
+}
+
+/// One folder's result within an [`AccountOutcome`].
+#[derive(Debug, Clone)]
+pub struct FolderResult {
+    pub folder: String,
+    pub counts: Counts,
+    /// Why the folder failed; `None` when it synced.
+    pub error: Option<String>,
 }
 
 impl AccountOutcome {
     /// Sums the folders' results, reports failures, and prints a dry run's
     /// plan in folder order.
     fn report(&mut self, account: &Account, options: &SyncOptions, reporter: &Reporter) {
-        self.folders.sort_by_key(|(index, _, _)| *index);
-        for (_, folder, result) in self.folders.drain(..) {
+        self.pending.sort_by_key(|(index, _, _)| *index);
+        for (_, folder, result) in std::mem::take(&mut self.pending) {
             match result {
                 Ok(report) => {
                     if options.dry_run {
                         print_plan(&folder, &report.planned);
                     }
                     self.counts += report.counts;
+                    self.folders.push(FolderResult {
+                        folder,
+                        counts: report.counts,
+                        error: None,
+                    });
                 }
                 Err(e) => {
                     let reason = format!("{e:#}");
                     reporter.error(format!("{}: folder {folder}: {reason}", account.name));
+                    self.folders.push(FolderResult {
+                        folder: folder.clone(),
+                        counts: Counts::default(),
+                        error: Some(reason.clone()),
+                    });
                     self.failed.push((folder, reason));
                 }
             }
@@ -200,7 +221,7 @@ pub fn sync_account(
     let mut outcome = run_workers(account, options, reporter, session, to_sync)?;
     for (index, job) in unchanged {
         outcome
-            .folders
+            .pending
             .push((index, job.display_name, Ok(FolderReport::default())));
     }
     outcome.report(account, options, reporter);
@@ -275,7 +296,7 @@ fn run_workers(
     });
 
     Ok(AccountOutcome {
-        folders: results.into_inner().expect("results"),
+        pending: results.into_inner().expect("results"),
         ..AccountOutcome::default()
     })
 }

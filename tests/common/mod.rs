@@ -38,6 +38,8 @@ pub struct DovecotOptions {
     /// Explicit `imap_capability` (e.g. without CONDSTORE and QRESYNC), so
     /// a client that honours CAPABILITY cannot use the hidden extensions.
     pub imap_capability: Option<String>,
+    /// A storage quota for the user, e.g. "10M" (quota + imap_quota plugins).
+    pub quota: Option<String>,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -481,6 +483,15 @@ fn write_dovecot_conf(
         Some(caps) => format!("  imap_capability = {caps}\n"),
         None => String::new(),
     };
+    let (quota_conf, imap_quota) = match &options.quota {
+        Some(limit) => (
+            format!(
+                "mail_plugins = $mail_plugins quota\nplugin {{\n  quota = maildir:User quota\n  quota_rule = *:storage={limit}\n}}\n"
+            ),
+            " imap_quota",
+        ),
+        None => (String::new(), ""),
+    };
     let conf = format!(
         r#"# Self-contained test instance: nothing from /etc/dovecot is read.
 instance_name = {instance}
@@ -524,8 +535,9 @@ namespace inbox {{
   prefix =
 }}
 
+{quota_conf}
 protocol imap {{
-  mail_plugins = $mail_plugins imap_zlib
+  mail_plugins = $mail_plugins imap_zlib{imap_quota}
   rawlog_dir = {d}/rawlog/%u
 {capability}}}
 

@@ -1,0 +1,75 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_imapdir_global_optspecs
+    string join \n config= v/verbose trace-imap json h/help V/version
+end
+
+function __fish_imapdir_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_imapdir_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_imapdir_using_subcommand
+    set -l cmd (__fish_imapdir_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c imapdir -n "__fish_imapdir_needs_command" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_needs_command" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_needs_command" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_needs_command" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_needs_command" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_needs_command" -s V -l version -d 'Print version'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "folders" -d 'List remote folders and the local paths they map to'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "check" -d 'Connect, negotiate TLS, log in and list the server\'s capabilities'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "status" -d 'Per folder: messages synced, local changes waiting to be pushed, last sync, quota'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s j -l jobs -d 'Folders synchronised at once, one IMAP connection each [default: from config, else 4]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l pull -d 'Only bring server changes to the Maildir'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l push -d 'Only send Maildir changes to the server'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s n -l dry-run -d 'Print the actions a sync would take, change nothing'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l allow-mass-delete -d 'Let this run delete more than the account\'s max_delete_share of a folder (default half) on either side'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand folders" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand check" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -l offline -d 'Use only the state and the Maildir: no connection, so no quota'
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand status" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "folders" -d 'List remote folders and the local paths they map to'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "check" -d 'Connect, negotiate TLS, log in and list the server\'s capabilities'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "status" -d 'Per folder: messages synced, local changes waiting to be pushed, last sync, quota'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,259 @@
+//! Man pages and shell completions, generated from the clap definitions
+//! (`imapdir generate DIR`), plus `imapdir.toml(5)` for the config file.
+//!
+//! The output is committed under `man/` and `completions/`; a test
+//! regenerates it and fails when the committed copies are out of date.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// Writes `DIR/man/*.{1,5}` and `DIR/completions/{imapdir.bash,_imapdir,imapdir.fish}`.
+pub fn generate(dir: &Path) -> anyhow::Result<()> {
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    for d in [&man, &completions] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    clap_mangen::generate_to(Cli::command(), &man)
+        .with_context(|| format!("cannot write man pages into {}", man.display()))?;
+    let page = man.join("imapdir.toml.5");
+    std::fs::write(&page, config_man_page())
+        .with_context(|| format!("cannot write {}", page.display()))?;
+    for (shell, file) in [
+        (Shell::Bash, "imapdir.bash"),
+        (Shell::Zsh, "_imapdir"),
+        (Shell::Fish, "imapdir.fish"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "imapdir", &mut buf);
+        let path = completions.join(file);
+        std::fs::write(&path, buf).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One key of an `[accounts.NAME]` table, for the config man page.
+struct Key {
+    name: &'static str,
+    value: &'static str,
+    text: &'static str,
+}
+
+/// Every key an `[accounts.NAME]` table accepts (see `config.rs`), in the
+/// order the man page lists them.
+const KEYS: &[Key] = &[
+    Key {
+        name: "host",
+        value: "STRING",
+        text: "The IMAP server's host name. Required.",
+    },
+    Key {
+        name: "port",
+        value: "NUMBER",
+        text: "The server's port. Default: 993 when tls is \"tls\", 143 otherwise.",
+    },
+    Key {
+        name: "tls",
+        value: "\"tls\" | \"starttls\" | \"plain\"",
+        text: "\"tls\" is implicit TLS (the default); \"starttls\" upgrades a plain \
+               connection and fails when the server does not offer STARTTLS; \"plain\" \
+               sends everything unencrypted and needs allow_plaintext. Certificates \
+               are always verified.",
+    },
+    Key {
+        name: "allow_plaintext",
+        value: "BOOLEAN",
+        text: "Must be true to log in over tls = \"plain\". Default: false.",
+    },
+    Key {
+        name: "ca_file",
+        value: "PATH",
+        text: "A PEM file with an extra trust root, e.g. for a self-signed server. \
+               A leading ~ is expanded.",
+    },
+    Key {
+        name: "user",
+        value: "STRING",
+        text: "The login name. Required.",
+    },
+    Key {
+        name: "password_command",
+        value: "COMMAND",
+        text: "Run through sh -c; the first line of its output is the password. \
+               Exactly one of password_command, password_env and password_file is required.",
+    },
+    Key {
+        name: "password_env",
+        value: "VARIABLE",
+        text: "The name of an environment variable holding the password.",
+    },
+    Key {
+        name: "password_file",
+        value: "PATH",
+        text: "A file whose first line is the password. A leading ~ is expanded.",
+    },
+    Key {
+        name: "maildir",
+        value: "PATH",
+        text: "The Maildir root of the account; INBOX is MAILDIR/INBOX, a server \
+               folder Archive/2023 is MAILDIR/Archive/2023. A leading ~ is expanded. \
+               Required. A root that is missing after folders were synced into it \
+               is an error, never a reason to delete mail on the server.",
+    },
+    Key {
+        name: "state_file",
+        value: "PATH",
+        text: "The sync state (SQLite, mode 0600); the lock file is STATE_FILE.lock. \
+               Default: $XDG_STATE_HOME/imapdir/ACCOUNT.sqlite \
+               (~/.local/state/imapdir/ACCOUNT.sqlite).",
+    },
+    Key {
+        name: "jobs",
+        value: "NUMBER",
+        text: "Folders synced at once, one IMAP connection each, 1 to 64. Default: 4. \
+               imapdir sync --jobs overrides it.",
+    },
+    Key {
+        name: "timeout",
+        value: "SECONDS",
+        text: "Seconds of server silence before the folder fails. Default: 60.",
+    },
+    Key {
+        name: "compress",
+        value: "auto|yes|no",
+        text: "COMPRESS=DEFLATE when the server offers it: \"auto\" (the default) uses it \
+               for remote hosts and not for loopback, where it only costs CPU.",
+    },
+    Key {
+        name: "max_delete_share",
+        value: "SHARE",
+        text: "The largest share of a folder (0 to 1) one run may delete on either side. \
+               A run that would delete more, and more than 5 messages, skips the folder \
+               with an error unless sync --allow-mass-delete is given. Default: 0.5.",
+    },
+    Key {
+        name: "pre_sync_command",
+        value: "COMMAND",
+        text: "Run through sh -c before imapdir connects, with IMAPDIR_ACCOUNT set \
+               (e.g. to mount a disk or check the network). When it exits non-zero the \
+               account is skipped with an error and imapdir exits 1. Not run by --dry-run.",
+    },
+    Key {
+        name: "post_sync_command",
+        value: "COMMAND",
+        text: "Run through sh -c after the account's sync (also when it failed), e.g. \
+               notmuch new or a notification. Its environment has IMAPDIR_ACCOUNT, \
+               IMAPDIR_NEW (messages downloaded), IMAPDIR_UPLOADED, IMAPDIR_FLAGS (flag \
+               changes, both ways), IMAPDIR_DELETED (both sides), IMAPDIR_FAILED_FOLDERS \
+               (a count) and IMAPDIR_STATUS (ok, partial or failed). Its failure is a \
+               warning and does not change the exit code. Not run by --dry-run or \
+               when the pre_sync_command failed. The output of both hooks goes to \
+               imapdir's stderr.",
+    },
+];
+
+/// Escapes text for roff: backslashes, and a leading dot or quote.
+fn roff_text(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// `imapdir.toml(5)`: the config file, written as roff.
+pub fn config_man_page() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut s = String::new();
+    s.push_str(&format!(
+        ".TH IMAPDIR.TOML 5 \"\" \"imapdir {version}\" \"File Formats\"\n"
+    ));
+    s.push_str(".SH NAME\nimapdir.toml \\- configuration of imapdir\n");
+    s.push_str(".SH SYNOPSIS\n$XDG_CONFIG_HOME/imapdir/config.toml (default ~/.config/imapdir/config.toml), or the file named by \\fB\\-\\-config\\fR or \\fBIMAPDIR_CONFIG\\fR.\n");
+    s.push_str(".SH DESCRIPTION\n");
+    s.push_str(
+        "A TOML file with one table per account, \\fB[accounts.NAME]\\fR. NAME is a plain \
+         word (no slash, no leading dot) used on the command line, e.g. \
+         \\fBimapdir sync NAME\\fR. Unknown keys are errors, so a misspelt key never goes \
+         unnoticed.\n",
+    );
+    s.push_str(".SH KEYS\n");
+    for key in KEYS {
+        s.push_str(&format!(
+            ".TP\n\\fB{}\\fR = \\fI{}\\fR\n{}\n",
+            roff_text(key.name),
+            roff_text(key.value),
+            roff_text(key.text)
+        ));
+    }
+    s.push_str(".SH EXAMPLE\n.nf\n");
+    for line in EXAMPLE.lines() {
+        s.push_str(&roff_text(line));
+        s.push('\n');
+    }
+    s.push_str(".fi\n");
+    s.push_str(".SH SEE ALSO\n\\fBimapdir\\fR(1), \\fBimapdir\\-sync\\fR(1), \\fBimapdir\\-status\\fR(1)\n");
+    s
+}
+
+const EXAMPLE: &str = r#"[accounts.personal]
+host = "imap.example.org"
+user = "me@example.org"
+password_command = "pass show mail/personal"
+maildir = "~/Mail/personal"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys `RawAccount` in config.rs declares, read from its source so
+    /// a new key cannot be added without documenting it here.
+    fn config_keys() -> Vec<String> {
+        let source = include_str!("config.rs");
+        let start = source
+            .find("struct RawAccount {")
+            .expect("RawAccount in config.rs");
+        let body = &source[start..];
+        let body = &body[..body.find("\n}").expect("end of RawAccount")];
+        body.lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.starts_with("#[") && !l.starts_with("//") && l.contains(':'))
+            .map(|l| l.split(':').next().unwrap().trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn config_page_documents_every_key() {
+        let keys = config_keys();
+        assert!(keys.len() >= 10, "parsed keys: {keys:?}");
+        for key in keys {
+            assert!(
+                KEYS.iter().any(|k| k.name == key),
+                "config key {key} is not described in imapdir.toml(5) (src/generate.rs KEYS)"
+            );
+        }
+    }
+
+    #[test]
+    fn example_in_config_page_parses() {
+        let env = crate::config::Environment {
+            home: Some("/home/u".into()),
+            ..Default::default()
+        };
+        crate::config::Config::parse(EXAMPLE, &env).unwrap();
+    }
+
+    #[test]
+    fn roff_escapes() {
+        assert_eq!(roff_text("a-b\\c"), "a\\-b\\ec");
+        assert_eq!(roff_text(".x"), "\\&.x");
+    }
+}

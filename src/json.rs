@@ -1,0 +1,206 @@
+//! `--json`: one JSON document on stdout, and nothing else there.
+//!
+//! On `--json` the process's stdout (fd 1) is pointed at stderr for the
+//! whole run, so summaries, dry-run plans and hook output all land on
+//! stderr; the document is written at the end to a saved copy of the
+//! original stdout. The schema is documented in `docs/json.md`; field
+//! names are stable, new fields may be added.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use serde::Serialize;
+
+use crate::report::Counts;
+use crate::sync::{AccountOutcome, FolderResult};
+
+/// Version of the document layout; bumped only for incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The real stdout, kept aside while fd 1 points at stderr.
+pub struct JsonStdout {
+    out: File,
+}
+
+impl JsonStdout {
+    /// Saves stdout and sends everything else written to fd 1 to stderr.
+    pub fn take() -> std::io::Result<JsonStdout> {
+        let stdout = std::io::stdout();
+        let _ = stdout.lock().flush();
+        let saved: OwnedFd = stdout.as_fd().try_clone_to_owned()?;
+        let stderr = std::io::stderr();
+        // SAFETY: dup2 on two open descriptors of this process; fd 1 stays
+        // open (now a copy of fd 2) and `saved` owns the original.
+        let rc = unsafe { libc::dup2(stderr.as_fd().as_raw_fd(), 1) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(JsonStdout {
+            out: File::from(saved),
+        })
+    }
+
+    /// Writes the document and a newline. A closed pipe is not an error.
+    pub fn emit<T: Serialize>(mut self, doc: &T) {
+        let mut text = serde_json::to_string_pretty(doc)
+            .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", format!("cannot encode JSON: {e}")));
+        text.push('\n');
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+}
+
+/// The document for a run that failed before its command could report
+/// (bad config, unknown account).
+#[derive(Debug, Serialize)]
+pub struct ErrorDoc<'a> {
+    pub version: u32,
+    pub command: &'a str,
+    pub exit_code: i32,
+    pub error: String,
+}
+
+/// What a sync did, by counter.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct JsonCounts {
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub flags_pulled: u64,
+    pub flags_pushed: u64,
+    pub deleted_local: u64,
+    pub deleted_remote: u64,
+    pub folders_created: u64,
+}
+
+impl From<Counts> for JsonCounts {
+    fn from(c: Counts) -> JsonCounts {
+        JsonCounts {
+            downloaded: c.downloaded,
+            uploaded: c.uploaded,
+            flags_pulled: c.flags_pulled,
+            flags_pushed: c.flags_pushed,
+            deleted_local: c.deleted_local,
+            deleted_remote: c.deleted_remote,
+            folders_created: c.folders_created,
+        }
+    }
+}
+
+/// `imapdir --json sync`.
+#[derive(Debug, Serialize)]
+pub struct SyncDoc {
+    pub version: u32,
+    pub command: &'static str,
+    pub dry_run: bool,
+    pub exit_code: i32,
+    pub accounts: Vec<SyncAccount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SyncAccount {
+    pub account: String,
+    /// ok | partial | failed | skipped
+    pub status: &'static str,
+    /// Why the account failed or was skipped.
+    pub error: Option<String>,
+    pub counts: JsonCounts,
+    pub folders: Vec<SyncFolder>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SyncFolder {
+    pub folder: String,
+    /// ok | failed
+    pub status: &'static str,
+    pub error: Option<String>,
+    pub counts: JsonCounts,
+}
+
+impl SyncAccount {
+    pub fn from_outcome(account: &str, outcome: &AccountOutcome) -> SyncAccount {
+        SyncAccount {
+            account: account.to_string(),
+            status: if outcome.failed.is_empty() {
+                "ok"
+            } else {
+                "partial"
+            },
+            error: None,
+            counts: outcome.counts.into(),
+            folders: outcome.folders.iter().map(SyncFolder::from).collect(),
+        }
+    }
+
+    pub fn failed(account: &str, status: &'static str, error: String) -> SyncAccount {
+        SyncAccount {
+            account: account.to_string(),
+            status,
+            error: Some(error),
+            counts: JsonCounts::default(),
+            folders: Vec::new(),
+        }
+    }
+}
+
+impl From<&FolderResult> for SyncFolder {
+    fn from(f: &FolderResult) -> SyncFolder {
+        SyncFolder {
+            folder: f.folder.clone(),
+            status: if f.error.is_some() { "failed" } else { "ok" },
+            error: f.error.clone(),
+            counts: f.counts.into(),
+        }
+    }
+}
+
+/// `imapdir --json folders`.
+#[derive(Debug, Serialize)]
+pub struct FoldersDoc {
+    pub version: u32,
+    pub command: &'static str,
+    pub exit_code: i32,
+    pub accounts: Vec<FoldersAccount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FoldersAccount {
+    pub account: String,
+    pub error: Option<String>,
+    pub folders: Vec<RemoteFolder>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RemoteFolder {
+    /// The server's name, as the server spells it (modified UTF-7).
+    pub name: String,
+    pub delimiter: Option<String>,
+    /// Where it is synced to; `None` when it is not synced.
+    pub local_path: Option<String>,
+    /// Whether imapdir syncs it.
+    pub synced: bool,
+    /// Why not: "container" (\Noselect) or "unsafe_name".
+    pub reason: Option<&'static str>,
+}
+
+/// `imapdir --json check`.
+#[derive(Debug, Serialize)]
+pub struct CheckDoc {
+    pub version: u32,
+    pub command: &'static str,
+    pub exit_code: i32,
+    pub accounts: Vec<CheckAccount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckAccount {
+    pub account: String,
+    pub host: String,
+    pub port: u16,
+    /// tls | starttls | plain
+    pub tls: &'static str,
+    pub user: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub capabilities: Vec<String>,
+}

@@ -1,0 +1,489 @@
+//! `imapdir status`: per account and folder, what the last sync left
+//! paired, what local changes wait to be pushed, and how the last sync
+//! ended — from the state database and a Maildir scan, no network.
+//!
+//! Pending local changes are computed against the recorded pairs: a file
+//! whose base name is not paired is new, a pair whose file is gone is a
+//! local deletion, a paired file whose flags differ from the recorded
+//! flags is a flag change.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::cli::{Cli, StatusArgs};
+use crate::commands::{account_error, emit, Sink};
+use crate::config::{Account, Config};
+use crate::connect::open_session;
+use crate::exit_codes::ExitCode;
+use crate::flags::Flags;
+use crate::mailbox_name::{local_components, local_path, remote_name};
+use crate::maildir::{discover_folders, Maildir};
+use crate::report::print_stdout;
+use crate::state::{Pair, StateDb, ACCOUNT_RESULT};
+use crate::sync::AccountOutcome;
+
+/// Local changes in one folder since the last sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    /// Files not synced yet (to be uploaded).
+    pub new: u64,
+    /// Synced messages whose flags changed locally.
+    pub flags: u64,
+    /// Synced messages whose file is gone (to be deleted on the server).
+    pub deleted: u64,
+}
+
+/// One folder's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderStatus {
+    /// Display name (UTF-8, `/` between levels).
+    pub folder: String,
+    pub local_path: String,
+    /// Messages paired on both sides at the last sync.
+    pub synced: u64,
+    /// Messages in the Maildir now.
+    pub local: u64,
+    pub pending: Pending,
+    /// Unix time of the last successful sync of this folder.
+    pub last_sync: Option<i64>,
+    /// Unix time the last attempt ended, and its error (None: it succeeded).
+    pub last_attempt: Option<i64>,
+    pub last_error: Option<String>,
+    /// ok | failed | never | missing (synced before, directory gone)
+    pub state: &'static str,
+}
+
+/// One account's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStatus {
+    pub account: String,
+    pub maildir: String,
+    /// Unix time the last sync run of the account ended, and its account-wide error.
+    pub last_run: Option<i64>,
+    pub last_run_error: Option<String>,
+    pub pending: Pending,
+    pub folders: Vec<FolderStatus>,
+}
+
+/// Computes the offline status of an account. Reads only.
+pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
+    let db = StateDb::open_read_only(&account.state_file)?;
+    let results: HashMap<String, (i64, Option<String>)> = db
+        .sync_results()?
+        .into_iter()
+        .map(|(f, t, e)| (f, (t, e)))
+        .collect();
+    let root = &account.maildir;
+    let local = if root.is_dir() {
+        discover_folders(root)?.0
+    } else {
+        Vec::new()
+    };
+
+    // Map each state folder (keyed by its server name) to its local
+    // components. The server's delimiter is not known offline: accept a
+    // local folder whose name under '/' or '.' is the state's name.
+    let known = db.folders()?;
+    let mut by_components: BTreeMap<Vec<String>, Option<crate::state::FolderState>> =
+        BTreeMap::new();
+    for components in local.into_iter().filter(|c| !c.is_empty()) {
+        let state = known
+            .iter()
+            .find(|f| {
+                [Some('/'), Some('.'), None].iter().any(|d| {
+                    remote_name(&components, *d).is_ok_and(|n| n == f.name)
+                        || (components == ["INBOX"] && f.name.eq_ignore_ascii_case("INBOX"))
+                })
+            })
+            .cloned();
+        by_components.insert(components, state);
+    }
+    for f in &known {
+        let mapped = by_components
+            .values()
+            .any(|s| s.as_ref().is_some_and(|s| s.id == f.id));
+        if !mapped {
+            let components =
+                local_components(&f.name, Some('/')).unwrap_or_else(|_| vec![f.name.clone()]);
+            by_components.insert(components, Some(f.clone()));
+        }
+    }
+
+    let mut folders = Vec::new();
+    let mut total = Pending::default();
+    for (components, state) in by_components {
+        let path = local_path(root, &components);
+        let maildir = Maildir::new(&path);
+        let mut files: Vec<(String, Flags)> = Vec::new();
+        if maildir.exists() {
+            maildir.scan(&mut |m| files.push((m.base, m.flags)))?;
+        }
+        let pairs: Vec<Pair> = match &state {
+            Some(f) => db.pairs(f.id)?,
+            None => Vec::new(),
+        };
+        let pending = pending_changes(&pairs, &files);
+        total.new += pending.new;
+        total.flags += pending.flags;
+        total.deleted += pending.deleted;
+        let folder = components.join("/");
+        let result = results.get(&folder);
+        let last_error = result.and_then(|(_, e)| e.clone());
+        let st = if state.is_some() && !maildir.exists() {
+            "missing"
+        } else if last_error.is_some() {
+            "failed"
+        } else if state.as_ref().is_some_and(|f| f.last_sync.is_some()) {
+            "ok"
+        } else {
+            "never"
+        };
+        folders.push(FolderStatus {
+            local_path: path.display().to_string(),
+            synced: pairs.len() as u64,
+            local: files.len() as u64,
+            pending,
+            last_sync: state.as_ref().and_then(|f| f.last_sync),
+            last_attempt: result.map(|(t, _)| *t),
+            last_error,
+            state: st,
+            folder,
+        });
+    }
+    // Folders whose last attempt failed before they had state or a directory.
+    for (name, (when, error)) in &results {
+        if name == ACCOUNT_RESULT || error.is_none() || folders.iter().any(|f| &f.folder == name) {
+            continue;
+        }
+        folders.push(FolderStatus {
+            folder: name.clone(),
+            local_path: String::new(),
+            synced: 0,
+            local: 0,
+            pending: Pending::default(),
+            last_sync: None,
+            last_attempt: Some(*when),
+            last_error: error.clone(),
+            state: "failed",
+        });
+    }
+    folders.sort_by_key(|f| (f.folder != "INBOX", f.folder.clone()));
+    let account_result = results.get(ACCOUNT_RESULT);
+    Ok(AccountStatus {
+        account: account.name.clone(),
+        maildir: root.display().to_string(),
+        last_run: account_result.map(|(t, _)| *t),
+        last_run_error: account_result.and_then(|(_, e)| e.clone()),
+        pending: total,
+        folders,
+    })
+}
+
+/// Local changes of a folder against the pairs recorded at the last sync.
+pub fn pending_changes(pairs: &[Pair], files: &[(String, Flags)]) -> Pending {
+    let by_base: HashMap<&str, Flags> = pairs
+        .iter()
+        .map(|p| (p.local_base.as_str(), p.flags))
+        .collect();
+    let mut seen: HashMap<&str, ()> = HashMap::new();
+    let mut pending = Pending::default();
+    for (base, flags) in files {
+        match by_base.get(base.as_str()) {
+            None => pending.new += 1,
+            Some(recorded) => {
+                seen.insert(base.as_str(), ());
+                if recorded != flags {
+                    pending.flags += 1;
+                }
+            }
+        }
+    }
+    pending.deleted = pairs
+        .iter()
+        .filter(|p| !seen.contains_key(p.local_base.as_str()))
+        .count() as u64;
+    pending
+}
+
+/// Records how a sync run ended in the state, for `status`. Best effort:
+/// returns an error only for the caller to show as a warning.
+pub fn record_outcome(
+    account: &Account,
+    result: &anyhow::Result<AccountOutcome>,
+) -> anyhow::Result<()> {
+    if !account.state_file.exists() {
+        return Ok(());
+    }
+    if let Err(e) = result {
+        // Another run holds the account: it records its own result.
+        if e.chain().any(|c| c.is::<crate::lock::Locked>()) {
+            return Ok(());
+        }
+    }
+    let db = StateDb::open(&account.state_file)?;
+    match result {
+        Ok(outcome) => {
+            db.record_sync_result(ACCOUNT_RESULT, None)?;
+            for f in &outcome.folders {
+                db.record_sync_result(&f.folder, f.error.as_deref())?;
+            }
+        }
+        Err(e) => db.record_sync_result(ACCOUNT_RESULT, Some(&format!("{e:#}")))?,
+    }
+    Ok(())
+}
+
+/// "3 min ago" style age of a unix time.
+pub fn age(then: Option<i64>, now: i64) -> String {
+    let Some(then) = then else {
+        return "never".to_string();
+    };
+    let secs = (now - then).max(0);
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+/// The text table of one account.
+pub fn render(status: &AccountStatus, now: i64) -> String {
+    let mut out = format!(
+        "{}: {} (last run {}{})\n",
+        status.account,
+        status.maildir,
+        age(status.last_run, now),
+        match &status.last_run_error {
+            Some(e) => format!(", FAILED: {e}"),
+            None if status.last_run.is_some() => ", ok".to_string(),
+            None => String::new(),
+        }
+    );
+    let width = status
+        .folders
+        .iter()
+        .map(|f| f.folder.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.push_str(&format!(
+        "  {:<width$}  {:>7}  {:>7}  {:>5}  {:>5}  {:>7}  LAST SYNC\n",
+        "FOLDER", "SYNCED", "LOCAL", "NEW", "FLAGS", "DELETED"
+    ));
+    for f in &status.folders {
+        let when = match f.state {
+            "failed" => format!(
+                "{}, last attempt FAILED {}: {}",
+                age(f.last_sync, now),
+                age(f.last_attempt, now),
+                f.last_error.as_deref().unwrap_or("")
+            ),
+            "missing" => format!("{}, local folder MISSING", age(f.last_sync, now)),
+            _ => age(f.last_sync, now),
+        };
+        out.push_str(&format!(
+            "  {:<width$}  {:>7}  {:>7}  {:>5}  {:>5}  {:>7}  {when}\n",
+            f.folder, f.synced, f.local, f.pending.new, f.pending.flags, f.pending.deleted
+        ));
+    }
+    let p = &status.pending;
+    if p.new + p.flags + p.deleted > 0 {
+        out.push_str(&format!(
+            "  waiting to be pushed: {} new, {} flag changes, {} deletions\n",
+            p.new, p.flags, p.deleted
+        ));
+    }
+    out
+}
+
+/// One quota resource in the status output.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotaStatus {
+    pub root: String,
+    /// STORAGE (KiB), MESSAGE (count), or another resource name.
+    pub resource: String,
+    pub usage: u64,
+    pub limit: u64,
+    pub percent: f64,
+    /// Above [`QUOTA_WARNING_PERCENT`].
+    pub warning: bool,
+}
+
+/// Quota use above this share is warned about.
+pub const QUOTA_WARNING_PERCENT: f64 = 90.0;
+
+/// An account in the `status` JSON document: the offline status plus,
+/// online, the quota (or why it could not be read).
+#[derive(Debug, Serialize)]
+pub struct StatusAccountDoc {
+    #[serde(flatten)]
+    pub status: AccountStatus,
+    /// None with --offline; empty when the server reports no quota.
+    pub quota: Option<Vec<QuotaStatus>>,
+    pub quota_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusDoc {
+    version: u32,
+    command: &'static str,
+    offline: bool,
+    exit_code: i32,
+    accounts: Vec<StatusAccountDoc>,
+}
+
+/// Reads the quota of INBOX's quota roots.
+fn read_quota(account: &Account, trace: bool) -> anyhow::Result<Vec<QuotaStatus>> {
+    let mut session = open_session(account, trace)?;
+    let quota = session.quota("INBOX");
+    let _ = session.logout();
+    Ok(quota?
+        .into_iter()
+        .map(|q| QuotaStatus {
+            percent: (q.percent() * 10.0).round() / 10.0,
+            warning: q.percent() > QUOTA_WARNING_PERCENT,
+            root: q.root,
+            resource: q.resource,
+            usage: q.usage,
+            limit: q.limit,
+        })
+        .collect())
+}
+
+fn render_quota(q: &QuotaStatus) -> String {
+    let (usage, limit) = if q.resource == "STORAGE" {
+        (mib(q.usage), mib(q.limit))
+    } else {
+        (q.usage.to_string(), format!("{} messages", q.limit))
+    };
+    format!(
+        "  quota {}: {usage} of {limit} ({:.1}%){}\n",
+        q.resource.to_ascii_lowercase(),
+        q.percent,
+        if q.warning {
+            " WARNING: nearly full"
+        } else {
+            ""
+        }
+    )
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// `imapdir status [ACCOUNT...] [--offline]`.
+pub fn command(
+    cli: &Cli,
+    config: &Config,
+    args: &StatusArgs,
+    sink: &mut Sink,
+) -> anyhow::Result<ExitCode> {
+    let now = unix_now();
+    let mut worst = ExitCode::Success;
+    let mut docs = Vec::new();
+    for account in config.select(&args.accounts)? {
+        let status = match account_status(account) {
+            Ok(s) => s,
+            Err(e) => {
+                worst = worst.max(account_error(&e).max(ExitCode::PartialFailure));
+                continue;
+            }
+        };
+        let (quota, quota_error) = if args.offline {
+            (None, None)
+        } else {
+            match read_quota(account, cli.trace_imap) {
+                Ok(q) => (Some(q), None),
+                Err(e) => {
+                    worst = worst.max(account_error(&e));
+                    (None, Some(format!("{e:#}")))
+                }
+            }
+        };
+        if sink.is_none() {
+            let mut text = render(&status, now);
+            for q in quota.iter().flatten() {
+                text.push_str(&render_quota(q));
+            }
+            print_stdout(&text);
+        }
+        for q in quota.iter().flatten().filter(|q| q.warning) {
+            eprintln!(
+                "warning: {}: quota {} is {:.1}% full",
+                account.name,
+                q.resource.to_ascii_lowercase(),
+                q.percent
+            );
+        }
+        docs.push(StatusAccountDoc {
+            status,
+            quota,
+            quota_error,
+        });
+    }
+    emit(
+        sink,
+        &StatusDoc {
+            version: crate::json::SCHEMA_VERSION,
+            command: "status",
+            offline: args.offline,
+            exit_code: worst.code(),
+            accounts: docs,
+        },
+    );
+    Ok(worst)
+}
+
+/// Current unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
+        Pair {
+            uid,
+            local_base: base.into(),
+            flags,
+        }
+    }
+
+    #[test]
+    fn pending_counts_new_flag_changes_and_deletions() {
+        let pairs = vec![
+            pair(1, "a,U=1", Flags::SEEN),
+            pair(2, "b,U=2", Flags::empty()),
+            pair(3, "c,U=3", Flags::SEEN),
+        ];
+        let files = vec![
+            ("a,U=1".to_string(), Flags::SEEN),    // unchanged
+            ("b,U=2".to_string(), Flags::FLAGGED), // flags changed
+            ("new1".to_string(), Flags::empty()),  // new
+            ("new2,U=9".to_string(), Flags::SEEN), // a UID hint alone does not pair it
+        ];
+        assert_eq!(
+            pending_changes(&pairs, &files),
+            Pending {
+                new: 2,
+                flags: 1,
+                deleted: 1
+            }
+        );
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(age(None, 100), "never");
+        assert_eq!(age(Some(90), 100), "10s ago");
+        assert_eq!(age(Some(0), 7200), "2 h ago");
+    }
+}
