@@ -142,6 +142,7 @@ pub fn sync_folder(
         .as_ref()
         .is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
     let mut info: Option<MailboxInfo> = None;
+    let skipped_before = session.skipped_responses();
     let remote = if !job.on_server && options.dry_run {
         Vec::new()
     } else if remote_unchanged {
@@ -165,6 +166,16 @@ pub fn sync_folder(
         info = Some(selected);
         snapshot
     };
+
+    // A message line the parser could not read is a message missing from
+    // the snapshot, which the plan would take for an expunge: stop here.
+    if session.skipped_responses() > skipped_before {
+        anyhow::bail!(
+            "the server sent a response imapdir cannot read while listing the folder \
+             (nothing was changed; the next run tries again): {}",
+            session.last_skipped_response().unwrap_or("?")
+        );
+    }
 
     let uidvalidity = match (&info, &stored) {
         (Some(i), _) => i.uidvalidity,
