@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Summarise bench/run.sh measurements: medians per tool and step.
+
+    report.py RESULTS.tsv [--work DIR] [--title T] [--command C] [--versions V] [--md FILE]
+
+Prints a table to stdout; with --md, appends the same table as markdown
+(with date, machine, command and versions) to FILE.  With --work, the
+per-command breakdown of run 1 (cmds-TOOL-STEP-1.json) is added to the
+markdown.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import statistics
+
+STEPS = {
+    "a": "(a) first sync, empty Maildir",
+    "b": "(b) no-change sync",
+    "c": "(c) after server changes",
+    "d": "(d) after local changes",
+}
+TOOLS = ("imapdir", "mbsync")
+
+
+def load(path):
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    med = {}
+    for tool in TOOLS:
+        for step in STEPS:
+            rs = [r for r in rows if r["tool"] == tool and r["step"] == step]
+            if not rs:
+                continue
+            med[tool, step] = {
+                "wall": statistics.median(float(r["wall"]) for r in rs),
+                "cpu": statistics.median(float(r["user"]) + float(r["sys"]) for r in rs),
+                "rss": statistics.median(int(r["rss_kb"]) for r in rs) / 1024,
+                "cmds": statistics.median(int(r["cmds"]) for r in rs),
+                "sessions": statistics.median(int(r["sessions"]) for r in rs),
+                "runs": len(rs),
+                "check": "ok" if all(r["check"] == "ok" for r in rs) else "FLAGS DIFFER",
+            }
+    return med
+
+
+def ratio(a, b):
+    if b == 0:
+        return "-" if a == 0 else "inf"
+    return f"{a / b:.2f}"
+
+
+def fmt_num(v, kind):
+    if kind in ("wall", "cpu"):
+        return f"{v:.2f}"
+    if kind == "rss":
+        return f"{v:.1f}"
+    return f"{v:g}"
+
+
+COLUMNS = [("wall", "wall s"), ("cpu", "CPU s"), ("rss", "RSS MB"), ("cmds", "IMAP cmds")]
+
+
+def table(med):
+    header = ["step"]
+    for _, label in COLUMNS:
+        header += [f"{label} imapdir", "mbsync", "ratio"]
+    rows = []
+    for step, title in STEPS.items():
+        if ("imapdir", step) not in med or ("mbsync", step) not in med:
+            continue
+        i, m = med["imapdir", step], med["mbsync", step]
+        row = [title]
+        for key, _ in COLUMNS:
+            row += [fmt_num(i[key], key), fmt_num(m[key], key), ratio(i[key], m[key])]
+        rows.append(row)
+    return header, rows
+
+
+def text_table(header, rows):
+    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) if k == 0 else c.rjust(w)
+                               for k, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(header), "-" * len(line(header))] + [line(r) for r in rows])
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def breakdown(work):
+    lines = []
+    for step, title in STEPS.items():
+        parts = []
+        for tool in TOOLS:
+            p = os.path.join(work, f"cmds-{tool}-{step}-1.json")
+            if not os.path.exists(p):
+                continue
+            d = json.load(open(p))
+            cmds = ", ".join(f"{k} {v}" for k, v in d["per_command"].items())
+            n = d["sessions"]
+            parts.append(f"{tool}: {n} session{'' if n == 1 else 's'}; {cmds}")
+        if parts:
+            lines.append(f"- {title} — " + " | ".join(parts))
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(open("/proc/meminfo").readline().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    load = ""
+    try:
+        load = ", load average " + " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}{load}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--work")
+    ap.add_argument("--title", default="")
+    ap.add_argument("--command", default="")
+    ap.add_argument("--versions", default="")
+    ap.add_argument("--md")
+    a = ap.parse_args()
+    med = load(a.results)
+    header, rows = table(med)
+    checks = [f"{t} {s}" for (t, s), v in med.items() if v["check"] != "ok"]
+    print()
+    print(a.title)
+    print(text_table(header, rows))
+    print("medians; ratio = imapdir / mbsync (below 1: imapdir is faster/smaller);"
+          " IMAP cmds = commands after login, all connections")
+    if checks:
+        print("WARNING: local and server flags differ after: " + ", ".join(checks))
+    if a.md:
+        now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        with open(a.md, "a") as f:
+            f.write(f"\n### {a.title}\n\n")
+            f.write(f"`{a.command}` — {now}, {machine()}  \n{a.versions}\n\n")
+            f.write(md_table(header, rows) + "\n\n")
+            f.write("Medians; ratio = imapdir / mbsync (below 1: imapdir is faster/smaller); "
+                    "IMAP cmds = commands sent after login, over all connections.\n")
+            if checks:
+                f.write("\n**Warning:** local and server flags differed after: "
+                        + ", ".join(checks) + "\n")
+            if a.work:
+                f.write("\nCommands sent in run 1:\n\n" + breakdown(a.work) + "\n")
+
+
+if __name__ == "__main__":
+    main()

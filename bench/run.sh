@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# imapdir vs mbsync benchmark against a throwaway local Dovecot.
+#
+#   bench/run.sh [small|medium|large] [--runs N] [--rtt MS] [--out FILE] [--keep]
+#
+# Starts one Dovecot (bench/dovecot.sh) in a temporary directory, generates
+# the corpus (bench/gen_corpus.py) straight into its Maildir, snapshots it,
+# and then for each run and each tool, starting from the pristine server
+# and an empty local Maildir, times:
+#   (a) first sync into an empty Maildir
+#   (b) a second sync with no changes
+#   (c) a sync after 10 new messages, 50 flag changes and 20 deletions on the server
+#   (d) a sync after 50 local flag changes and 20 local deletions
+# and reports medians of wall time, user+sys CPU, peak RSS and the number of
+# IMAP commands the client sent (from Dovecot's rawlog).
+#
+# Env: IMAPDIR (imapdir binary; default target/release/imapdir in the repo,
+# built with cargo when missing), MBSYNC (default mbsync),
+# BENCH_TMP (parent of the work dir; default $TMPDIR or /tmp), JOBS (imapdir jobs, 4).
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH")
+
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+PRESET=small RUNS=3 RTT=0 OUT= KEEP=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        small|medium|large) PRESET=$1 ;;
+        --runs) RUNS=${2:?}; shift ;;
+        --rtt) RTT=${2:?}; shift ;;
+        --out) OUT=${2:?}; shift ;;
+        --keep) KEEP=1 ;;
+        -h|--help) usage ;;
+        *) echo "unknown argument: $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
+[[ $RTT =~ ^[0-9]+$ ]] || die "--rtt wants milliseconds (integer)"
+[ "$(id -u)" = 0 ] || die "run as root (Dovecot mail user, apt-get)"
+case "$OUT" in ''|/*) ;; *) OUT=$PWD/$OUT ;; esac
+
+# --- tools -----------------------------------------------------------------
+apt_install() {
+    log "installing $*"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y "$@" >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y "$@" >/dev/null; } ||
+        die "apt-get install $* failed"
+}
+MBSYNC=${MBSYNC:-mbsync}
+command -v "$MBSYNC" >/dev/null || apt_install isync
+[ -x /usr/bin/time ] || apt_install time
+command -v dovecot >/dev/null || apt_install dovecot-imapd
+command -v openssl >/dev/null || apt_install openssl
+command -v python3 >/dev/null || die "python3 is required"
+
+IMAPDIR=${IMAPDIR:-target/release/imapdir}
+case "$IMAPDIR" in /*) ;; *) IMAPDIR=$ROOT/$IMAPDIR ;; esac
+if [ ! -x "$IMAPDIR" ]; then
+    log "building imapdir (cargo build --release)"
+    (cd "$ROOT" && cargo build --release) >&2 || die "cargo build failed"
+    [ -x "$IMAPDIR" ] || die "no binary at $IMAPDIR"
+fi
+JOBS=${JOBS:-4}
+
+# --- work dir, ports, cleanup ----------------------------------------------
+WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/imapdir-bench.XXXXXX")
+chmod 755 "$WORK"
+DV=$WORK/dovecot
+PROXY_PID=
+cleanup() {
+    set +e
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+    [ -f "$DV/dovecot.conf" ] && "$BENCH/dovecot.sh" stop "$DV" >/dev/null
+    if [ -n "$KEEP" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_ports() {
+    python3 -c 'import socket
+ss=[socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])'
+}
+read -r IMAP_PORT IMAPS_PORT < <(free_ports)
+export IMAP_PORT IMAPS_PORT
+# Without COMPRESS=DEFLATE: rawlog must see plain text to count commands
+# (imapdir does not use COMPRESS; mbsync would, if offered).
+export NO_COMPRESS=1
+
+# --- Dovecot + corpus --------------------------------------------------------
+"$BENCH/dovecot.sh" conf "$DV" >/dev/null
+MAILUSER=$(stat -c %U "$DV/mail")
+log "generating the $PRESET corpus"
+t0=$SECONDS
+python3 "$BENCH/gen_corpus.py" "$PRESET" "$DV/mail/bench" --manifest "$WORK/manifest.json"
+mkdir -p "$DV/rawlog/bench"
+chown -R "$MAILUSER:" "$DV/mail" "$DV/rawlog"
+"$BENCH/dovecot.sh" start "$DV" >/dev/null
+# first access: Dovecot scans the Maildirs, assigns UIDs and writes its index
+"$BENCH/dovecot.sh" doveadm "$DV" mailbox status -u bench 'messages' '*' >/dev/null
+TOTAL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages"])' "$WORK/manifest.json")
+MBYTES=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["bytes"]/1e6))' "$WORK/manifest.json")
+NFOLDERS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["folders"])' "$WORK/manifest.json")
+mkdir -p "$WORK/pristine"
+cp -al "$DV/mail" "$WORK/pristine/mail"
+cp -a "$DV/index" "$DV/control" "$WORK/pristine/"
+log "corpus ready: $TOTAL messages, $NFOLDERS folders, $MBYTES MB ($((SECONDS - t0)) s)"
+
+# Restore the server to the pristine corpus.  Dovecot stays up: its imap
+# processes serve one session each, so no process holds the old index.
+restore_server() {
+    rm -rf "$DV/mail" "$DV/index" "$DV/control"
+    cp -al "$WORK/pristine/mail" "$DV/mail"
+    cp -a "$WORK/pristine/index" "$WORK/pristine/control" "$DV/"
+    rm -f "$DV/rawlog/bench/"*
+}
+
+CONNECT_PORT=$IMAPS_PORT
+if [ "$RTT" -gt 0 ]; then
+    python3 "$BENCH/delay_proxy.py" --target-port "$IMAPS_PORT" --rtt "$RTT" \
+        --port-file "$WORK/proxy.port" >"$WORK/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    for _ in $(seq 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
+    [ -s "$WORK/proxy.port" ] || die "delay proxy did not start"
+    CONNECT_PORT=$(cat "$WORK/proxy.port")
+    log "delay proxy on 127.0.0.1:$CONNECT_PORT (+$RTT ms RTT)"
+fi
+
+# --- client configs ----------------------------------------------------------
+echo bench > "$WORK/password"
+chmod 600 "$WORK/password"
+CA=$DV/ssl/cert.pem
+I_DIR=$WORK/imapdir M_DIR=$WORK/mbsync-client
+mkdir -p "$I_DIR" "$M_DIR"
+cat > "$I_DIR/config.toml" <<EOF
+[accounts.bench]
+host = "127.0.0.1"
+port = $CONNECT_PORT
+tls = "tls"
+ca_file = "$CA"
+user = "bench"
+password_file = "$WORK/password"
+maildir = "$I_DIR/Mail"
+state_file = "$I_DIR/state.sqlite"
+jobs = $JOBS
+EOF
+# mbsync 1.4 matches the certificate against the host name only (not IP
+# SANs), so it connects to "localhost"; /etc/hosts maps it to 127.0.0.1.
+cat > "$M_DIR/mbsyncrc" <<EOF
+IMAPAccount bench
+Host localhost
+Port $CONNECT_PORT
+User bench
+Pass bench
+SSLType IMAPS
+CertificateFile $CA
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+SubFolders Verbatim
+Path $M_DIR/mbsync/
+Inbox $M_DIR/mbsync/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+EOF
+
+local_root() { case "$1" in imapdir) echo "$I_DIR/Mail" ;; mbsync) echo "$M_DIR/mbsync" ;; esac; }
+reset_client() {
+    case "$1" in
+        imapdir) rm -rf "$I_DIR/Mail" "$I_DIR"/state.sqlite*; mkdir -p "$I_DIR/Mail" ;;
+        mbsync) rm -rf "$M_DIR/mbsync"; mkdir -p "$M_DIR/mbsync" ;;
+    esac
+}
+sync_cmd() {
+    case "$1" in
+        imapdir) echo "$IMAPDIR --config $I_DIR/config.toml sync" ;;
+        mbsync) echo "$MBSYNC -c $M_DIR/mbsyncrc -a" ;;
+    esac
+}
+
+RESULTS=$WORK/results.tsv
+printf 'tool\tstep\trun\twall\tuser\tsys\trss_kb\tcmds\tsessions\tcheck\n' > "$RESULTS"
+
+# timed TOOL STEP RUN EXPECTED_MESSAGES
+timed() {
+    local tool=$1 step=$2 run=$3 expect=$4 tf=$WORK/time.out out=$WORK/$1-$2-$3.log rc=0
+    rm -f "$DV/rawlog/bench/"*
+    sync   # flush dirty pages now, not inside the timed sync (imapdir calls syncfs)
+    # shellcheck disable=SC2046
+    /usr/bin/time -f '%e %U %S %M' -o "$tf" $(sync_cmd "$tool") >"$out" 2>&1 || rc=$?
+    if [ "$rc" != 0 ]; then
+        tail -20 "$out" >&2
+        die "$tool sync ($step, run $run) exited with $rc; log: $out"
+    fi
+    local wall user sys rss
+    read -r wall user sys rss < <(tail -1 "$tf")
+    local counts; counts=$(python3 "$BENCH/imap_cmds.py" "$DV/rawlog/bench" --json)
+    if [ -n "$KEEP" ]; then
+        mkdir -p "$WORK/rawlogs/$tool-$step-$run"
+        cp "$DV/rawlog/bench/"* "$WORK/rawlogs/$tool-$step-$run/" 2>/dev/null || true
+    fi
+    echo "$counts" > "$WORK/cmds-$tool-$step-$run.json"
+    local ncmd nsess
+    read -r ncmd nsess < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["commands"], d["sessions"])' "$counts")
+    # correctness: both sides hold the expected messages, with the same flags
+    local l s check=ok
+    l=$(python3 "$BENCH/mutate.py" count "$(local_root "$tool")")
+    s=$(python3 "$BENCH/mutate.py" server-count --port "$IMAP_PORT")
+    rm -f "$DV/rawlog/bench/"*
+    if [ "${l%% *}" != "$expect" ] || [ "${s%% *}" != "$expect" ]; then
+        die "$tool ($step, run $run): expected $expect messages, local has ${l%% *}, server ${s%% *}; log: $out"
+    fi
+    if [ "$l" != "$s" ]; then
+        log "WARNING: $tool ($step, run $run): local (messages flagged seen) = $l, server = $s"
+        check=flags-differ
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" \
+        "$wall" "$user" "$sys" "$rss" "$ncmd" "$nsess" "$check" >> "$RESULTS"
+    log "$tool $step run $run: ${wall}s wall, ${user}u+${sys}s CPU, ${rss} KB, $ncmd commands, $nsess connection(s) [$check]"
+}
+
+# --- the runs ------------------------------------------------------------------
+for run in $(seq 1 "$RUNS"); do
+    for tool in imapdir mbsync; do
+        restore_server
+        reset_client "$tool"
+        timed "$tool" a "$run" "$TOTAL"
+        timed "$tool" b "$run" "$TOTAL"
+        python3 "$BENCH/mutate.py" server --port "$IMAP_PORT" --seed "$run" >/dev/null
+        timed "$tool" c "$run" $((TOTAL + 10 - 20))
+        python3 "$BENCH/mutate.py" local "$(local_root "$tool")" --seed "$run" >/dev/null
+        timed "$tool" d "$run" $((TOTAL - 10 - 20))
+    done
+done
+
+# --- report ----------------------------------------------------------------------
+CMDLINE="bench/run.sh $PRESET --runs $RUNS"
+[ "$JOBS" = 4 ] || CMDLINE="JOBS=$JOBS $CMDLINE"
+[ -z "${BENCH_TMP:-}" ] || CMDLINE="BENCH_TMP=$BENCH_TMP $CMDLINE"
+if [ "$RTT" -gt 0 ]; then CMDLINE+=" --rtt $RTT"; fi
+IMAPDIR_VER=$("$IMAPDIR" --version 2>/dev/null | head -1 || echo imapdir)
+MBSYNC_VER=$("$MBSYNC" --version 2>/dev/null | head -1 || echo mbsync)
+python3 "$BENCH/report.py" "$RESULTS" --work "$WORK" \
+    --title "$PRESET: $TOTAL messages, $NFOLDERS folders, $MBYTES MB; $RUNS run(s); added RTT ${RTT} ms; imapdir jobs $JOBS" \
+    --command "$CMDLINE" --versions "$IMAPDIR_VER; $MBSYNC_VER; dovecot $(dovecot --version | cut -d' ' -f1)" \
+    ${OUT:+--md "$OUT"}
