@@ -63,6 +63,36 @@ pub fn io_error(e: io::Error, timeout: Duration) -> ImapError {
     }
 }
 
+/// A TLS connector per extra trust root, built once per process: building
+/// one parses the whole system certificate bundle, which would otherwise
+/// cost every connection more CPU than a whole no-change sync.
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<native_tls::TlsConnector> {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::{Mutex, OnceLock};
+    static CONNECTORS: OnceLock<Mutex<HashMap<Option<PathBuf>, native_tls::TlsConnector>>> =
+        OnceLock::new();
+    let cache = CONNECTORS.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = ca_file.map(PathBuf::from);
+    if let Some(c) = cache.lock().expect("connector cache").get(&key) {
+        return Ok(c.clone());
+    }
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| ImapError::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| ImapError::Tls(format!("cannot load CA file {}: {e}", path.display())))?;
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder.build().map_err(|e| ImapError::Tls(e.to_string()))?;
+    cache
+        .lock()
+        .expect("connector cache")
+        .insert(key, connector.clone());
+    Ok(connector)
+}
+
 /// An open connection: buffered reads, direct writes, optional trace.
 pub struct Connection {
     reader: Option<BufReader<Stream>>,
@@ -129,17 +159,7 @@ impl Connection {
     }
 
     fn wrap_tls(&self, tcp: TcpStream) -> Result<Stream> {
-        let mut builder = native_tls::TlsConnector::builder();
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ImapError::Tls(format!("cannot read CA file {}: {e}", path.display()))
-            })?;
-            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                ImapError::Tls(format!("cannot load CA file {}: {e}", path.display()))
-            })?;
-            builder.add_root_certificate(cert);
-        }
-        let connector = builder.build().map_err(|e| ImapError::Tls(e.to_string()))?;
+        let connector = tls_connector(self.ca_file.as_deref())?;
         match connector.connect(&self.host, tcp) {
             Ok(s) => Ok(Stream::Tls(Box::new(s))),
             Err(native_tls::HandshakeError::Failure(e)) => Err(ImapError::Tls(format!(

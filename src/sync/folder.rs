@@ -21,7 +21,7 @@ use super::apply::Applier;
 use super::folders::FolderJob;
 use super::plan::{plan, Direction, RemoteMessage};
 use super::repair;
-use super::SyncOptions;
+use super::{LazySession, SyncOptions};
 
 /// How long a directory's mtime must lie in the past before it is trusted
 /// as "unchanged since": a change in the same timestamp tick as the scan
@@ -68,7 +68,7 @@ pub fn is_unchanged(
 
 /// Syncs one folder and returns what it did (or, in a dry run, would do).
 pub fn sync_folder(
-    session: &mut Session,
+    session: &mut LazySession<'_>,
     db: &mut StateDb,
     job: &FolderJob,
     options: &SyncOptions,
@@ -85,7 +85,7 @@ pub fn sync_folder(
         if options.dry_run {
             dry_lines.push(format!("create remote folder {}", job.display_name));
         } else {
-            session.create(&job.remote_name).with_context(|| {
+            session.get()?.create(&job.remote_name).with_context(|| {
                 format!("cannot create folder {} on the server", job.display_name)
             })?;
             reporter.info(format!("{}: created on the server", job.display_name));
@@ -149,18 +149,18 @@ pub fn sync_folder(
         let f = stored.as_ref().expect("checked above");
         remote_from_pairs(&db.pairs(f.id)?)
     } else {
-        let selected = open_mailbox(session, job, options)?;
+        let selected = open_mailbox(session.get()?, job, options)?;
         let snapshot = match &stored {
             Some(f)
                 if f.highestmodseq.is_some()
                     && f.uidvalidity == selected.uidvalidity
                     && !pending_appends
-                    && session.has_capability("QRESYNC") =>
+                    && session.get()?.has_capability("QRESYNC") =>
             {
                 let since = f.highestmodseq.expect("checked");
-                fetch_remote_changes(session, &db.pairs(f.id)?, since)?
+                fetch_remote_changes(session.get()?, &db.pairs(f.id)?, since)?
             }
-            _ if selected.exists > 0 => fetch_remote(session)?,
+            _ if selected.exists > 0 => fetch_remote(session.get()?)?,
             _ => Vec::new(),
         };
         info = Some(selected);
@@ -173,7 +173,9 @@ pub fn sync_folder(
         anyhow::bail!(
             "the server sent a response imapdir cannot read while listing the folder \
              (nothing was changed; the next run tries again): {}",
-            session.last_skipped_response().unwrap_or("?")
+            session
+                .last_skipped_response()
+                .unwrap_or_else(|| "?".into())
         );
     }
 
@@ -207,7 +209,7 @@ pub fn sync_folder(
                 job.display_name
             ));
         }
-        let repaired = repair::pair_by_content(session, &maildir, &remote, &local, &[])?;
+        let repaired = repair::pair_by_content(session.get()?, &maildir, &remote, &local, &[])?;
         if options.dry_run {
             dry_lines.push(format!(
                 "re-pair {} messages by Message-ID and size",
@@ -259,28 +261,34 @@ pub fn sync_folder(
     // Selecting is needed only to change something; an unchanged server
     // with nothing to do costs no round trip at all.
     if info.is_none() && plan.action_count() > 0 {
-        info = Some(open_mailbox(session, job, options)?);
+        info = Some(open_mailbox(session.get()?, job, options)?);
     }
 
     let progress = reporter.folder(&job.display_name, plan.action_count() as u64);
-    let mut applier = Applier::new(
-        session,
-        db,
-        &maildir,
-        folder_state.id,
-        &job.remote_name,
-        &progress,
-    );
-    let uidnext = info.as_ref().and_then(|i| i.uidnext);
-    let applied = applier.apply(plan, uidnext);
-    let done = applier.counts();
-    counts += done;
+    let mut done = Counts::default();
+    if !plan.is_empty() {
+        let mut applier = Applier::new(
+            session.get()?,
+            db,
+            &maildir,
+            folder_state.id,
+            &job.remote_name,
+            &progress,
+        );
+        let uidnext = info.as_ref().and_then(|i| i.uidnext);
+        let applied = applier.apply(plan, uidnext);
+        done = applier.counts();
+        counts += done;
+        if let Err(e) = applied {
+            progress.finish("failed");
+            return Err(e);
+        }
+    }
     progress.finish(if done.is_empty() {
         "up to date".to_string()
     } else {
         done.to_string()
     });
-    applied?;
     if !done.is_empty() {
         reporter.info(format!("{}: {done}", job.display_name));
     }

@@ -316,8 +316,37 @@ fn print_plan(folder: &str, lines: &[String]) {
     crate::report::print_stdout(&text);
 }
 
-/// One folder on this worker's connection, reconnecting first if an earlier
-/// folder lost it.
+/// A worker's connection, opened on first use: a folder with nothing to do
+/// on the server (its status unchanged, only local scanning needed) costs
+/// no connection at all. A connection lost by an earlier folder is
+/// reopened here.
+pub struct LazySession<'a> {
+    slot: &'a mut Option<Session>,
+    account: &'a Account,
+    trace: bool,
+}
+
+impl LazySession<'_> {
+    pub fn get(&mut self) -> anyhow::Result<&mut Session> {
+        if self.slot.is_none() {
+            *self.slot = Some(open_session(self.account, self.trace)?);
+        }
+        Ok(self.slot.as_mut().expect("session just opened"))
+    }
+
+    /// Responses the parser skipped so far on this connection.
+    pub fn skipped_responses(&self) -> u64 {
+        self.slot.as_ref().map_or(0, |s| s.skipped_responses())
+    }
+
+    pub fn last_skipped_response(&self) -> Option<String> {
+        self.slot
+            .as_ref()
+            .and_then(|s| s.last_skipped_response().map(String::from))
+    }
+}
+
+/// One folder on this worker's connection.
 fn run_job(
     account: &Account,
     options: &SyncOptions,
@@ -326,15 +355,16 @@ fn run_job(
     state: &mut Option<StateDb>,
     job: &FolderJob,
 ) -> anyhow::Result<FolderReport> {
-    if session.is_none() {
-        *session = Some(open_session(account, options.trace_imap)?);
-    }
     if state.is_none() {
         *state = Some(open_state(account, options.dry_run)?);
     }
-    let s = session.as_mut().expect("session just opened");
     let db = state.as_mut().expect("state just opened");
-    let result = folder::sync_folder(s, db, job, options, reporter);
+    let mut lazy = LazySession {
+        slot: session,
+        account,
+        trace: options.trace_imap,
+    };
+    let result = folder::sync_folder(&mut lazy, db, job, options, reporter);
     if let Err(e) = &result {
         let lost = e
             .chain()

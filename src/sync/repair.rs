@@ -20,6 +20,7 @@ use crate::state::{Pair, PairChange, StateDb};
 
 use super::content_hash::{ContentHash, ContentHasher};
 use super::plan::RemoteMessage;
+use super::LazySession;
 
 type ContentKey = (String, u64);
 
@@ -220,7 +221,7 @@ pub fn rename_to_new_uids(
 /// APPENDs journaled but never confirmed. Returns the pairs it recorded.
 #[allow(clippy::too_many_arguments)]
 pub fn recover_after_crash(
-    session: &mut Session,
+    session: &mut LazySession<'_>,
     db: &mut StateDb,
     folder_id: i64,
     maildir: &Maildir,
@@ -255,7 +256,7 @@ pub fn recover_after_crash(
     let mut adopted_uids = BTreeSet::new();
     if !hinted.is_empty() {
         let uids: Vec<u32> = hinted.iter().filter_map(|m| m.uid_hint).collect();
-        let headers: HashMap<u32, HeaderInfo> = remote_keys(session, &uids)?
+        let headers: HashMap<u32, HeaderInfo> = remote_keys(session.get()?, &uids)?
             .into_iter()
             .map(|h| (h.uid, h))
             .collect();
@@ -313,7 +314,7 @@ pub fn recover_after_crash(
         let found = match (&intent.message_id, candidates.is_empty()) {
             (_, true) => None,
             (None, false) => candidates.first().copied(),
-            (Some(mid), false) => remote_keys(session, &candidates)?
+            (Some(mid), false) => remote_keys(session.get()?, &candidates)?
                 .into_iter()
                 .find(|h| h.message_id.as_deref() == Some(mid.as_str()))
                 .map(|h| h.uid),
