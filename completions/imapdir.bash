@@ -34,6 +34,9 @@ _imapdir() {
             imapdir,sync)
                 cmd="imapdir__subcmd__sync"
                 ;;
+            imapdir,watch)
+                cmd="imapdir__subcmd__watch"
+                ;;
             imapdir__subcmd__help,check)
                 cmd="imapdir__subcmd__help__subcmd__check"
                 ;;
@@ -52,6 +55,9 @@ _imapdir() {
             imapdir__subcmd__help,sync)
                 cmd="imapdir__subcmd__help__subcmd__sync"
                 ;;
+            imapdir__subcmd__help,watch)
+                cmd="imapdir__subcmd__help__subcmd__watch"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +65,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +137,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status generate help"
+            opts="sync folders check status watch generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -228,6 +234,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__watch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__status)
             opts="-v -h --offline --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -261,6 +281,24 @@ _imapdir() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__watch)
+            opts="-v -h --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -44,11 +44,20 @@ pub enum Command {
     },
     /// Per folder: messages synced, local changes waiting to be pushed, last sync, quota
     Status(StatusArgs),
+    /// Stay running: sync at start, within seconds of a change on the server (IDLE)
+    /// or in the Maildir, and every `interval`; SIGTERM or Ctrl-C exits 0
+    Watch(WatchArgs),
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Accounts to watch [default: every account]
+    pub accounts: Vec<String>,
 }
 
 #[derive(Debug, Args)]

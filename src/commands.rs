@@ -53,6 +53,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Folders { .. } => "folders",
         Command::Check { .. } => "check",
         Command::Status(_) => "status",
+        Command::Watch(_) => "watch",
         Command::Generate { .. } => "generate",
     }
 }
@@ -69,6 +70,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Folders { account } => folders(cli, &config, account.as_deref(), sink),
         Command::Check { account } => check(cli, &config, account.as_deref(), sink),
         Command::Status(args) => crate::status::command(cli, &config, args, sink),
+        Command::Watch(args) => crate::watch::command(cli, &config, args),
         Command::Generate { .. } => unreachable!("handled before the config is read"),
     }
 }
@@ -161,7 +163,7 @@ pub(crate) fn account_error(e: &anyhow::Error) -> ExitCode {
 }
 
 /// What the post-sync hook is told about an account's sync.
-fn sync_summary(result: &anyhow::Result<AccountOutcome>) -> SyncSummary {
+pub(crate) fn sync_summary(result: &anyhow::Result<AccountOutcome>) -> SyncSummary {
     match result {
         Ok(outcome) => SyncSummary {
             counts: outcome.counts,

@@ -49,6 +49,8 @@ struct RawAccount {
     max_delete_share: Option<f64>,
     pre_sync_command: Option<String>,
     post_sync_command: Option<String>,
+    interval: Option<u64>,
+    watch_folders: Option<Vec<String>>,
 }
 
 /// Whether to use COMPRESS=DEFLATE when the server offers it.
@@ -93,6 +95,10 @@ pub struct Account {
     pub pre_sync_command: Option<String>,
     /// Run through `sh -c` after the sync, with the counts in its environment.
     pub post_sync_command: Option<String>,
+    /// `imapdir watch`: time between full syncs.
+    pub interval: Duration,
+    /// `imapdir watch`: server folders (names as the server sends them) to IDLE on.
+    pub watch_folders: Vec<String>,
 }
 
 /// The whole config: accounts in name order.
@@ -291,6 +297,16 @@ impl Account {
                 "max_delete_share must be between 0 and 1 (a share of the folder, e.g. 0.5)",
             ));
         }
+        let interval = raw.interval.unwrap_or(900);
+        if interval == 0 {
+            return Err(config_error("interval must be at least 1 second"));
+        }
+        let watch_folders = raw
+            .watch_folders
+            .unwrap_or_else(|| vec!["INBOX".to_string()]);
+        if watch_folders.iter().any(|f| f.is_empty()) {
+            return Err(config_error("watch_folders must not contain an empty name"));
+        }
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -307,6 +323,8 @@ impl Account {
             max_delete_share,
             pre_sync_command: raw.pre_sync_command,
             post_sync_command: raw.post_sync_command,
+            interval: Duration::from_secs(interval),
+            watch_folders,
         })
     }
 
@@ -395,6 +413,8 @@ maildir = "~/Mail/personal"
         assert_eq!(a.timeout, Duration::from_secs(60));
         assert_eq!(a.compress, CompressMode::Auto);
         assert_eq!(a.max_delete_share, 0.5);
+        assert_eq!(a.interval, Duration::from_secs(900));
+        assert_eq!(a.watch_folders, vec!["INBOX".to_string()]);
         assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
     }
 

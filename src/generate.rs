@@ -155,6 +155,21 @@ const KEYS: &[Key] = &[
                when the pre_sync_command failed. The output of both hooks goes to \
                imapdir's stderr.",
     },
+    Key {
+        name: "interval",
+        value: "SECONDS",
+        text: "imapdir watch runs a full sync of the account this often, besides the \
+               syncs that server and Maildir changes trigger. Default: 900 (15 minutes).",
+    },
+    Key {
+        name: "watch_folders",
+        value: "[STRING, ...]",
+        text: "The server folders imapdir watch keeps an IDLE connection open on (one \
+               connection each), named as the server sends them (the first column of \
+               imapdir folders). A change there is synced within seconds; changes in \
+               other folders wait for the next interval or Maildir change. \
+               Default: [\"INBOX\"]; [] disables IDLE.",
+    },
 ];
 
 /// Escapes text for roff: backslashes, and a leading dot or quote.

@@ -20,3 +20,4 @@ pub mod report;
 pub mod state;
 pub mod status;
 pub mod sync;
+pub mod watch;

@@ -1,6 +1,6 @@
 //! The byte stream to the server: TCP, TLS, timeouts and protocol tracing.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -257,6 +257,47 @@ impl Connection {
             self.poison();
             io_error(e, timeout)
         })
+    }
+
+    /// Waits up to `wait` for the server to send something, consuming
+    /// nothing: `Ok(false)` when nothing arrived in time. The socket's read
+    /// timeout is lowered for the wait and restored after, so a following
+    /// [`Connection::read_frame`] has the usual patience. Waiting only
+    /// between responses keeps a timeout from ever splitting one.
+    pub fn wait_readable(&mut self, wait: Duration) -> Result<bool> {
+        let timeout = self.timeout;
+        let reader = self.reader.as_mut().ok_or_else(closed)?;
+        if !reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        // A zero timeout would mean "block forever" to the socket.
+        let wait = wait.max(Duration::from_millis(1));
+        reader
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(wait))
+            .map_err(ImapError::Io)?;
+        let result = reader.fill_buf().map(|_| ());
+        let normal = Some(timeout).filter(|t| !t.is_zero());
+        let restored = reader.get_ref().tcp().set_read_timeout(normal);
+        match result {
+            // Data, or end of stream, which the next read_frame reports.
+            Ok(()) => restored.map(|_| true).map_err(ImapError::Io),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                restored.map(|_| false).map_err(ImapError::Io)
+            }
+            Err(e) => {
+                self.poison();
+                Err(io_error(e, timeout))
+            }
+        }
     }
 
     /// Reads one framed response. `Ok(None)` means the server closed the

@@ -24,6 +24,7 @@ mod compress;
 mod condstore;
 mod connection;
 pub mod framing;
+mod idle;
 mod message_id;
 mod quota;
 mod uid_set;
@@ -36,6 +37,7 @@ pub use uid_set::uid_sets;
 use command::Arg;
 use connection::Connection;
 use framing::{BodySink, Frame};
+pub use idle::IdleEvent;
 pub use quota::QuotaUsage;
 use uid_set::{is_valid_uid_set, split_uid_set, MAX_UID_SET_LEN};
 
