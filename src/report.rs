@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// What a sync did, per folder and summed per account.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a sync did, per folder and summed per account. Serialised as is
+/// in `--json` output (docs/json.md): renaming a field breaks the schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub downloaded: u64,
     pub uploaded: u64,

@@ -381,7 +381,7 @@ pub fn command(
     args: &StatusArgs,
     sink: &mut Sink,
 ) -> anyhow::Result<ExitCode> {
-    let now = unix_now();
+    let now = crate::state::unix_now();
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in config.select(&args.accounts)? {
@@ -435,14 +435,6 @@ pub fn command(
         },
     );
     Ok(worst)
-}
-
-/// Current unix time in seconds.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -542,7 +542,8 @@ fn sqlite(path: &str, source: rusqlite::Error) -> StateError {
     }
 }
 
-fn unix_now() -> i64 {
+/// Current Unix time in seconds (0 if the clock is before 1970).
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
