@@ -10,8 +10,8 @@ use imap_proto::{MailboxDatum, Response, StatusAttribute};
 
 use super::framing::Frame;
 use super::{
-    check, checked_uid_sets, name_attribute, Arg, FetchAttrs, ImapError, ListEntry, MailboxStatus,
-    MessageMeta, Result, Session, Untagged,
+    check, checked_uid_sets, name_attribute, Arg, ImapError, ListEntry, MailboxStatus, MessageMeta,
+    Result, Session, Untagged,
 };
 
 impl Session {
@@ -76,14 +76,8 @@ impl Session {
                 ))],
                 &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
                     Response::Fetch(_, attrs) => {
-                        let m = FetchAttrs::from(attrs.as_slice());
-                        if let (Some(uid), Some(flags)) = (m.uid, m.flags) {
-                            each(MessageMeta {
-                                uid,
-                                flags,
-                                size: m.size,
-                                modseq: m.modseq,
-                            });
+                        if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                            each(meta);
                         }
                     }
                     Response::Vanished { uids, .. } => {

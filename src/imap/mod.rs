@@ -534,14 +534,8 @@ impl Session {
                 vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
                 &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                     if let Response::Fetch(_, attrs) = resp {
-                        let m = FetchAttrs::from(attrs.as_slice());
-                        if let (Some(uid), Some(flags)) = (m.uid, m.flags) {
-                            each(MessageMeta {
-                                uid,
-                                flags,
-                                size: m.size,
-                                modseq: m.modseq,
-                            });
+                        if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                            each(meta);
                         }
                     }
                 }),
@@ -1257,6 +1251,20 @@ fn name_attribute(attr: &NameAttribute<'_>) -> String {
         NameAttribute::Trash => "\\Trash".into(),
         NameAttribute::Extension(s) => s.to_string(),
         other => format!("{other:?}"),
+    }
+}
+
+impl MessageMeta {
+    /// The metadata in one FETCH response; `None` for an unsolicited one
+    /// without UID or FLAGS.
+    fn from_fetch(attrs: &[AttributeValue<'_>]) -> Option<MessageMeta> {
+        let m = FetchAttrs::from(attrs);
+        Some(MessageMeta {
+            uid: m.uid?,
+            flags: m.flags?,
+            size: m.size,
+            modseq: m.modseq,
+        })
     }
 }
 
