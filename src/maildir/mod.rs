@@ -16,6 +16,7 @@ mod line_endings;
 mod message;
 mod name;
 
+use std::cell::Cell;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -101,12 +102,33 @@ pub struct DirStamp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Maildir {
     path: PathBuf,
+    /// cur/ and new/ entries changed since the last [`Maildir::sync_dirs`]:
+    /// only those directories need an fsync.
+    unsynced: Cell<Unsynced>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Unsynced {
+    cur: bool,
+    new: bool,
 }
 
 impl Maildir {
     /// No I/O; see [`Maildir::create`].
     pub fn new(path: impl Into<PathBuf>) -> Maildir {
-        Maildir { path: path.into() }
+        Maildir {
+            path: path.into(),
+            unsynced: Cell::new(Unsynced::default()),
+        }
+    }
+
+    fn touched(&self, subdir: Subdir) {
+        let mut u = self.unsynced.get();
+        match subdir {
+            Subdir::Cur => u.cur = true,
+            Subdir::New => u.new = true,
+        }
+        self.unsynced.set(u);
     }
 
     pub fn path(&self) -> &Path {
@@ -227,6 +249,7 @@ impl Maildir {
                 &target,
             )
         })?;
+        self.touched(subdir);
         Ok(LocalMessage::from_name(subdir, &name))
     }
 
@@ -284,7 +307,11 @@ impl Maildir {
             let from = self.file_path(&current);
             let to = self.subdir_path(subdir).join(&name);
             match rename_noreplace(&from, &to) {
-                Ok(()) => return Ok(LocalMessage::from_name(subdir, &name)),
+                Ok(()) => {
+                    self.touched(current.subdir);
+                    self.touched(subdir);
+                    return Ok(LocalMessage::from_name(subdir, &name));
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     current = self.find_base(&msg.base)?.ok_or_else(|| self.gone(msg))?;
                 }
@@ -344,6 +371,7 @@ impl Maildir {
     /// the base.
     pub fn remove(&self, msg: &LocalMessage) -> io::Result<()> {
         let path = self.file_path(msg);
+        self.touched(msg.subdir);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(with_path(e, "cannot delete", &path))
@@ -377,12 +405,18 @@ impl Maildir {
         self.path.join(subdir.dir_name())
     }
 
-    /// Fsyncs cur/ new/ and tmp/: makes every rename and unlink done in
-    /// this folder so far durable with one call per directory.
+    /// Makes every delivery, rename and unlink done through this handle
+    /// durable, with one fsync per directory it changed (cur/, new/).
+    /// tmp/ needs none: a name left there by a crash is debris that
+    /// [`Maildir::clean_tmp`] removes, never a message.
     pub fn sync_dirs(&self) -> io::Result<()> {
-        for sub in ["cur", "new", "tmp"] {
-            sync_dir(&self.path.join(sub))?;
+        let u = self.unsynced.get();
+        for (dirty, subdir) in [(u.cur, Subdir::Cur), (u.new, Subdir::New)] {
+            if dirty {
+                sync_dir(&self.subdir_path(subdir))?;
+            }
         }
+        self.unsynced.set(Unsynced::default());
         Ok(())
     }
 

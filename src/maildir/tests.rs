@@ -385,3 +385,43 @@ fn check_noreplace(rename_noreplace: fn(&Path, &Path) -> io::Result<()>) {
     );
     sync_dir(dir.path()).unwrap();
 }
+
+#[test]
+fn sync_dirs_covers_exactly_the_directories_changed() {
+    let (_dir, md) = new_maildir();
+    let pending = |md: &Maildir| md.unsynced.get();
+    let unread = add(&md, "a", Flags::empty(), "x");
+    assert_eq!(
+        pending(&md),
+        Unsynced {
+            cur: false,
+            new: true
+        }
+    );
+    md.sync_dirs().unwrap();
+    assert_eq!(pending(&md), Unsynced::default());
+
+    // Seen: new/ -> cur/ touches both.
+    let seen = md.set_flags(&unread, Flags::SEEN).unwrap();
+    assert_eq!(
+        pending(&md),
+        Unsynced {
+            cur: true,
+            new: true
+        }
+    );
+    md.sync_dirs().unwrap();
+
+    // A flag change within cur/ and a deletion there touch cur/ only.
+    let flagged = md.set_flags(&seen, flags("FS")).unwrap();
+    md.remove(&flagged).unwrap();
+    assert_eq!(
+        pending(&md),
+        Unsynced {
+            cur: true,
+            new: false
+        }
+    );
+    md.sync_dirs().unwrap();
+    assert_eq!(pending(&md), Unsynced::default());
+}
