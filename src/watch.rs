@@ -282,6 +282,11 @@ impl Watcher {
     }
 
     fn sync(&mut self, index: usize) {
+        // Watch the Maildir before syncing it, so a change made while the
+        // sync runs is seen.
+        if self.fs_watchers[index].is_none() && self.accounts[index].maildir.is_dir() {
+            self.fs_watchers[index] = self.watch_maildir(index);
+        }
         let account = &self.accounts[index];
         self.schedules[index].dirty = None;
         let options = SyncOptions {
@@ -335,8 +340,13 @@ impl Watcher {
                 s.retry = Some((now + delay, next_backoff(delay)));
             }
         }
-        if self.fs_watchers[index].is_none() && account.maildir.is_dir() {
+        let first_watch = self.fs_watchers[index].is_none() && account.maildir.is_dir();
+        if first_watch {
+            // The Maildir was created by this sync: whatever changed in it
+            // before the watch began is found by one more sync.
             self.fs_watchers[index] = self.watch_maildir(index);
+            let now = Instant::now();
+            self.schedules[index].dirty.get_or_insert((now, now));
         }
         self.settle(index);
     }

@@ -24,8 +24,11 @@ fn offline_status_counts_local_pending_changes() {
     // Local changes: two new files, one flag change, one deletion in INBOX.
     let local = maildir_messages(imapdir.maildir(), "INBOX");
     assert_eq!(local.len(), 5);
-    set_local_flags(&local[0], &format!("{}F", local[0].flags.replace('F', "")));
-    fs::remove_file(&local[1].path).unwrap();
+    // The file to flag must not be flagged already (readdir order varies).
+    let to_flag = local.iter().position(|m| !m.flags.contains('F')).unwrap();
+    let to_delete = (0..local.len()).find(|&i| i != to_flag).unwrap();
+    set_local_flags(&local[to_flag], &format!("{}F", local[to_flag].flags));
+    fs::remove_file(&local[to_delete].path).unwrap();
     for i in 0..2 {
         write_local_message(
             imapdir.maildir(),
