@@ -5,7 +5,7 @@ use crate::imap::{ConnectOptions, ImapError, Session};
 
 /// Could not reach the server, agree on TLS, or log in; maps to exit code 3.
 #[derive(Debug, thiserror::Error)]
-#[error("account {account}: {source}")]
+#[error("account {account}")]
 pub struct ConnectError {
     pub account: String,
     #[source]

@@ -84,6 +84,52 @@ fn untrusted_certificate_exits_3() {
     assert!(tree_listing(imapdir.maildir()).is_empty());
 }
 
+/// Without `ca_file`, the system roots are trusted: here a hashed
+/// certificate directory (as `/etc/ssl/certs` is) named by `SSL_CERT_DIR`.
+#[test]
+fn system_roots_in_a_hashed_directory_are_trusted() {
+    let dovecot = Dovecot::start();
+    let mut imapdir = Imapdir::new(&dovecot);
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-hash", "-noout", "-in"])
+        .arg(dovecot.ca_file())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let roots = imapdir.dir().join("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::copy(dovecot.ca_file(), roots.join(format!("{hash}.0"))).unwrap();
+    imapdir.account.ca_file = None;
+
+    // Only the hashed directory trusts the server: without it, refused.
+    imapdir.env = vec![(
+        "SSL_CERT_DIR".into(),
+        imapdir.dir().join("empty").display().to_string(),
+    )];
+    imapdir.run(&["sync"]).expect_code(3);
+    imapdir.env = vec![("SSL_CERT_DIR".into(), roots.display().to_string())];
+    imapdir.sync_ok();
+}
+
+/// The certificate must name the host connected to: `127.1` reaches
+/// 127.0.0.1, but the certificate names only `localhost` and `127.0.0.1`.
+#[test]
+fn a_certificate_for_another_host_name_is_refused() {
+    let dovecot = Dovecot::start();
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.host = "127.1".into();
+    let result = imapdir.run(&["sync"]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("hostname mismatch"),
+        "stderr names the mismatch: {}",
+        result.stderr
+    );
+    imapdir.account.host = "127.0.0.1".into();
+    imapdir.sync_ok();
+}
+
 #[test]
 fn plaintext_without_allow_plaintext_is_a_config_error() {
     let dovecot = Dovecot::start();

@@ -14,7 +14,7 @@ const READ_BUFFER: usize = 64 * 1024;
 /// A plain or TLS-wrapped TCP stream.
 pub enum Stream {
     Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Tls(Box<super::tls::TlsStream>),
     Deflate(Box<DeflateStream<Stream>>),
 }
 
@@ -61,36 +61,6 @@ pub fn io_error(e: io::Error, timeout: Duration) -> ImapError {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ImapError::Timeout(timeout),
         _ => ImapError::Io(e),
     }
-}
-
-/// A TLS connector per extra trust root, built once per process: building
-/// one parses the whole system certificate bundle, which would otherwise
-/// cost every connection more CPU than a whole no-change sync.
-fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<native_tls::TlsConnector> {
-    use std::collections::HashMap;
-    use std::path::PathBuf;
-    use std::sync::{Mutex, OnceLock};
-    static CONNECTORS: OnceLock<Mutex<HashMap<Option<PathBuf>, native_tls::TlsConnector>>> =
-        OnceLock::new();
-    let cache = CONNECTORS.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = ca_file.map(PathBuf::from);
-    if let Some(c) = cache.lock().expect("connector cache").get(&key) {
-        return Ok(c.clone());
-    }
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| ImapError::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
-        let cert = native_tls::Certificate::from_pem(&pem)
-            .map_err(|e| ImapError::Tls(format!("cannot load CA file {}: {e}", path.display())))?;
-        builder.add_root_certificate(cert);
-    }
-    let connector = builder.build().map_err(|e| ImapError::Tls(e.to_string()))?;
-    cache
-        .lock()
-        .expect("connector cache")
-        .insert(key, connector.clone());
-    Ok(connector)
 }
 
 /// An open connection: buffered reads, direct writes, optional trace.
@@ -159,16 +129,8 @@ impl Connection {
     }
 
     fn wrap_tls(&self, tcp: TcpStream) -> Result<Stream> {
-        let connector = tls_connector(self.ca_file.as_deref())?;
-        match connector.connect(&self.host, tcp) {
-            Ok(s) => Ok(Stream::Tls(Box::new(s))),
-            Err(native_tls::HandshakeError::Failure(e)) => Err(ImapError::Tls(format!(
-                "handshake with {} failed: {e}",
-                self.host
-            ))),
-            // A blocking socket only reports WouldBlock when the read timeout fired.
-            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(ImapError::Timeout(self.timeout)),
-        }
+        let stream = super::tls::connect(&self.host, self.ca_file.as_deref(), tcp)?;
+        Ok(Stream::Tls(Box::new(stream)))
     }
 
     /// Switches the plain stream to TLS after a successful STARTTLS.

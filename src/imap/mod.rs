@@ -27,6 +27,7 @@ pub mod framing;
 mod idle;
 mod message_id;
 mod quota;
+mod tls;
 mod uid_set;
 
 pub use crate::flags::Flags;

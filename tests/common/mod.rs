@@ -1463,6 +1463,8 @@ impl RunResult {
 pub struct Imapdir {
     tmp: TempDir,
     pub account: AccountConfig,
+    /// Extra environment for every run (e.g. `SSL_CERT_DIR`).
+    pub env: Vec<(String, String)>,
     spawned: usize,
 }
 
@@ -1504,6 +1506,7 @@ impl Imapdir {
         Imapdir {
             tmp,
             account,
+            env: Vec::new(),
             spawned: 0,
         }
     }
@@ -1535,6 +1538,7 @@ impl Imapdir {
         Imapdir {
             tmp,
             account,
+            env: Vec::new(),
             spawned: 0,
         }
     }
@@ -1623,6 +1627,7 @@ impl Imapdir {
             .env("HOME", self.dir().join("home"))
             .env_remove("RUST_LOG")
             .env_remove("IMAPDIR_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }
