@@ -221,15 +221,29 @@ pub fn record_outcome(
             return Ok(());
         }
     }
-    let db = StateDb::open(&account.state_file)?;
+    // A run that got this far checked the file when it opened it; after a
+    // failure, check again rather than write into a damaged file.
+    // A run that got this far checked the file when it opened it; after a
+    // failure, check again rather than write into a damaged file.
+    let mut db = match result {
+        Ok(_) => StateDb::reopen(&account.state_file)?,
+        Err(_) => StateDb::open(&account.state_file)?,
+    };
     match result {
         Ok(outcome) => {
-            db.record_sync_result(ACCOUNT_RESULT, None)?;
-            for f in &outcome.folders {
-                db.record_sync_result(&f.folder, f.error.as_deref())?;
-            }
+            let mut results = vec![(ACCOUNT_RESULT, None)];
+            results.extend(
+                outcome
+                    .folders
+                    .iter()
+                    .map(|f| (f.folder.as_str(), f.error.as_deref())),
+            );
+            db.record_sync_results(&results)?;
         }
-        Err(e) => db.record_sync_result(ACCOUNT_RESULT, Some(&format!("{e:#}")))?,
+        Err(e) => {
+            let error = format!("{e:#}");
+            db.record_sync_results(&[(ACCOUNT_RESULT, Some(error.as_str()))])?;
+        }
     }
     Ok(())
 }

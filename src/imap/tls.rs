@@ -132,7 +132,8 @@ enum SystemRoots {
 }
 
 /// `SSL_CERT_DIR` (as OpenSSL itself honours it) or OpenSSL's built-in
-/// directory, when it holds hashed links; else OpenSSL's defaults.
+/// directory, when it holds hashed links, plus `SSL_CERT_FILE` unless that
+/// is the directory's own bundle; else OpenSSL's defaults.
 fn system_roots() -> SystemRoots {
     let dir = std::env::var_os("SSL_CERT_DIR")
         .filter(|d| !d.is_empty())
@@ -142,9 +143,23 @@ fn system_roots() -> SystemRoots {
         .filter(|f| !f.is_empty())
         .map(PathBuf::from);
     match dir {
-        Some(dir) if has_hashed_certs(&dir) => SystemRoots::Lazy { dir, file },
+        Some(dir) if has_hashed_certs(&dir) => {
+            let file = file.filter(|f| !is_bundle_of(f, &dir));
+            SystemRoots::Lazy { dir, file }
+        }
         _ => SystemRoots::Defaults,
     }
+}
+
+/// Whether `file` is the bundle kept inside the hashed directory `dir`, as
+/// `update-ca-certificates` keeps `/etc/ssl/certs/ca-certificates.crt`:
+/// it holds the same certificates as the directory's hashed links, so
+/// parsing it too would only cost time.
+fn is_bundle_of(file: &Path, dir: &Path) -> bool {
+    let (Ok(file), Ok(dir)) = (file.canonicalize(), dir.canonicalize()) else {
+        return false;
+    };
+    file.parent() == Some(dir.as_path())
 }
 
 fn openssl_cert_dir() -> Option<PathBuf> {
@@ -201,5 +216,19 @@ mod tests {
         std::fs::write(dir.path().join("0123abcd.0"), "x").unwrap();
         assert!(has_hashed_certs(dir.path()));
         assert!(!has_hashed_certs(&dir.path().join("missing")));
+    }
+
+    #[test]
+    fn a_bundle_inside_the_hashed_directory_is_not_parsed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("bundle.crt"), "x").unwrap();
+        std::fs::write(dir.path().join("other.crt"), "x").unwrap();
+        std::os::unix::fs::symlink(&certs, dir.path().join("link")).unwrap();
+        assert!(is_bundle_of(&certs.join("bundle.crt"), &certs));
+        assert!(is_bundle_of(&dir.path().join("link/bundle.crt"), &certs));
+        assert!(!is_bundle_of(&dir.path().join("other.crt"), &certs));
+        assert!(!is_bundle_of(&certs.join("missing.crt"), &certs));
     }
 }

@@ -123,6 +123,16 @@ pub struct AppendIntent {
 pub struct StateDb {
     conn: Connection,
     path: String,
+    /// How [`StateDb::open_another`] reaches the same database.
+    origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+enum Origin {
+    ReadWrite(PathBuf),
+    ReadOnly(PathBuf),
+    /// A dry run without a database: every connection starts empty.
+    Empty,
 }
 
 impl StateDb {
@@ -140,7 +150,9 @@ impl StateDb {
         let db = StateDb {
             conn,
             path: display,
+            origin: Origin::ReadWrite(path.to_path_buf()),
         };
+        db.verify()?;
         db.configure(true)?;
         Ok(db)
     }
@@ -152,18 +164,71 @@ impl StateDb {
         let has_content = std::fs::metadata(path)
             .map(|m| m.len() > 0)
             .unwrap_or(false);
-        let conn = if has_content {
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        let origin = if has_content {
+            Origin::ReadOnly(path.to_path_buf())
         } else {
-            Connection::open_in_memory()
-        }
-        .map_err(|e| sqlite(&display, e))?;
-        let db = StateDb {
-            conn,
-            path: display,
+            Origin::Empty
         };
+        let db = StateDb::connect(display, origin)?;
+        db.verify()?;
         db.configure(!has_content)?;
         Ok(db)
+    }
+
+    /// Opens a database this process already opened with [`StateDb::open`]
+    /// during this run, without checking the whole file again.
+    pub fn reopen(path: &Path) -> Result<StateDb> {
+        let display = path.display().to_string();
+        let db = StateDb::connect(display, Origin::ReadWrite(path.to_path_buf()))?;
+        db.configure(true)?;
+        Ok(db)
+    }
+
+    /// A second connection to the same database, for another thread of the
+    /// same run. It skips the whole-file check: the first connection did
+    /// it, and it reads every page (milliseconds per ten thousand messages,
+    /// once per run rather than once per worker).
+    pub fn open_another(&self) -> Result<StateDb> {
+        let db = StateDb::connect(self.path.clone(), self.origin.clone())?;
+        db.configure(matches!(self.origin, Origin::ReadWrite(_) | Origin::Empty))?;
+        Ok(db)
+    }
+
+    fn connect(display: String, origin: Origin) -> Result<StateDb> {
+        let conn = match &origin {
+            Origin::ReadWrite(path) => Connection::open(path),
+            Origin::ReadOnly(path) => {
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            }
+            Origin::Empty => Connection::open_in_memory(),
+        }
+        .map_err(|e| sqlite(&display, e))?;
+        conn.busy_handler(Some(wait_while_busy))
+            .map_err(|e| sqlite(&display, e))?;
+        Ok(StateDb {
+            conn,
+            path: display,
+            origin,
+        })
+    }
+
+    /// Fails on a garbage or truncated file before anything reads or
+    /// writes it, so damage is never made worse.
+    fn verify(&self) -> Result<()> {
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| StateError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })?;
+        if check != "ok" {
+            return Err(StateError::Corrupt {
+                path: self.path.clone(),
+                detail: check,
+            });
+        }
+        Ok(())
     }
 
     fn configure(&self, writable: bool) -> Result<()> {
@@ -171,17 +236,6 @@ impl StateDb {
             path: self.path.clone(),
             detail,
         };
-        // A garbage or truncated file fails here, before anything reads it.
-        let check: String = self
-            .conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| corrupt(e.to_string()))?;
-        if check != "ok" {
-            return Err(corrupt(check));
-        }
-        self.conn
-            .busy_timeout(Duration::from_secs(30))
-            .map_err(|e| self.err(e))?;
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(|e| self.err(e))?;
@@ -323,7 +377,10 @@ impl StateDb {
         resolved_intents: &[i64],
     ) -> Result<()> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sqlite(&path, e))?;
         {
             let e = |e| sqlite(&path, e);
             let mut insert = tx
@@ -376,7 +433,10 @@ impl StateDb {
         pairs: &[Pair],
     ) -> Result<()> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| sqlite(&path, e))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sqlite(&path, e))?;
         {
             let e = |e| sqlite(&path, e);
             tx.execute("DELETE FROM pairs WHERE folder_id = ?1", [folder_id])
@@ -456,27 +516,38 @@ impl StateDb {
         PathBuf::from(&self.path)
     }
 
-    /// Records how a folder's last sync attempt ended (`error` None: it
-    /// succeeded), for `imapdir status`. The folder [`ACCOUNT_RESULT`]
-    /// stands for the account as a whole. The table is created on first use.
-    pub fn record_sync_result(&self, folder: &str, error: Option<&str>) -> Result<()> {
-        self.conn
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS sync_results (
-                     folder   TEXT PRIMARY KEY,
-                     finished INTEGER NOT NULL,
-                     error    TEXT
-                 )",
-            )
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .execute(
-                "INSERT INTO sync_results (folder, finished, error) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(folder) DO UPDATE SET finished = ?2, error = ?3",
-                params![folder, unix_now(), error],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// Records how each folder's last sync attempt ended (error `None`: it
+    /// succeeded), for `imapdir status`, in one transaction. The folder
+    /// [`ACCOUNT_RESULT`] stands for the account as a whole. The table is
+    /// created on first use.
+    pub fn record_sync_results(&mut self, results: &[(&str, Option<&str>)]) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sqlite(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sync_results (
+                 folder   TEXT PRIMARY KEY,
+                 finished INTEGER NOT NULL,
+                 error    TEXT
+             )",
+        )
+        .map_err(e)?;
+        {
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO sync_results (folder, finished, error) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(folder) DO UPDATE SET finished = ?2, error = ?3",
+                )
+                .map_err(e)?;
+            let now = unix_now();
+            for (folder, error) in results {
+                upsert.execute(params![folder, now, error]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
     }
 
     /// Every recorded last attempt: (folder, unix time it ended, error).
@@ -522,6 +593,37 @@ fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
         }),
         last_sync: r.get(7)?,
     })
+}
+
+/// How long a connection waits for another's write (a worker's batch, or
+/// `status` reading while a sync writes) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQLite's busy handler: called with the number of earlier calls for the
+/// same lock; `false` gives up. SQLite's own `busy_timeout` sleeps 1, 2, 5,
+/// 10 ms and longer, while a worker's commit holds the lock for well under
+/// a millisecond, so four workers committing batches spent more time
+/// asleep than writing. Here the wait starts at 50 µs and stays at 1 ms.
+fn wait_while_busy(calls: i32) -> bool {
+    let calls = calls.max(0) as u64;
+    if busy_waited(calls) >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(busy_delay(calls));
+    true
+}
+
+/// The sleep before retry number `calls + 1`: 50 µs more each time, up to 1 ms.
+fn busy_delay(calls: u64) -> Duration {
+    Duration::from_micros((50 * (calls + 1)).min(1000))
+}
+
+/// The total slept by the first `calls` retries.
+fn busy_waited(calls: u64) -> Duration {
+    // 50 + 100 + ... + 1000 µs over the first 20, then 1 ms each.
+    let ramp = calls.min(20);
+    let micros = 25 * ramp * (ramp + 1) + calls.saturating_sub(20) * 1000;
+    Duration::from_micros(micros)
 }
 
 fn sqlite(path: &str, source: rusqlite::Error) -> StateError {
@@ -581,6 +683,21 @@ pub fn create_private_file(path: &Path) -> Result<()> {
             path: path.display().to_string(),
             source,
         })
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_wait_ramps_up_then_gives_up_after_the_timeout() {
+        let slept: Duration = (0..40).map(busy_delay).sum();
+        assert_eq!(busy_waited(40), slept);
+        assert_eq!(busy_delay(0), Duration::from_micros(50));
+        assert_eq!(busy_delay(100), Duration::from_millis(1));
+        let last = (0..).find(|&n| busy_waited(n) >= BUSY_TIMEOUT).unwrap();
+        assert!(busy_waited(last) < BUSY_TIMEOUT + Duration::from_millis(2));
+    }
 }
 
 #[cfg(test)]

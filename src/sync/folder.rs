@@ -115,57 +115,44 @@ pub fn sync_folder(
         Some(f) => !db.pending_appends(f.id)?.is_empty(),
         None => false,
     };
-
-    let mut local: Vec<LocalMessage> = Vec::new();
-    let mut scan_stamp = None;
-    if maildir.exists() {
-        if !options.dry_run {
-            // Leftovers of a crash, old enough that no delivery still writes them.
-            if let Ok(n) = maildir.clean_tmp() {
-                if n > 0 {
-                    reporter.info(format!(
-                        "{}: removed {n} stale files from tmp/",
-                        job.display_name
-                    ));
-                }
-            }
-        }
-        scan_stamp = Some(
-            maildir
-                .scan(&mut |m| local.push(m))
-                .with_context(|| format!("cannot scan {}", job.local_path.display()))?,
-        );
-    }
-
-    // The remote snapshot, as cheaply as the server allows.
+    let stored_pairs = match &stored {
+        Some(f) => db.pairs(f.id)?,
+        None => Vec::new(),
+    };
     let remote_unchanged = stored
         .as_ref()
         .is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
-    let mut info: Option<MailboxInfo> = None;
+
+    // The local scan and the server's snapshot are independent: when the
+    // server is needed, scan on another thread while waiting for it, so a
+    // big folder's readdir overlaps the server's SELECT.
+    let needs_server = !remote_unchanged && (job.on_server || !options.dry_run);
     let skipped_before = session.skipped_responses();
-    let remote = if !job.on_server && options.dry_run {
-        Vec::new()
-    } else if remote_unchanged {
-        let f = stored.as_ref().expect("checked above");
-        remote_from_pairs(&db.pairs(f.id)?)
-    } else {
-        let selected = open_mailbox(session.get()?, job, options)?;
-        let snapshot = match &stored {
-            Some(f)
-                if f.highestmodseq.is_some()
-                    && f.uidvalidity == selected.uidvalidity
-                    && !pending_appends
-                    && session.get()?.has_capability("QRESYNC") =>
-            {
-                let since = f.highestmodseq.expect("checked");
-                fetch_remote_changes(session.get()?, &db.pairs(f.id)?, since)?
-            }
-            _ if selected.exists > 0 => fetch_remote(session.get()?)?,
-            _ => Vec::new(),
-        };
-        info = Some(selected);
-        snapshot
+    let snapshot = |session: &mut LazySession<'_>| {
+        remote_snapshot(
+            session,
+            job,
+            options,
+            stored.as_ref(),
+            &stored_pairs,
+            pending_appends,
+            remote_unchanged,
+        )
     };
+    let (scanned, remote) = if needs_server {
+        std::thread::scope(|scope| {
+            let scan = scope.spawn(|| scan_local(job, options, reporter));
+            let remote = snapshot(session);
+            let scanned = scan
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the local scan panicked")));
+            (scanned, remote)
+        })
+    } else {
+        (scan_local(job, options, reporter), snapshot(session))
+    };
+    let (mut local, scan_stamp) = scanned?;
+    let (remote, mut info) = remote?;
 
     // A message line the parser could not read is a message missing from
     // the snapshot, which the plan would take for an expunge: stop here.
@@ -189,10 +176,9 @@ pub fn sync_folder(
         None if options.dry_run => None,
         None => Some(db.add_folder(&job.remote_name, uidvalidity)?),
     };
-    let mut pairs = match &folder_state {
-        Some(f) => db.pairs(f.id)?,
-        None => Vec::new(),
-    };
+    // Nothing wrote this folder's pairs since they were read: one worker
+    // owns the folder, and a new folder has none.
+    let mut pairs = stored_pairs;
 
     // Re-pair by content where UIDs cannot be trusted: the server's
     // UIDVALIDITY changed, or both sides hold mail the state has never seen.
@@ -310,6 +296,71 @@ pub fn sync_folder(
         counts,
         planned: Vec::new(),
     })
+}
+
+/// The folder's messages on disk, and the directories' stamp taken before
+/// reading them. Also clears crash leftovers out of `tmp/`.
+fn scan_local(
+    job: &FolderJob,
+    options: &SyncOptions,
+    reporter: &Reporter,
+) -> anyhow::Result<(Vec<LocalMessage>, Option<DirStamp>)> {
+    let maildir = Maildir::new(&job.local_path);
+    if !maildir.exists() {
+        return Ok((Vec::new(), None));
+    }
+    if !options.dry_run {
+        // Leftovers of a crash, old enough that no delivery still writes them.
+        if let Ok(n) = maildir.clean_tmp() {
+            if n > 0 {
+                reporter.info(format!(
+                    "{}: removed {n} stale files from tmp/",
+                    job.display_name
+                ));
+            }
+        }
+    }
+    let mut local = Vec::new();
+    let stamp = maildir
+        .scan(&mut |m| local.push(m))
+        .with_context(|| format!("cannot scan {}", job.local_path.display()))?;
+    Ok((local, Some(stamp)))
+}
+
+/// The server's messages and flags, as cheaply as the server allows: from
+/// the recorded pairs when its status is unchanged, only what changed
+/// since the recorded HIGHESTMODSEQ with QRESYNC, else every UID and its
+/// flags. Also the SELECT response when the folder was selected.
+fn remote_snapshot(
+    session: &mut LazySession<'_>,
+    job: &FolderJob,
+    options: &SyncOptions,
+    stored: Option<&FolderState>,
+    stored_pairs: &[Pair],
+    pending_appends: bool,
+    remote_unchanged: bool,
+) -> anyhow::Result<(Vec<RemoteMessage>, Option<MailboxInfo>)> {
+    if !job.on_server && options.dry_run {
+        return Ok((Vec::new(), None));
+    }
+    if remote_unchanged {
+        return Ok((remote_from_pairs(stored_pairs), None));
+    }
+    let selected = open_mailbox(session.get()?, job, options)?;
+    let snapshot = match stored {
+        Some(f)
+            if f.highestmodseq.is_some()
+                && f.uidvalidity == selected.uidvalidity
+                && !pending_appends
+                && session.get()?.has_capability("QRESYNC") =>
+        {
+            let since = f.highestmodseq.expect("checked");
+            fetch_remote_changes(session.get()?, stored_pairs, since)?
+        }
+        _ if selected.exists > 0 => fetch_remote(session.get()?)?,
+        _ => Vec::new(),
+    };
+    Ok((snapshot, Some(selected)))
 }
 
 /// SELECT, or EXAMINE for a dry run.

@@ -177,6 +177,13 @@ pub fn sync_account(
     } else {
         Some(AccountLock::acquire(&account.name, &account.lock_file())?)
     };
+    // Log in while the state is opened and checked and the Maildir is
+    // listed: on a run with little to do, these are most of the time.
+    let connecting = {
+        let account = account.clone();
+        let trace = options.trace_imap;
+        std::thread::spawn(move || open_session(&account, trace))
+    };
     let state = open_state(account, options.dry_run)?;
     let known_folders: BTreeSet<String> = state.folders()?.into_iter().map(|f| f.name).collect();
 
@@ -198,27 +205,28 @@ pub fn sync_account(
         }
     }
 
-    let mut session = open_session(account, options.trace_imap)?;
+    let (local, local_warnings) = if root.is_dir() {
+        discover_folders(root).with_context(|| format!("cannot read Maildir {}", root.display()))?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut session = connecting
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the login thread panicked")))?;
     let (remote, mut statuses) = if session.has_capability("LIST-STATUS") {
         session.list_with_status()
     } else {
         session.list().map(|l| (l, HashMap::new()))
     }
     .context("cannot list the server's folders")?;
-    let (local, local_warnings) = if root.is_dir() {
-        discover_folders(root).with_context(|| format!("cannot read Maildir {}", root.display()))?
-    } else {
-        (Vec::new(), Vec::new())
-    };
     let mut list = folder_list(&remote, &local, &known_folders, root);
     for w in local_warnings.iter().chain(&list.warnings) {
         reporter.warn(format!("{}: {w}", account.name));
     }
     attach_statuses(&mut session, &mut list.jobs, &mut statuses)?;
     let (to_sync, unchanged) = split_unchanged(&state, list.jobs)?;
-    drop(state);
 
-    let mut outcome = run_workers(account, options, reporter, session, to_sync)?;
+    let mut outcome = run_workers(account, options, reporter, session, state, to_sync)?;
     for (index, job) in unchanged {
         outcome
             .pending
@@ -251,12 +259,14 @@ fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
 }
 
 /// Runs folder jobs on up to `jobs` connections. The first worker reuses
-/// the session that listed the folders.
+/// the session that listed the folders and the state connection that
+/// checked the database.
 fn run_workers(
     account: &Account,
     options: &SyncOptions,
     reporter: &Reporter,
     first_session: Session,
+    state: StateDb,
     jobs: Vec<NumberedJob>,
 ) -> anyhow::Result<AccountOutcome> {
     if jobs.is_empty() {
@@ -267,15 +277,20 @@ fn run_workers(
         .jobs
         .unwrap_or(account.jobs)
         .clamp(1, jobs.len().max(1));
+    let mut states = Vec::with_capacity(workers);
+    for _ in 1..workers {
+        states.push(state.open_another()?);
+    }
+    states.push(state);
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
 
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
+        for mut state in states {
+            let (queue, results, first_session) = (&queue, &results, &first_session);
+            scope.spawn(move || {
                 let mut session = first_session.lock().expect("session slot").take();
-                let mut state = None;
                 loop {
                     let Some((index, job)) = queue.lock().expect("job queue").pop_front() else {
                         break;
@@ -352,13 +367,9 @@ fn run_job(
     options: &SyncOptions,
     reporter: &Reporter,
     session: &mut Option<Session>,
-    state: &mut Option<StateDb>,
+    db: &mut StateDb,
     job: &FolderJob,
 ) -> anyhow::Result<FolderReport> {
-    if state.is_none() {
-        *state = Some(open_state(account, options.dry_run)?);
-    }
-    let db = state.as_mut().expect("state just opened");
     let mut lazy = LazySession {
         slot: session,
         account,
