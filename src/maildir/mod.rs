@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::flags::Flags;
 
 pub use discover::discover_folders;
-pub use line_endings::{crlf_size, CrlfReader, LfWriter};
+pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
 

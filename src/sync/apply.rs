@@ -8,9 +8,10 @@
 //! finds done (by the UID in a file name, or the APPEND intent journal) or
 //! does again; it never leaves something it would delete or copy twice.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, Write};
+use std::io::{BufReader, Seek, Write};
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
@@ -19,8 +20,8 @@ use anyhow::Context;
 use crate::flags::Flags;
 use crate::imap::{format_internal_date, uid_sets, Session};
 use crate::maildir::{
-    base_with_uid, crlf_size, new_base, read_message_id, CrlfReader, LfWriter, LocalMessage,
-    Maildir,
+    base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, LfWriter,
+    LocalMessage, Maildir, BLOCK_WRITER_CAPACITY,
 };
 use crate::report::{Counts, FolderProgress};
 use crate::state::{Pair, PairChange, StateDb};
@@ -214,10 +215,16 @@ impl<'a> Applier<'a> {
         let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
         let mut fetched: Vec<(u32, Flags, TmpMessage)> = Vec::with_capacity(batch.len());
         let maildir = self.maildir;
+        // One write buffer goes from message to message.
+        let spare = Cell::new(Vec::new());
         for set in uid_sets(&uids) {
-            let mut open_sink = |_len: u64| TmpMessage::create(maildir);
+            let mut open_sink = |_len: u64| {
+                let mut buffer = spare.take();
+                buffer.reserve(BLOCK_WRITER_CAPACITY);
+                TmpMessage::create(maildir, buffer)
+            };
             let mut done = |body: crate::imap::FetchedBody, mut tmp: TmpMessage| {
-                tmp.finish()?;
+                spare.set(tmp.finish()?);
                 fetched.push((body.uid, body.flags, tmp));
                 Ok(())
             };
@@ -380,27 +387,28 @@ impl<'a> Applier<'a> {
 /// A body being written into tmp/, converted to LF. Removed on drop unless
 /// it was delivered, so a failed batch leaves no debris.
 struct TmpMessage {
-    writer: Option<LfWriter<BufWriter<File>>>,
+    writer: Option<LfWriter<BlockWriter>>,
     path: PathBuf,
     keep: bool,
 }
 
 impl TmpMessage {
-    fn create(maildir: &Maildir) -> std::io::Result<TmpMessage> {
+    /// A new file in tmp/, written through `buffer` (reused between messages).
+    fn create(maildir: &Maildir, buffer: Vec<u8>) -> std::io::Result<TmpMessage> {
         let (file, path) = maildir.create_tmp()?;
         Ok(TmpMessage {
-            writer: Some(LfWriter::new(BufWriter::new(file))),
+            writer: Some(LfWriter::new(BlockWriter::new(file, buffer))),
             path,
             keep: false,
         })
     }
 
-    fn finish(&mut self) -> std::io::Result<()> {
-        if let Some(w) = self.writer.take() {
-            let mut inner = w.into_inner()?;
-            inner.flush()?;
+    /// Writes the rest and returns the buffer for the next message.
+    fn finish(&mut self) -> std::io::Result<Vec<u8>> {
+        match self.writer.take() {
+            Some(w) => w.into_inner()?.finish(),
+            None => Ok(Vec::new()),
         }
-        Ok(())
     }
 
     fn keep(mut self) {
