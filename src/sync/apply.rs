@@ -43,6 +43,13 @@ pub struct Applier<'a> {
     mailbox: &'a str,
     progress: &'a FolderProgress,
     counts: Counts,
+    /// Changes done on both stores but not yet durable in the Maildir's
+    /// directories and recorded: the next checkpoint syncs the directories
+    /// once and commits them in one transaction.
+    pending: Vec<PairChange>,
+    /// A directory fsync failed: nothing more may be recorded, since a
+    /// second fsync can report success for data the first one lost.
+    sync_failed: bool,
 }
 
 impl<'a> Applier<'a> {
@@ -62,6 +69,8 @@ impl<'a> Applier<'a> {
             mailbox,
             progress,
             counts: Counts::default(),
+            pending: Vec::new(),
+            sync_failed: false,
         }
     }
 
@@ -70,21 +79,43 @@ impl<'a> Applier<'a> {
     }
 
     /// Flags first (cheap, and they decide nothing else), then deletions,
-    /// then copies in both directions.
+    /// then copies in both directions. What is done is recorded even when
+    /// a later step fails.
     pub fn apply(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
-        if !plan.forgotten.is_empty() {
-            let changes: Vec<_> = plan
-                .forgotten
+        let result = self.apply_steps(plan, uidnext);
+        let recorded = self.checkpoint(&[]);
+        result.and(recorded)
+    }
+
+    fn apply_steps(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
+        self.pending.extend(
+            plan.forgotten
                 .iter()
-                .map(|&uid| PairChange::Remove { uid })
-                .collect();
-            self.db.apply(self.folder_id, &changes)?;
-        }
+                .map(|&uid| PairChange::Remove { uid }),
+        );
         self.flags(&plan.flag_changes)?;
         self.delete_remote(&plan.remote_deletions)?;
         self.delete_local(&plan.local_deletions)?;
         self.download(&plan.downloads)?;
         self.upload(&plan.uploads, uidnext)?;
+        Ok(())
+    }
+
+    /// Makes the Maildir's directory changes durable, then records the
+    /// pending changes (and resolves APPEND intents) in one transaction.
+    /// Small changes (flags, deletions) thus share the fsync and the commit
+    /// of the next download batch, or of the folder's end.
+    fn checkpoint(&mut self, resolved_intents: &[i64]) -> anyhow::Result<()> {
+        if self.sync_failed || (self.pending.is_empty() && resolved_intents.is_empty()) {
+            return Ok(());
+        }
+        if let Err(e) = self.maildir.sync_dirs() {
+            self.sync_failed = true;
+            return Err(e).context("cannot sync the Maildir");
+        }
+        self.db
+            .apply_and_resolve(self.folder_id, &self.pending, resolved_intents)?;
+        self.pending.clear();
         Ok(())
     }
 
@@ -128,10 +159,8 @@ impl<'a> Applier<'a> {
             }
             self.counts.flags_pushed += uids.len() as u64;
         }
-        self.maildir
-            .sync_dirs()
-            .context("cannot sync the Maildir")?;
-        self.db.apply(self.folder_id, &recorded)?;
+        // Recorded only once the server has them too.
+        self.pending.extend(recorded);
         self.progress.inc(changes.len() as u64);
         Ok(())
     }
@@ -162,8 +191,8 @@ impl<'a> Applier<'a> {
                 self.session.expunge()?;
             }
         }
-        let changes: Vec<_> = uids.iter().map(|&uid| PairChange::Remove { uid }).collect();
-        self.db.apply(self.folder_id, &changes)?;
+        self.pending
+            .extend(uids.iter().map(|&uid| PairChange::Remove { uid }));
         self.counts.deleted_remote += uids.len() as u64;
         self.progress.inc(uids.len() as u64);
         Ok(())
@@ -173,17 +202,12 @@ impl<'a> Applier<'a> {
         if deletions.is_empty() {
             return Ok(());
         }
-        let mut changes = Vec::with_capacity(deletions.len());
         for (uid, msg) in deletions {
             self.maildir
                 .remove(msg)
                 .with_context(|| format!("cannot delete {}", msg.name))?;
-            changes.push(PairChange::Remove { uid: *uid });
+            self.pending.push(PairChange::Remove { uid: *uid });
         }
-        self.maildir
-            .sync_dirs()
-            .context("cannot sync the Maildir")?;
-        self.db.apply(self.folder_id, &changes)?;
         self.counts.deleted_local += deletions.len() as u64;
         self.progress.inc(deletions.len() as u64);
         Ok(())
@@ -237,14 +261,15 @@ impl<'a> Applier<'a> {
         }
         crate::maildir::sync_filesystem(maildir.path())
             .context("cannot make downloaded messages durable")?;
-        let mut changes = Vec::with_capacity(fetched.len());
+        let mut delivered = 0;
         let mut result = Ok(());
         for (uid, flags, tmp) in fetched {
             let base = new_base(Some(uid));
             match maildir.deliver(&tmp.path, &base, flags) {
                 Ok(_) => {
                     tmp.keep();
-                    changes.push(PairChange::Insert(Pair {
+                    delivered += 1;
+                    self.pending.push(PairChange::Insert(Pair {
                         uid,
                         local_base: base,
                         flags,
@@ -258,24 +283,24 @@ impl<'a> Applier<'a> {
             }
         }
         // Whatever was delivered is recorded, even when a later one failed.
-        maildir.sync_dirs().context("cannot sync the Maildir")?;
-        self.db.apply(self.folder_id, &changes)?;
-        self.counts.downloaded += changes.len() as u64;
-        self.progress.inc(changes.len() as u64);
+        self.checkpoint(&[])?;
+        self.counts.downloaded += delivered;
+        self.progress.inc(delivered);
         result
     }
 
     fn upload(&mut self, messages: &[LocalMessage], uidnext: Option<u32>) -> anyhow::Result<()> {
         let mut next_uid = uidnext;
         for chunk in messages.chunks(UPLOAD_BATCH_MESSAGES) {
-            let mut changes = Vec::with_capacity(chunk.len());
+            let mut uploaded = 0;
             let mut resolved = Vec::with_capacity(chunk.len());
             let mut result = Ok(());
             for msg in chunk {
                 match self.upload_one(msg, &mut next_uid) {
                     Ok(Some((pair, intent))) => {
-                        changes.push(PairChange::Insert(pair));
+                        self.pending.push(PairChange::Insert(pair));
                         resolved.push(intent);
+                        uploaded += 1;
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -285,13 +310,9 @@ impl<'a> Applier<'a> {
                 }
             }
             // Renames first made durable, then recorded with their intents.
-            self.maildir
-                .sync_dirs()
-                .context("cannot sync the Maildir")?;
-            self.db
-                .apply_and_resolve(self.folder_id, &changes, &resolved)?;
-            self.counts.uploaded += changes.len() as u64;
-            self.progress.inc(changes.len() as u64);
+            self.checkpoint(&resolved)?;
+            self.counts.uploaded += uploaded;
+            self.progress.inc(uploaded);
             result?;
         }
         Ok(())
