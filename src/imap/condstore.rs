@@ -10,8 +10,8 @@ use imap_proto::{MailboxDatum, Response, StatusAttribute};
 
 use super::framing::Frame;
 use super::{
-    check, checked_uid_sets, name_attribute, Arg, ImapError, ListEntry, MailboxStatus, MessageMeta,
-    Result, Session, Untagged,
+    check, checked_uid_sets, name_attribute, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
+    MessageMeta, Result, Selecting, Session, Untagged,
 };
 
 impl Session {
@@ -91,6 +91,74 @@ impl Session {
             check(done, "UID FETCH")?;
         }
         Ok(())
+    }
+}
+
+/// A folder's changes since a modseq, as [`Session::select_with_changes`]
+/// reports them.
+#[derive(Debug, Default)]
+pub struct FolderChanges {
+    /// Messages whose flags changed, or that arrived.
+    pub changed: Vec<MessageMeta>,
+    /// UID ranges expunged.
+    pub vanished: Vec<RangeInclusive<u32>>,
+}
+
+impl Session {
+    /// SELECT (EXAMINE when `read_only`) and the changes since `modseq`
+    /// (see [`Session::uid_fetch_changes`]) in one round trip. The changes
+    /// are `None` when the folder's UIDVALIDITY is no longer `uidvalidity`:
+    /// they would name other messages. Needs QRESYNC enabled.
+    pub fn select_with_changes(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        uidvalidity: u32,
+        modseq: u64,
+    ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
+        if !self.has_capability("QRESYNC") {
+            return Err(ImapError::Protocol(
+                "VANISHED needs QRESYNC, which the server does not offer".into(),
+            ));
+        }
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        let select = self.select_args(verb, name);
+        if select.iter().any(|a| !matches!(a, Arg::Raw(_))) {
+            // A name sent as a literal waits for the server: no pipelining.
+            let info = self.select_or_examine(verb, name)?;
+            if info.uidvalidity != uidvalidity {
+                return Ok((info, None));
+            }
+            let mut changes = FolderChanges::default();
+            self.uid_fetch_changes(modseq, true, &mut |m| changes.changed.push(m), &mut |r| {
+                changes.vanished.push(r)
+            })?;
+            return Ok((info, Some(changes)));
+        }
+        let mut selecting = Selecting::new(verb);
+        let mut changes = FolderChanges::default();
+        let (selected, fetched) = self.run_pipelined(
+            select,
+            &mut selecting.handler(),
+            vec![Arg::raw(format!(
+                "UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)"
+            ))],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
+                Response::Fetch(_, attrs) => {
+                    if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                        changes.changed.push(meta);
+                    }
+                }
+                Response::Vanished { uids, .. } => changes.vanished.extend(uids.iter().cloned()),
+                _ => {}
+            }),
+        )?;
+        // A failed SELECT leaves no mailbox selected, so the FETCH failed
+        // too: the SELECT's answer is the one to report.
+        let info = selecting.finish(selected)?;
+        check(fetched, "UID FETCH")?;
+        let changes = (info.uidvalidity == uidvalidity).then_some(changes);
+        Ok((info, changes))
     }
 }
 

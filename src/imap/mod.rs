@@ -36,6 +36,7 @@ pub use message_id::extract_message_id;
 pub use uid_set::uid_sets;
 
 use command::Arg;
+pub use condstore::FolderChanges;
 use connection::Connection;
 use framing::{BodySink, Frame};
 pub use idle::IdleEvent;
@@ -211,6 +212,61 @@ impl<F: FnMut(&Response<'_>, &Frame)> ResponseHandler for Untagged<F> {
 
 fn ignore_untagged() -> Untagged<impl FnMut(&Response<'_>, &Frame)> {
     Untagged(|_: &Response<'_>, _: &Frame| {})
+}
+
+/// What a SELECT or EXAMINE reports about the mailbox, gathered from its
+/// untagged responses.
+struct Selecting {
+    verb: &'static str,
+    info: MailboxInfo,
+    uidvalidity: Option<u32>,
+}
+
+impl Selecting {
+    fn new(verb: &str) -> Selecting {
+        let verb = if verb == "EXAMINE" {
+            "EXAMINE"
+        } else {
+            "SELECT"
+        };
+        Selecting {
+            verb,
+            info: MailboxInfo {
+                read_only: verb == "EXAMINE",
+                ..MailboxInfo::default()
+            },
+            uidvalidity: None,
+        }
+    }
+
+    fn handler(&mut self) -> Untagged<impl FnMut(&Response<'_>, &Frame) + '_> {
+        Untagged(|resp: &Response<'_>, _: &Frame| match resp {
+            Response::Data {
+                status: Status::Ok,
+                outcome,
+            } => match outcome.code {
+                Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(v),
+                Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(v),
+                Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(v),
+                _ => {}
+            },
+            Response::MailboxData(MailboxDatum::Exists(n)) => self.info.exists = *n,
+            _ => {}
+        })
+    }
+
+    fn finish(mut self, done: Done) -> Result<MailboxInfo> {
+        let done = check(done, self.verb)?;
+        match done.code {
+            Some(ResponseCode::ReadOnly) => self.info.read_only = true,
+            Some(ResponseCode::ReadWrite) => self.info.read_only = false,
+            _ => {}
+        }
+        self.info.uidvalidity = self.uidvalidity.ok_or_else(|| {
+            ImapError::Protocol(format!("{} response carried no UIDVALIDITY", self.verb))
+        })?;
+        Ok(self.info)
+    }
 }
 
 /// An authenticated-or-not IMAP session over one connection.
@@ -441,41 +497,62 @@ impl Session {
     }
 
     fn select_or_examine(&mut self, verb: &str, name: &str) -> Result<MailboxInfo> {
+        let args = self.select_args(verb, name);
+        let mut selecting = Selecting::new(verb);
+        let done = self.run(args, &mut selecting.handler())?;
+        selecting.finish(done)
+    }
+
+    fn select_args<'n>(&self, verb: &str, name: &'n str) -> Vec<Arg<'n>> {
         let mut args = vec![Arg::raw(format!("{verb} ")), Arg::string(name)];
         if self.has_capability("CONDSTORE") {
             args.push(Arg::raw(" (CONDSTORE)"));
         }
-        let mut info = MailboxInfo {
-            read_only: verb == "EXAMINE",
-            ..MailboxInfo::default()
-        };
-        let mut uidvalidity = None;
-        let done = self.run(
-            args,
-            &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
-                Response::Data {
-                    status: Status::Ok,
-                    outcome,
-                } => match outcome.code {
-                    Some(ResponseCode::UidValidity(v)) => uidvalidity = Some(v),
-                    Some(ResponseCode::UidNext(v)) => info.uidnext = Some(v),
-                    Some(ResponseCode::HighestModSeq(v)) => info.highestmodseq = Some(v),
-                    _ => {}
-                },
-                Response::MailboxData(MailboxDatum::Exists(n)) => info.exists = *n,
-                _ => {}
-            }),
-        )?;
-        let done = check(done, verb)?;
-        match done.code {
-            Some(ResponseCode::ReadOnly) => info.read_only = true,
-            Some(ResponseCode::ReadWrite) => info.read_only = false,
-            _ => {}
+        args
+    }
+
+    /// Sends two commands without waiting between them, then reads each
+    /// one's responses in turn: one round trip instead of two, for a second
+    /// command that is valid whatever the first one answers. Both must be
+    /// free of literals. Whatever goes wrong, the connection stays in step
+    /// or is dropped.
+    fn run_pipelined<'a>(
+        &mut self,
+        first: Vec<Arg<'a>>,
+        first_handler: &mut dyn ResponseHandler,
+        second: Vec<Arg<'a>>,
+        second_handler: &mut dyn ResponseHandler,
+    ) -> Result<(Done, Done)> {
+        let mut tags = Vec::with_capacity(2);
+        for args in [first, second] {
+            let tag = self.tag();
+            let mut line = format!("{tag} ").into_bytes();
+            for arg in args {
+                match arg {
+                    Arg::Raw(bytes) => line.extend_from_slice(&bytes),
+                    _ => {
+                        return Err(ImapError::Protocol(
+                            "internal: a pipelined command holds a literal".into(),
+                        ))
+                    }
+                }
+            }
+            let trace = String::from_utf8_lossy(&line).into_owned();
+            line.extend_from_slice(b"\r\n");
+            self.write(&line, Some(&trace))?;
+            tags.push(tag);
         }
-        info.uidvalidity = uidvalidity.ok_or_else(|| {
-            ImapError::Protocol(format!("{verb} response carried no UIDVALIDITY"))
-        })?;
-        Ok(info)
+        self.flush()?;
+        let first_done = match self.read_until_done(&tags[0], first_handler) {
+            Ok(done) => done,
+            Err(e) => {
+                // The second command's responses are still on their way.
+                self.conn.poison();
+                return Err(e);
+            }
+        };
+        let second_done = self.read_until_done(&tags[1], second_handler)?;
+        Ok((first_done, second_done))
     }
 
     /// STATUS (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]).

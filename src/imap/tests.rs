@@ -599,3 +599,88 @@ fn idle_needs_the_capability() {
     drop(s);
     server.join().unwrap();
 }
+
+const QRESYNC_GREETING: &str = "* OK [CAPABILITY IMAP4rev1 UIDPLUS CONDSTORE QRESYNC] ready\r\n";
+
+#[test]
+fn select_with_changes_pipelines_select_and_fetch() {
+    let (opts, server) = serve(
+        QRESYNC_GREETING,
+        vec![
+            (
+                "SELECT \"Work\" (CONDSTORE)",
+                b"* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n* OK [HIGHESTMODSEQ 20] ok\r\nTAG OK [READ-WRITE] done\r\n".to_vec(),
+            ),
+            (
+                "UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE 10 VANISHED)",
+                b"* VANISHED (EARLIER) 2:3\r\n* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 100 MODSEQ (15))\r\nTAG OK done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let (info, changes) = s.select_with_changes("Work", false, 77, 10).unwrap();
+    assert_eq!((info.uidvalidity, info.exists), (77, 3));
+    assert_eq!(info.highestmodseq, Some(20));
+    let changes = changes.expect("same UIDVALIDITY: the changes apply");
+    assert_eq!(changes.vanished, vec![2..=3]);
+    assert_eq!(changes.changed.len(), 1);
+    assert_eq!(changes.changed[0].uid, 5);
+    assert_eq!(changes.changed[0].size, Some(100));
+    assert!(changes.changed[0].flags.contains(Flags::SEEN));
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert!(seen[1].contains("UID FETCH"), "{seen:?}");
+}
+
+#[test]
+fn select_with_changes_ignores_changes_after_a_uidvalidity_change() {
+    let (opts, server) = serve(
+        QRESYNC_GREETING,
+        vec![
+            (
+                "EXAMINE",
+                b"* 1 EXISTS\r\n* OK [UIDVALIDITY 78] ok\r\nTAG OK [READ-ONLY] done\r\n".to_vec(),
+            ),
+            (
+                "UID FETCH",
+                b"* 1 FETCH (UID 1 FLAGS () RFC822.SIZE 9 MODSEQ (3))\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let (info, changes) = s.select_with_changes("INBOX", true, 77, 10).unwrap();
+    assert_eq!(info.uidvalidity, 78);
+    assert!(info.read_only);
+    assert!(
+        changes.is_none(),
+        "UIDs of another UIDVALIDITY name other messages"
+    );
+    drop(s);
+    server.join().unwrap();
+}
+
+#[test]
+fn select_with_changes_reports_a_failed_select_and_stays_in_step() {
+    let (opts, server) = serve(
+        QRESYNC_GREETING,
+        vec![
+            (
+                "SELECT",
+                b"TAG NO [NONEXISTENT] no such mailbox\r\n".to_vec(),
+            ),
+            ("UID FETCH", b"TAG BAD no mailbox selected\r\n".to_vec()),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let err = s.select_with_changes("Gone", false, 77, 10).unwrap_err();
+    assert!(
+        matches!(&err, ImapError::No { command, text } if command == "SELECT" && text.contains("no such mailbox")),
+        "{err:?}"
+    );
+    s.noop().unwrap();
+    drop(s);
+    server.join().unwrap();
+}

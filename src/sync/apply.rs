@@ -88,11 +88,8 @@ impl<'a> Applier<'a> {
     }
 
     fn apply_steps(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
-        self.pending.extend(
-            plan.forgotten
-                .iter()
-                .map(|&uid| PairChange::Remove { uid }),
-        );
+        self.pending
+            .extend(plan.forgotten.iter().map(|&uid| PairChange::Remove { uid }));
         self.flags(&plan.flag_changes)?;
         self.delete_remote(&plan.remote_deletions)?;
         self.delete_local(&plan.local_deletions)?;

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::imap::{MailboxInfo, MailboxStatus, Session};
+use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session};
 use crate::maildir::{DirStamp, LocalMessage, Maildir};
 use crate::report::{Counts, Reporter};
 use crate::state::{FolderState, Pair, StateDb};
@@ -346,19 +346,30 @@ fn remote_snapshot(
     if remote_unchanged {
         return Ok((remote_from_pairs(stored_pairs), None));
     }
+    // With QRESYNC, the SELECT and the changes since the last sync go out
+    // together: one round trip for a changed folder.
+    let since = stored.and_then(|f| Some((f.uidvalidity, f.highestmodseq?)));
+    if let (Some((uidvalidity, modseq)), false, true) = (
+        since,
+        pending_appends,
+        session.get()?.has_capability("QRESYNC"),
+    ) {
+        let (selected, changes) = session
+            .get()?
+            .select_with_changes(&job.remote_name, options.dry_run, uidvalidity, modseq)
+            .with_context(|| format!("cannot open {} on the server", job.display_name))?;
+        let snapshot = match changes {
+            Some(changes) => apply_remote_changes(stored_pairs, changes),
+            None if selected.exists > 0 => fetch_remote(session.get()?)?,
+            None => Vec::new(),
+        };
+        return Ok((snapshot, Some(selected)));
+    }
     let selected = open_mailbox(session.get()?, job, options)?;
-    let snapshot = match stored {
-        Some(f)
-            if f.highestmodseq.is_some()
-                && f.uidvalidity == selected.uidvalidity
-                && !pending_appends
-                && session.get()?.has_capability("QRESYNC") =>
-        {
-            let since = f.highestmodseq.expect("checked");
-            fetch_remote_changes(session.get()?, stored_pairs, since)?
-        }
-        _ if selected.exists > 0 => fetch_remote(session.get()?)?,
-        _ => Vec::new(),
+    let snapshot = if selected.exists > 0 {
+        fetch_remote(session.get()?)?
+    } else {
+        Vec::new()
     };
     Ok((snapshot, Some(selected)))
 }
@@ -389,41 +400,29 @@ fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
         .collect()
 }
 
-/// The recorded pairs, updated with what changed since `modseq` and
+/// The recorded pairs, updated with what changed since the last sync and
 /// without what was expunged since (QRESYNC).
-fn fetch_remote_changes(
-    session: &mut Session,
-    pairs: &[Pair],
-    modseq: u64,
-) -> anyhow::Result<Vec<RemoteMessage>> {
+fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMessage> {
     let mut by_uid: BTreeMap<u32, RemoteMessage> = remote_from_pairs(pairs)
         .into_iter()
         .map(|r| (r.uid, r))
         .collect();
-    let mut vanished = Vec::new();
-    session
-        .uid_fetch_changes(
-            modseq,
-            true,
-            &mut |m| {
-                let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
-                    uid: m.uid,
-                    flags: m.flags,
-                    size: m.size,
-                });
-                entry.flags = m.flags;
-                entry.size = entry.size.or(m.size);
-            },
-            &mut |range| vanished.push(range),
-        )
-        .context("cannot list the folder's changes")?;
-    for range in vanished {
+    for m in changes.changed {
+        let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
+            uid: m.uid,
+            flags: m.flags,
+            size: m.size,
+        });
+        entry.flags = m.flags;
+        entry.size = entry.size.or(m.size);
+    }
+    for range in changes.vanished {
         let gone: Vec<u32> = by_uid.range(range).map(|(&uid, _)| uid).collect();
         for uid in gone {
             by_uid.remove(&uid);
         }
     }
-    Ok(by_uid.into_values().collect())
+    by_uid.into_values().collect()
 }
 
 /// Every message's UID, flags and size.
