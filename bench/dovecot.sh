@@ -13,6 +13,7 @@
 # state/ (state_dir), log/, mail/bench (Maildir, LAYOUT=fs), control/, index/.
 # Listens on 127.0.0.1 only.  Env: IMAP_PORT (10143), IMAPS_PORT (10993),
 # BENCH_USER (bench), BENCH_PASS (bench), MAIL_UID_USER (dovebench, root mode),
+# RAWLOG_DIR (rawlog_dir, default DIR/rawlog/%u),
 # NO_COMPRESS=1 (start without the imap_zlib plugin => no COMPRESS=DEFLATE; used for
 # rawlog command counting, because rawlog records the compressed stream).
 # As root: the master runs as root, mail processes run as the unprivileged
@@ -154,7 +155,7 @@ protocol imap {
   mail_plugins = \$mail_plugins $( [ -n "${NO_COMPRESS:-}" ] || echo imap_zlib )
   # Raw protocol logs are written only if this directory EXISTS (Dovecot won't create it):
   #   mkdir DIR/rawlog/bench && chown <mailuser> ...  -> every new session is logged.
-  rawlog_dir = $DIR/rawlog/%u
+  rawlog_dir = ${RAWLOG_DIR:-$DIR/rawlog/%u}
   imap_logout_format = in=%i out=%o deleted=%{deleted} expunged=%{expunged} appended=%{appended} hdr_count=%{fetch_hdr_count} hdr_bytes=%{fetch_hdr_bytes} body_count=%{fetch_body_count} body_bytes=%{fetch_body_bytes}
 }
 

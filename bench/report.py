@@ -5,7 +5,7 @@
 
 Prints a table to stdout; with --md, appends the same table as markdown
 (with date, machine, command and versions) to FILE.  With --work, the
-per-command breakdown of run 1 (cmds-TOOL-STEP-1.json) is added to the
+per-command breakdown of the counting pass (cmds-TOOL-STEP-1.json) is added to the
 markdown.
 """
 
@@ -164,7 +164,7 @@ def main():
                 f.write("\n**Warning:** local and server flags differed after: "
                         + ", ".join(checks) + "\n")
             if a.work:
-                f.write("\nCommands sent in run 1:\n\n" + breakdown(a.work) + "\n")
+                f.write("\nCommands sent (counting pass):\n\n" + breakdown(a.work) + "\n")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ cleanup() {
     set +e
     [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
     [ -f "$DV/dovecot.conf" ] && "$BENCH/dovecot.sh" stop "$DV" >/dev/null
+    rm -rf "${RAWLOG_ROOT:-/nonexistent}"
     if [ -n "$KEEP" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -90,6 +91,15 @@ print(*[s.getsockname()[1] for s in ss])'
 }
 read -r IMAP_PORT IMAPS_PORT < <(free_ports)
 export IMAP_PORT IMAPS_PORT
+# Dovecot logs a session (both directions, every body included) into
+# $RAWLOG only when that directory exists at login.  Logging costs the
+# server about as much CPU as serving the mail, so the timed runs go
+# without it and the commands are counted in a separate, untimed pass.
+# It lives on tmpfs, away from the Maildirs' file system.
+RAWLOG_ROOT=$(mktemp -d "${BENCH_RAWLOG_TMP:-/dev/shm}/imapdir-bench-rawlog.XXXXXX")
+chmod 755 "$RAWLOG_ROOT"
+RAWLOG=$RAWLOG_ROOT/bench
+export RAWLOG_DIR=$RAWLOG_ROOT/%u
 # Without COMPRESS=DEFLATE: rawlog must see plain text to count commands
 # (imapdir does not use COMPRESS; mbsync would, if offered).
 export NO_COMPRESS=1
@@ -100,8 +110,7 @@ MAILUSER=$(stat -c %U "$DV/mail")
 log "generating the $PRESET corpus"
 t0=$SECONDS
 python3 "$BENCH/gen_corpus.py" "$PRESET" "$DV/mail/bench" --manifest "$WORK/manifest.json"
-mkdir -p "$DV/rawlog/bench"
-chown -R "$MAILUSER:" "$DV/mail" "$DV/rawlog"
+chown -R "$MAILUSER:" "$DV/mail"
 "$BENCH/dovecot.sh" start "$DV" >/dev/null
 # first access: Dovecot scans the Maildirs, assigns UIDs and writes its index
 "$BENCH/dovecot.sh" doveadm "$DV" mailbox status -u bench 'messages' '*' >/dev/null
@@ -119,7 +128,6 @@ restore_server() {
     rm -rf "$DV/mail" "$DV/index" "$DV/control"
     cp -al "$WORK/pristine/mail" "$DV/mail"
     cp -a "$WORK/pristine/index" "$WORK/pristine/control" "$DV/"
-    rm -f "$DV/rawlog/bench/"*
 }
 
 CONNECT_PORT=$IMAPS_PORT
@@ -180,10 +188,22 @@ SyncState *
 EOF
 
 local_root() { case "$1" in imapdir) echo "$I_DIR/Mail" ;; mbsync) echo "$M_DIR/mbsync" ;; esac; }
+# The previous run's Maildir is moved aside, not deleted: ext4 skips inodes
+# freed in the last 30 seconds when it allocates new ones, and after 20,000
+# deletions that search costs seconds of kernel time, in whichever tool
+# happens to run next.  The work dir (and this trash) goes at the end.
+TRASH=$WORK/trash
 reset_client() {
+    mkdir -p "$TRASH"
+    local aside; aside=$(mktemp -d "$TRASH/$1.XXXXXX")
     case "$1" in
-        imapdir) rm -rf "$I_DIR/Mail" "$I_DIR"/state.sqlite*; mkdir -p "$I_DIR/Mail" ;;
-        mbsync) rm -rf "$M_DIR/mbsync"; mkdir -p "$M_DIR/mbsync" ;;
+        imapdir)
+            [ -d "$I_DIR/Mail" ] && mv "$I_DIR/Mail" "$aside/"
+            rm -f "$I_DIR"/state.sqlite*
+            mkdir -p "$I_DIR/Mail" ;;
+        mbsync)
+            [ -d "$M_DIR/mbsync" ] && mv "$M_DIR/mbsync" "$aside/"
+            mkdir -p "$M_DIR/mbsync" ;;
     esac
 }
 sync_cmd() {
@@ -197,9 +217,17 @@ RESULTS=$WORK/results.tsv
 printf 'tool\tstep\trun\twall\tuser\tsys\trss_kb\tcmds\tsessions\tcheck\n' > "$RESULTS"
 
 # timed TOOL STEP RUN EXPECTED_MESSAGES
+# With COUNTING=1 (run "count"): log the session, count its commands into
+# $WORK/counts-TOOL-STEP, record nothing else.  Otherwise: time it, without
+# the log, and take the command counts from the counting pass.
+COUNTING=0
 timed() {
     local tool=$1 step=$2 run=$3 expect=$4 tf=$WORK/time.out out=$WORK/$1-$2-$3.log rc=0
-    rm -f "$DV/rawlog/bench/"*
+    rm -rf "$RAWLOG"
+    if [ "$COUNTING" = 1 ]; then
+        mkdir -p "$RAWLOG"
+        chown "$MAILUSER:" "$RAWLOG"
+    fi
     sync   # flush dirty pages now, not inside the timed sync (imapdir calls syncfs)
     # shellcheck disable=SC2046
     /usr/bin/time -f '%e %U %S %M' -o "$tf" $(sync_cmd "$tool") >"$out" 2>&1 || rc=$?
@@ -209,19 +237,24 @@ timed() {
     fi
     local wall user sys rss
     read -r wall user sys rss < <(tail -1 "$tf")
-    local counts; counts=$(python3 "$BENCH/imap_cmds.py" "$DV/rawlog/bench" --json)
-    if [ -n "$KEEP" ]; then
-        mkdir -p "$WORK/rawlogs/$tool-$step-$run"
-        cp "$DV/rawlog/bench/"* "$WORK/rawlogs/$tool-$step-$run/" 2>/dev/null || true
+    if [ "$COUNTING" = 1 ]; then
+        local counts; counts=$(python3 "$BENCH/imap_cmds.py" "$RAWLOG" --json)
+        if [ -n "$KEEP" ]; then
+            mkdir -p "$WORK/rawlogs/$tool-$step"
+            cp "$RAWLOG/"* "$WORK/rawlogs/$tool-$step/" 2>/dev/null || true
+        fi
+        rm -rf "$RAWLOG"
+        # report.py lists the per-command breakdown of "run 1"
+        echo "$counts" > "$WORK/cmds-$tool-$step-1.json"
+        python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["commands"], d["sessions"])' \
+            "$counts" > "$WORK/counts-$tool-$step"
     fi
-    echo "$counts" > "$WORK/cmds-$tool-$step-$run.json"
     local ncmd nsess
-    read -r ncmd nsess < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["commands"], d["sessions"])' "$counts")
+    read -r ncmd nsess < "$WORK/counts-$tool-$step"
     # correctness: both sides hold the expected messages, with the same flags
     local l s check=ok
     l=$(python3 "$BENCH/mutate.py" count "$(local_root "$tool")")
     s=$(python3 "$BENCH/mutate.py" server-count --port "$IMAP_PORT")
-    rm -f "$DV/rawlog/bench/"*
     if [ "${l%% *}" != "$expect" ] || [ "${s%% *}" != "$expect" ]; then
         die "$tool ($step, run $run): expected $expect messages, local has ${l%% *}, server ${s%% *}; log: $out"
     fi
@@ -229,23 +262,34 @@ timed() {
         log "WARNING: $tool ($step, run $run): local (messages flagged seen) = $l, server = $s"
         check=flags-differ
     fi
+    if [ "$COUNTING" = 1 ]; then
+        log "$tool $step (counting pass): $ncmd commands, $nsess connection(s) [$check]"
+        return
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" \
         "$wall" "$user" "$sys" "$rss" "$ncmd" "$nsess" "$check" >> "$RESULTS"
     log "$tool $step run $run: ${wall}s wall, ${user}u+${sys}s CPU, ${rss} KB, $ncmd commands, $nsess connection(s) [$check]"
 }
 
 # --- the runs ------------------------------------------------------------------
+# sequence TOOL RUN SEED: steps (a) to (d) from the pristine corpus.
+sequence() {
+    local tool=$1 run=$2 seed=$3
+    restore_server
+    reset_client "$tool"
+    timed "$tool" a "$run" "$TOTAL"
+    timed "$tool" b "$run" "$TOTAL"
+    python3 "$BENCH/mutate.py" server --port "$IMAP_PORT" --seed "$seed" >/dev/null
+    timed "$tool" c "$run" $((TOTAL + 10 - 20))
+    python3 "$BENCH/mutate.py" local "$(local_root "$tool")" --seed "$seed" >/dev/null
+    timed "$tool" d "$run" $((TOTAL - 10 - 20))
+}
+
+COUNTING=1
+for tool in imapdir mbsync; do sequence "$tool" count 1; done
+COUNTING=0
 for run in $(seq 1 "$RUNS"); do
-    for tool in imapdir mbsync; do
-        restore_server
-        reset_client "$tool"
-        timed "$tool" a "$run" "$TOTAL"
-        timed "$tool" b "$run" "$TOTAL"
-        python3 "$BENCH/mutate.py" server --port "$IMAP_PORT" --seed "$run" >/dev/null
-        timed "$tool" c "$run" $((TOTAL + 10 - 20))
-        python3 "$BENCH/mutate.py" local "$(local_root "$tool")" --seed "$run" >/dev/null
-        timed "$tool" d "$run" $((TOTAL - 10 - 20))
-    done
+    for tool in imapdir mbsync; do sequence "$tool" "$run" "$run"; done
 done
 
 # --- report ----------------------------------------------------------------------

@@ -115,44 +115,63 @@ pub fn sync_folder(
         Some(f) => !db.pending_appends(f.id)?.is_empty(),
         None => false,
     };
-    let stored_pairs = match &stored {
-        Some(f) => db.pairs(f.id)?,
-        None => Vec::new(),
-    };
     let remote_unchanged = stored
         .as_ref()
         .is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
 
-    // The local scan and the server's snapshot are independent: when the
-    // server is needed, scan on another thread while waiting for it, so a
-    // big folder's readdir overlaps the server's SELECT.
+    // The server's side and the local side (the recorded pairs and the
+    // folder on disk) are independent: when the server is needed, read the
+    // local side on another thread while it answers, so neither a big
+    // folder's readdir nor its pairs delay the SELECT.
     let needs_server = !remote_unchanged && (job.on_server || !options.dry_run);
     let skipped_before = session.skipped_responses();
+    let stored_id = stored.as_ref().map(|f| f.id);
+    let read_local = |db: &mut StateDb| -> anyhow::Result<LocalSide> {
+        let pairs = match stored_id {
+            Some(id) => db.pairs(id)?,
+            None => Vec::new(),
+        };
+        let (local, stamp) = scan_local(job, options, reporter)?;
+        Ok(LocalSide {
+            pairs,
+            local,
+            stamp,
+        })
+    };
     let snapshot = |session: &mut LazySession<'_>| {
         remote_snapshot(
             session,
             job,
             options,
             stored.as_ref(),
-            &stored_pairs,
             pending_appends,
             remote_unchanged,
         )
     };
-    let (scanned, remote) = if needs_server {
+    let (local_side, remote) = if needs_server {
         std::thread::scope(|scope| {
-            let scan = scope.spawn(|| scan_local(job, options, reporter));
+            let db = &mut *db;
+            let local_side = scope.spawn(move || read_local(db));
             let remote = snapshot(session);
-            let scanned = scan
+            let local_side = local_side
                 .join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the local scan panicked")));
-            (scanned, remote)
+            (local_side, remote)
         })
     } else {
-        (scan_local(job, options, reporter), snapshot(session))
+        (read_local(db), snapshot(session))
     };
-    let (mut local, scan_stamp) = scanned?;
-    let (remote, mut info) = remote?;
+    let LocalSide {
+        pairs: stored_pairs,
+        mut local,
+        stamp: scan_stamp,
+    } = local_side?;
+    let (snapshot, mut info) = remote?;
+    let remote = match snapshot {
+        RemoteSnapshot::Unchanged => remote_from_pairs(&stored_pairs),
+        RemoteSnapshot::Changes(changes) => apply_remote_changes(&stored_pairs, changes),
+        RemoteSnapshot::Listed(remote) => remote,
+    };
 
     // A message line the parser could not read is a message missing from
     // the snapshot, which the plan would take for an expunge: stop here.
@@ -327,24 +346,41 @@ fn scan_local(
     Ok((local, Some(stamp)))
 }
 
-/// The server's messages and flags, as cheaply as the server allows: from
-/// the recorded pairs when its status is unchanged, only what changed
-/// since the recorded HIGHESTMODSEQ with QRESYNC, else every UID and its
-/// flags. Also the SELECT response when the folder was selected.
+/// What the local side holds: the recorded pairs, the messages on disk,
+/// and the directories' stamp taken before reading them.
+struct LocalSide {
+    pairs: Vec<Pair>,
+    local: Vec<LocalMessage>,
+    stamp: Option<DirStamp>,
+}
+
+/// The server's messages and flags, in the form it was cheapest to get.
+enum RemoteSnapshot {
+    /// As recorded: the server's status is unchanged.
+    Unchanged,
+    /// As recorded, with these changes (QRESYNC).
+    Changes(FolderChanges),
+    /// Every message, listed.
+    Listed(Vec<RemoteMessage>),
+}
+
+/// The server's messages and flags, as cheaply as the server allows: none
+/// when its status is unchanged, only what changed since the recorded
+/// HIGHESTMODSEQ with QRESYNC, else every UID and its flags. Also the
+/// SELECT response when the folder was selected.
 fn remote_snapshot(
     session: &mut LazySession<'_>,
     job: &FolderJob,
     options: &SyncOptions,
     stored: Option<&FolderState>,
-    stored_pairs: &[Pair],
     pending_appends: bool,
     remote_unchanged: bool,
-) -> anyhow::Result<(Vec<RemoteMessage>, Option<MailboxInfo>)> {
+) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>)> {
     if !job.on_server && options.dry_run {
-        return Ok((Vec::new(), None));
+        return Ok((RemoteSnapshot::Listed(Vec::new()), None));
     }
     if remote_unchanged {
-        return Ok((remote_from_pairs(stored_pairs), None));
+        return Ok((RemoteSnapshot::Unchanged, None));
     }
     // With QRESYNC, the SELECT and the changes since the last sync go out
     // together: one round trip for a changed folder.
@@ -359,19 +395,19 @@ fn remote_snapshot(
             .select_with_changes(&job.remote_name, options.dry_run, uidvalidity, modseq)
             .with_context(|| format!("cannot open {} on the server", job.display_name))?;
         let snapshot = match changes {
-            Some(changes) => apply_remote_changes(stored_pairs, changes),
-            None if selected.exists > 0 => fetch_remote(session.get()?)?,
-            None => Vec::new(),
+            Some(changes) => RemoteSnapshot::Changes(changes),
+            None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
+            None => RemoteSnapshot::Listed(Vec::new()),
         };
         return Ok((snapshot, Some(selected)));
     }
     let selected = open_mailbox(session.get()?, job, options)?;
-    let snapshot = if selected.exists > 0 {
+    let listed = if selected.exists > 0 {
         fetch_remote(session.get()?)?
     } else {
         Vec::new()
     };
-    Ok((snapshot, Some(selected)))
+    Ok((RemoteSnapshot::Listed(listed), Some(selected)))
 }
 
 /// SELECT, or EXAMINE for a dry run.
