@@ -73,8 +73,9 @@ const KEYS: &[Key] = &[
     Key {
         name: "ca_file",
         value: "PATH",
-        text: "A PEM file with an extra trust root, e.g. for a self-signed server. \
-               A leading ~ is expanded.",
+        text: "A PEM file with an extra trust root, e.g. for a self-signed server, \
+               trusted besides the system's roots (OpenSSL's certificate directory, \
+               or SSL_CERT_DIR and SSL_CERT_FILE). A leading ~ is expanded.",
     },
     Key {
         name: "user",
