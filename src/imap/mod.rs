@@ -269,6 +269,11 @@ impl Selecting {
     }
 }
 
+/// Commands sent before their answers are read, at most: enough to hide
+/// the round trips, few enough that the answers cannot fill the socket
+/// buffers while commands are still being written.
+const PIPELINE_DEPTH: usize = 32;
+
 /// An authenticated-or-not IMAP session over one connection.
 pub struct Session {
     conn: Connection,
@@ -736,6 +741,84 @@ impl Session {
             check(done, "UID STORE")?;
         }
         Ok(())
+    }
+
+    /// Several `UID STORE <set> (+|-)FLAGS.SILENT (...)`, as `(uids, add,
+    /// flags)`, sent without waiting for each answer: one round trip for a
+    /// folder's flag changes. Every answer is read; the first failure is
+    /// returned.
+    pub fn uid_store_many(&mut self, stores: &[(String, bool, Flags)]) -> Result<()> {
+        let mut commands = Vec::new();
+        for (uids, add, flags) in stores.iter().filter(|(_, _, f)| !f.is_empty()) {
+            let sign = if *add { '+' } else { '-' };
+            for set in checked_uid_sets(uids)? {
+                commands.push((
+                    format!(
+                        "UID STORE {set} {sign}FLAGS.SILENT {}",
+                        flags.to_imap_list()
+                    ),
+                    "UID STORE",
+                ));
+            }
+        }
+        self.run_all(commands)
+    }
+
+    /// Marks the messages `\Deleted` and expunges exactly them (UID
+    /// EXPUNGE, so UIDPLUS is needed), all in one round trip.
+    pub fn uid_delete(&mut self, uids: &str) -> Result<()> {
+        if !self.has_capability("UIDPLUS") {
+            return Err(ImapError::Protocol(
+                "UID EXPUNGE needs UIDPLUS, which the server does not offer".into(),
+            ));
+        }
+        let mut commands = Vec::new();
+        for set in checked_uid_sets(uids)? {
+            commands.push((
+                format!(
+                    "UID STORE {set} +FLAGS.SILENT {}",
+                    Flags::DELETED.to_imap_list()
+                ),
+                "UID STORE",
+            ));
+            commands.push((format!("UID EXPUNGE {set}"), "UID EXPUNGE"));
+        }
+        self.run_all(commands)
+    }
+
+    /// Runs commands (no literals) in order, sending up to
+    /// [`PIPELINE_DEPTH`] before reading their answers, and reads every
+    /// answer even after a failure, so the connection stays in step. A
+    /// command fails only itself: the server runs the others regardless.
+    fn run_all(&mut self, commands: Vec<(String, &'static str)>) -> Result<()> {
+        let mut first_failure = None;
+        for chunk in commands.chunks(PIPELINE_DEPTH) {
+            let mut tags = Vec::with_capacity(chunk.len());
+            for (command, _) in chunk {
+                let tag = self.tag();
+                let line = format!("{tag} {command}");
+                self.write(format!("{line}\r\n").as_bytes(), Some(&line))?;
+                tags.push(tag);
+            }
+            self.flush()?;
+            for (tag, (_, name)) in tags.iter().zip(chunk) {
+                let done = match self.read_until_done(tag, &mut ignore_untagged()) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        // Later answers may still be on their way.
+                        self.conn.poison();
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = check(done, name) {
+                    first_failure.get_or_insert(e);
+                }
+            }
+            if first_failure.is_some() {
+                break;
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// UID EXPUNGE <set>; needs UIDPLUS so only the given messages go.

@@ -684,3 +684,65 @@ fn select_with_changes_reports_a_failed_select_and_stays_in_step() {
     drop(s);
     server.join().unwrap();
 }
+
+#[test]
+fn uid_store_many_reads_every_answer_and_reports_the_first_failure() {
+    let (opts, server) = serve(
+        GREETING,
+        vec![
+            (
+                "UID STORE 1:3 +FLAGS.SILENT (\\Seen)",
+                b"TAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID STORE 1:3 -FLAGS.SILENT (\\Flagged)",
+                b"TAG NO [CANNOT] refused\r\n".to_vec(),
+            ),
+            (
+                "UID STORE 7 +FLAGS.SILENT (\\Answered)",
+                b"TAG OK done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let err = s
+        .uid_store_many(&[
+            ("1:3".into(), true, Flags::SEEN),
+            ("1:3".into(), false, Flags::FLAGGED),
+            ("5".into(), true, Flags::empty()),
+            ("7".into(), true, Flags::ANSWERED),
+        ])
+        .unwrap_err();
+    assert!(
+        matches!(&err, ImapError::No { command, text } if command == "UID STORE" && text.contains("refused")),
+        "{err:?}"
+    );
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 4, "the empty change is not sent: {seen:?}");
+}
+
+#[test]
+fn uid_delete_marks_then_expunges_exactly_the_set() {
+    let (opts, server) = serve(
+        GREETING,
+        vec![
+            (
+                "UID STORE 4,9 +FLAGS.SILENT (\\Deleted)",
+                b"TAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID EXPUNGE 4,9",
+                b"* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nTAG OK done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    s.uid_delete("4,9").unwrap();
+    s.noop().unwrap();
+    drop(s);
+    server.join().unwrap();
+}

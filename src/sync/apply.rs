@@ -144,18 +144,17 @@ impl<'a> Applier<'a> {
                 flags: c.new_base,
             });
         }
-        // One UID STORE per distinct change, over UID sets.
+        // One UID STORE per distinct change, over UID sets, all in one
+        // round trip.
+        let mut stores = Vec::new();
         for ((add, remove), uids) in &server_groups {
             for set in uid_sets(uids) {
-                if !add.is_empty() {
-                    self.session.uid_store(&set, true, *add)?;
-                }
-                if !remove.is_empty() {
-                    self.session.uid_store(&set, false, *remove)?;
-                }
+                stores.push((set.clone(), true, *add));
+                stores.push((set, false, *remove));
             }
-            self.counts.flags_pushed += uids.len() as u64;
         }
+        self.session.uid_store_many(&stores)?;
+        self.counts.flags_pushed += server_groups.values().map(|u| u.len() as u64).sum::<u64>();
         // Recorded only once the server has them too.
         self.pending.extend(recorded);
         self.progress.inc(changes.len() as u64);
@@ -180,11 +179,13 @@ impl<'a> Applier<'a> {
                 );
             }
         }
-        for set in uid_sets(uids) {
-            self.session.uid_store(&set, true, Flags::DELETED)?;
-            if self.session.has_capability("UIDPLUS") {
-                self.session.uid_expunge(&set)?;
-            } else {
+        if self.session.has_capability("UIDPLUS") {
+            for set in uid_sets(uids) {
+                self.session.uid_delete(&set)?;
+            }
+        } else {
+            for set in uid_sets(uids) {
+                self.session.uid_store(&set, true, Flags::DELETED)?;
                 self.session.expunge()?;
             }
         }
