@@ -36,8 +36,11 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
     session.login(&account.user, &password).map_err(wrap)?;
     // QRESYNC lets a changed folder report just what changed and what was
     // expunged since the last sync (it implies CONDSTORE).
+    // It goes out with the first command, a round trip saved.
     if session.has_capability("QRESYNC") {
-        session.enable(&["QRESYNC"]).map_err(wrap)?;
+        session
+            .enable_with_next_command(&["QRESYNC"])
+            .map_err(wrap)?;
     }
     let compress = match account.compress {
         CompressMode::Yes => true,

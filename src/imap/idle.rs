@@ -60,6 +60,8 @@ impl Session {
                 changed.set(true);
             }
         });
+        // IDLE waits for a continuation: a deferred ENABLE goes alone first.
+        self.begin_deferred(false)?;
         let tag = self.tag();
         self.write(
             format!("{tag} IDLE\r\n").as_bytes(),

@@ -286,6 +286,9 @@ pub struct Session {
     bye: Option<String>,
     alerts: Vec<String>,
     trace: bool,
+    /// An `ENABLE ...` to send with the next command: see
+    /// [`Session::enable_with_next_command`].
+    deferred_enable: Option<String>,
 }
 
 impl Session {
@@ -301,6 +304,7 @@ impl Session {
             caps_seen: false,
             authenticated: false,
             skipped: 0,
+            deferred_enable: None,
             last_skipped: None,
             bye: None,
             alerts: Vec::new(),
@@ -455,6 +459,54 @@ impl Session {
         Ok(enabled)
     }
 
+    /// ENABLE, sent together with the next command rather than on its own:
+    /// a round trip less per connection. Its failure is that command's.
+    pub fn enable_with_next_command(&mut self, extensions: &[&str]) -> Result<()> {
+        if extensions.is_empty() {
+            return Ok(());
+        }
+        if extensions
+            .iter()
+            .any(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+        {
+            return Err(ImapError::Protocol("invalid extension name".into()));
+        }
+        self.deferred_enable = Some(format!("ENABLE {}", extensions.join(" ")));
+        Ok(())
+    }
+
+    /// Writes a deferred ENABLE ahead of the command about to be written
+    /// and returns its tag, for [`Session::end_deferred`] once the commands
+    /// are flushed. A command that must wait for continuations cannot
+    /// follow it blindly: then the ENABLE goes alone first.
+    fn begin_deferred(&mut self, pipelinable: bool) -> Result<Option<String>> {
+        let Some(command) = self.deferred_enable.take() else {
+            return Ok(None);
+        };
+        let tag = self.tag();
+        let line = format!("{tag} {command}");
+        self.write(format!("{line}\r\n").as_bytes(), Some(&line))?;
+        if pipelinable {
+            return Ok(Some(tag));
+        }
+        self.flush()?;
+        self.end_deferred(Some(tag))?;
+        Ok(None)
+    }
+
+    /// Reads the answer to a deferred ENABLE (it comes first). On failure
+    /// the connection is dropped: the next command's answer is still due.
+    fn end_deferred(&mut self, tag: Option<String>) -> Result<()> {
+        let Some(tag) = tag else { return Ok(()) };
+        let result = self
+            .read_until_done(&tag, &mut ignore_untagged())
+            .and_then(|done| check(done, "ENABLE"));
+        if result.is_err() {
+            self.conn.poison();
+        }
+        result.map(|_| ())
+    }
+
     /// LIST "" "*".
     pub fn list(&mut self) -> Result<Vec<ListEntry>> {
         let mut entries = Vec::new();
@@ -528,6 +580,7 @@ impl Session {
         second: Vec<Arg<'a>>,
         second_handler: &mut dyn ResponseHandler,
     ) -> Result<(Done, Done)> {
+        let deferred = self.begin_deferred(true)?;
         let mut tags = Vec::with_capacity(2);
         for args in [first, second] {
             let tag = self.tag();
@@ -548,6 +601,7 @@ impl Session {
             tags.push(tag);
         }
         self.flush()?;
+        self.end_deferred(deferred)?;
         let first_done = match self.read_until_done(&tags[0], first_handler) {
             Ok(done) => done,
             Err(e) => {
@@ -793,6 +847,7 @@ impl Session {
     fn run_all(&mut self, commands: Vec<(String, &'static str)>) -> Result<()> {
         let mut first_failure = None;
         for chunk in commands.chunks(PIPELINE_DEPTH) {
+            let deferred = self.begin_deferred(true)?;
             let mut tags = Vec::with_capacity(chunk.len());
             for (command, _) in chunk {
                 let tag = self.tag();
@@ -801,6 +856,7 @@ impl Session {
                 tags.push(tag);
             }
             self.flush()?;
+            self.end_deferred(deferred)?;
             for (tag, (_, name)) in tags.iter().zip(chunk) {
                 let done = match self.read_until_done(tag, &mut ignore_untagged()) {
                     Ok(done) => done,
@@ -902,6 +958,8 @@ impl Session {
         if !self.conn.is_open() {
             return Ok(());
         }
+        // Nothing follows that would need it.
+        self.deferred_enable = None;
         let tag = self.tag();
         self.write(
             format!("{tag} LOGOUT\r\n").as_bytes(),
@@ -962,6 +1020,8 @@ impl Session {
     /// Sends one command and reads responses until its tagged completion.
     /// A tagged NO/BAD is returned as `Ok(Done)`; callers decide.
     fn run(&mut self, args: Vec<Arg<'_>>, handler: &mut dyn ResponseHandler) -> Result<Done> {
+        let raw_only = args.iter().all(|a| matches!(a, Arg::Raw(_)));
+        let deferred = self.begin_deferred(raw_only)?;
         let tag = self.tag();
         let mut line = format!("{tag} ").into_bytes();
         let mut trace = format!("{tag} ");
@@ -1041,6 +1101,7 @@ impl Session {
         let t = shown(&mut trace, &mut trace_pending);
         self.write(&line, t.as_deref())?;
         self.flush()?;
+        self.end_deferred(deferred)?;
         self.read_until_done(&tag, handler)
     }
 

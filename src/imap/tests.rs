@@ -746,3 +746,45 @@ fn uid_delete_marks_then_expunges_exactly_the_set() {
     drop(s);
     server.join().unwrap();
 }
+
+#[test]
+fn a_deferred_enable_goes_out_with_the_next_command() {
+    let (opts, server) = serve(
+        QRESYNC_GREETING,
+        vec![
+            (
+                "ENABLE QRESYNC",
+                b"* ENABLED QRESYNC\r\nTAG OK enabled\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    s.enable_with_next_command(&["QRESYNC"]).unwrap();
+    s.noop().unwrap();
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 3, "sent once: {seen:?}");
+}
+
+#[test]
+fn a_failed_deferred_enable_fails_the_command_it_went_with() {
+    let (opts, server) = serve(
+        QRESYNC_GREETING,
+        vec![
+            ("ENABLE QRESYNC", b"TAG NO not now\r\n".to_vec()),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    s.enable_with_next_command(&["QRESYNC"]).unwrap();
+    let err = s.noop().unwrap_err();
+    assert!(
+        matches!(&err, ImapError::No { command, .. } if command == "ENABLE"),
+        "{err:?}"
+    );
+    drop(s);
+    server.join().unwrap();
+}
