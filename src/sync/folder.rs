@@ -27,6 +27,9 @@ use super::{LazySession, SyncOptions};
 /// as "unchanged since": a change in the same timestamp tick as the scan
 /// would otherwise go unnoticed.
 const STAMP_SETTLE_NS: i64 = 1_000_000_000;
+/// The same where mtimes are whole seconds (FAT keeps them in two-second
+/// steps, HFS+ in seconds): there a tick is up to two seconds long.
+const COARSE_STAMP_SETTLE_NS: i64 = 3_000_000_000;
 
 /// What one folder's sync did, or in a dry run would do.
 #[derive(Debug, Default)]
@@ -493,7 +496,15 @@ fn settled(stamp: &DirStamp) -> bool {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= STAMP_SETTLE_NS
+    let whole_seconds = [stamp.cur_mtime_ns, stamp.new_mtime_ns]
+        .iter()
+        .all(|ns| ns % 1_000_000_000 == 0);
+    let settle = if whole_seconds {
+        COARSE_STAMP_SETTLE_NS
+    } else {
+        STAMP_SETTLE_NS
+    };
+    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle
 }
 
 fn planned_counts(plan: &super::plan::Plan) -> Counts {
@@ -624,6 +635,29 @@ mod tests {
         assert!(settled(&DirStamp {
             cur_mtime_ns: now - 2 * STAMP_SETTLE_NS,
             new_mtime_ns: 0
+        }));
+    }
+
+    #[test]
+    fn whole_second_mtimes_need_longer_to_settle() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        let whole = |ns: i64| ns / 1_000_000_000 * 1_000_000_000;
+        let two_seconds_ago = whole(now - 2 * STAMP_SETTLE_NS);
+        assert!(!settled(&DirStamp {
+            cur_mtime_ns: two_seconds_ago,
+            new_mtime_ns: two_seconds_ago,
+        }));
+        assert!(settled(&DirStamp {
+            cur_mtime_ns: two_seconds_ago + 1,
+            new_mtime_ns: two_seconds_ago,
+        }));
+        let long_ago = whole(now - 2 * COARSE_STAMP_SETTLE_NS);
+        assert!(settled(&DirStamp {
+            cur_mtime_ns: long_ago,
+            new_mtime_ns: long_ago,
         }));
     }
 }
