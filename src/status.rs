@@ -223,8 +223,6 @@ pub fn record_outcome(
     }
     // A run that got this far checked the file when it opened it; after a
     // failure, check again rather than write into a damaged file.
-    // A run that got this far checked the file when it opened it; after a
-    // failure, check again rather than write into a damaged file.
     let mut db = match result {
         Ok(_) => StateDb::reopen(&account.state_file)?,
         Err(_) => StateDb::open(&account.state_file)?,

@@ -10,7 +10,7 @@ use imap_proto::{MailboxDatum, Response, StatusAttribute};
 
 use super::framing::Frame;
 use super::{
-    check, checked_uid_sets, name_attribute, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
+    check, name_attribute, raw_command, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
     MessageMeta, Result, Selecting, Session, Untagged,
 };
 
@@ -49,49 +49,6 @@ impl Session {
         check(done, "LIST")?;
         Ok((entries, statuses))
     }
-
-    /// The messages whose flags changed, or that arrived, since `modseq`,
-    /// and with `vanished` (QRESYNC enabled) the UID ranges expunged since.
-    pub fn uid_fetch_changes(
-        &mut self,
-        modseq: u64,
-        vanished: bool,
-        each: &mut dyn FnMut(MessageMeta),
-        each_vanished: &mut dyn FnMut(RangeInclusive<u32>),
-    ) -> Result<()> {
-        if !self.has_capability("CONDSTORE") {
-            return Err(ImapError::Protocol(
-                "CHANGEDSINCE needs CONDSTORE, which the server does not offer".into(),
-            ));
-        }
-        let modifier = if vanished {
-            format!("(CHANGEDSINCE {modseq} VANISHED)")
-        } else {
-            format!("(CHANGEDSINCE {modseq})")
-        };
-        for set in checked_uid_sets("1:*")? {
-            let done = self.run(
-                vec![Arg::raw(format!(
-                    "UID FETCH {set} (UID FLAGS RFC822.SIZE MODSEQ) {modifier}"
-                ))],
-                &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
-                    Response::Fetch(_, attrs) => {
-                        if let Some(meta) = MessageMeta::from_fetch(attrs) {
-                            each(meta);
-                        }
-                    }
-                    Response::Vanished { uids, .. } => {
-                        for range in uids {
-                            each_vanished(range.clone());
-                        }
-                    }
-                    _ => {}
-                }),
-            )?;
-            check(done, "UID FETCH")?;
-        }
-        Ok(())
-    }
 }
 
 /// A folder's changes since a modseq, as [`Session::select_with_changes`]
@@ -104,11 +61,32 @@ pub struct FolderChanges {
     pub vanished: Vec<RangeInclusive<u32>>,
 }
 
+/// The messages changed or arrived since `modseq`, and (QRESYNC) the UIDs
+/// expunged since.
+fn changes_since(modseq: u64) -> String {
+    format!("UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)")
+}
+
+/// Collects the answer to [`changes_since`] into `changes`.
+fn collect_changes(
+    changes: &mut FolderChanges,
+) -> Untagged<impl FnMut(&Response<'_>, &Frame) + '_> {
+    Untagged(|resp: &Response<'_>, _: &Frame| match resp {
+        Response::Fetch(_, attrs) => {
+            if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                changes.changed.push(meta);
+            }
+        }
+        Response::Vanished { uids, .. } => changes.vanished.extend(uids.iter().cloned()),
+        _ => {}
+    })
+}
+
 impl Session {
-    /// SELECT (EXAMINE when `read_only`) and the changes since `modseq`
-    /// (see [`Session::uid_fetch_changes`]) in one round trip. The changes
-    /// are `None` when the folder's UIDVALIDITY is no longer `uidvalidity`:
-    /// they would name other messages. Needs QRESYNC enabled.
+    /// SELECT (EXAMINE when `read_only`) and the changes since `modseq` in
+    /// one round trip. The changes are `None` when the folder's UIDVALIDITY
+    /// is no longer `uidvalidity`: they would name other messages. Needs
+    /// QRESYNC enabled.
     pub fn select_with_changes(
         &mut self,
         name: &str,
@@ -122,36 +100,26 @@ impl Session {
             ));
         }
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        let select = self.select_args(verb, name);
-        if select.iter().any(|a| !matches!(a, Arg::Raw(_))) {
+        let mut changes = FolderChanges::default();
+        let Some(select) = raw_command(self.select_args(verb, name)) else {
             // A name sent as a literal waits for the server: no pipelining.
             let info = self.select_or_examine(verb, name)?;
             if info.uidvalidity != uidvalidity {
                 return Ok((info, None));
             }
-            let mut changes = FolderChanges::default();
-            self.uid_fetch_changes(modseq, true, &mut |m| changes.changed.push(m), &mut |r| {
-                changes.vanished.push(r)
-            })?;
+            let done = self.run(
+                vec![Arg::raw(changes_since(modseq))],
+                &mut collect_changes(&mut changes),
+            )?;
+            check(done, "UID FETCH")?;
             return Ok((info, Some(changes)));
-        }
+        };
         let mut selecting = Selecting::new(verb);
-        let mut changes = FolderChanges::default();
         let (selected, fetched) = self.run_pipelined(
-            select,
+            &select,
             &mut selecting.handler(),
-            vec![Arg::raw(format!(
-                "UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)"
-            ))],
-            &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
-                Response::Fetch(_, attrs) => {
-                    if let Some(meta) = MessageMeta::from_fetch(attrs) {
-                        changes.changed.push(meta);
-                    }
-                }
-                Response::Vanished { uids, .. } => changes.vanished.extend(uids.iter().cloned()),
-                _ => {}
-            }),
+            &changes_since(modseq),
+            &mut collect_changes(&mut changes),
         )?;
         // A failed SELECT leaves no mailbox selected, so the FETCH failed
         // too: the SELECT's answer is the one to report.

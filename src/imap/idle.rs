@@ -62,11 +62,7 @@ impl Session {
         });
         // IDLE waits for a continuation: a deferred ENABLE goes alone first.
         self.begin_deferred(false)?;
-        let tag = self.tag();
-        self.write(
-            format!("{tag} IDLE\r\n").as_bytes(),
-            Some(&format!("{tag} IDLE")),
-        )?;
+        let tag = self.send_raw("IDLE")?;
         self.flush()?;
         if let Some(done) = self.wait_continuation(&tag, &mut handler)? {
             check(done, "IDLE")?;

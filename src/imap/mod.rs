@@ -214,6 +214,30 @@ fn ignore_untagged() -> Untagged<impl FnMut(&Response<'_>, &Frame)> {
     Untagged(|_: &Response<'_>, _: &Frame| {})
 }
 
+/// `ENABLE <extensions>`, or `None` for no extensions.
+fn enable_command(extensions: &[&str]) -> Result<Option<String>> {
+    if extensions
+        .iter()
+        .any(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+    {
+        return Err(ImapError::Protocol("invalid extension name".into()));
+    }
+    Ok((!extensions.is_empty()).then(|| format!("ENABLE {}", extensions.join(" "))))
+}
+
+/// A command as one line, when none of its arguments is a literal (which
+/// would have to wait for the server): such a command can be pipelined.
+fn raw_command(args: Vec<Arg<'_>>) -> Option<String> {
+    let mut line = Vec::new();
+    for arg in args {
+        match arg {
+            Arg::Raw(bytes) => line.extend_from_slice(&bytes),
+            _ => return None,
+        }
+    }
+    String::from_utf8(line).ok()
+}
+
 /// What a SELECT or EXAMINE reports about the mailbox, gathered from its
 /// untagged responses.
 struct Selecting {
@@ -435,18 +459,12 @@ impl Session {
 
     /// ENABLE the given extensions; returns those the server enabled.
     pub fn enable(&mut self, extensions: &[&str]) -> Result<Vec<String>> {
-        if extensions.is_empty() {
+        let Some(command) = enable_command(extensions)? else {
             return Ok(Vec::new());
-        }
-        if extensions
-            .iter()
-            .any(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
-        {
-            return Err(ImapError::Protocol("invalid extension name".into()));
-        }
+        };
         let mut enabled = Vec::new();
         let done = self.run(
-            vec![Arg::raw(format!("ENABLE {}", extensions.join(" ")))],
+            vec![Arg::raw(command)],
             &mut Untagged(|resp: &Response<'_>, frame: &Frame| {
                 if let Response::Capabilities(caps) = resp {
                     if starts_with_ignore_case(&frame.data, b"* ENABLED") {
@@ -462,16 +480,7 @@ impl Session {
     /// ENABLE, sent together with the next command rather than on its own:
     /// a round trip less per connection. Its failure is that command's.
     pub fn enable_with_next_command(&mut self, extensions: &[&str]) -> Result<()> {
-        if extensions.is_empty() {
-            return Ok(());
-        }
-        if extensions
-            .iter()
-            .any(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
-        {
-            return Err(ImapError::Protocol("invalid extension name".into()));
-        }
-        self.deferred_enable = Some(format!("ENABLE {}", extensions.join(" ")));
+        self.deferred_enable = enable_command(extensions)?;
         Ok(())
     }
 
@@ -483,9 +492,7 @@ impl Session {
         let Some(command) = self.deferred_enable.take() else {
             return Ok(None);
         };
-        let tag = self.tag();
-        let line = format!("{tag} {command}");
-        self.write(format!("{line}\r\n").as_bytes(), Some(&line))?;
+        let tag = self.send_raw(&command)?;
         if pipelinable {
             return Ok(Some(tag));
         }
@@ -570,39 +577,22 @@ impl Session {
 
     /// Sends two commands without waiting between them, then reads each
     /// one's responses in turn: one round trip instead of two, for a second
-    /// command that is valid whatever the first one answers. Both must be
-    /// free of literals. Whatever goes wrong, the connection stays in step
+    /// command that is valid whatever the first one answers (see
+    /// [`raw_command`]). Whatever goes wrong, the connection stays in step
     /// or is dropped.
-    fn run_pipelined<'a>(
+    fn run_pipelined(
         &mut self,
-        first: Vec<Arg<'a>>,
+        first: &str,
         first_handler: &mut dyn ResponseHandler,
-        second: Vec<Arg<'a>>,
+        second: &str,
         second_handler: &mut dyn ResponseHandler,
     ) -> Result<(Done, Done)> {
         let deferred = self.begin_deferred(true)?;
-        let mut tags = Vec::with_capacity(2);
-        for args in [first, second] {
-            let tag = self.tag();
-            let mut line = format!("{tag} ").into_bytes();
-            for arg in args {
-                match arg {
-                    Arg::Raw(bytes) => line.extend_from_slice(&bytes),
-                    _ => {
-                        return Err(ImapError::Protocol(
-                            "internal: a pipelined command holds a literal".into(),
-                        ))
-                    }
-                }
-            }
-            let trace = String::from_utf8_lossy(&line).into_owned();
-            line.extend_from_slice(b"\r\n");
-            self.write(&line, Some(&trace))?;
-            tags.push(tag);
-        }
+        let first_tag = self.send_raw(first)?;
+        let second_tag = self.send_raw(second)?;
         self.flush()?;
         self.end_deferred(deferred)?;
-        let first_done = match self.read_until_done(&tags[0], first_handler) {
+        let first_done = match self.read_until_done(&first_tag, first_handler) {
             Ok(done) => done,
             Err(e) => {
                 // The second command's responses are still on their way.
@@ -610,8 +600,17 @@ impl Session {
                 return Err(e);
             }
         };
-        let second_done = self.read_until_done(&tags[1], second_handler)?;
+        let second_done = self.read_until_done(&second_tag, second_handler)?;
         Ok((first_done, second_done))
+    }
+
+    /// Writes `<tag> <command>` (one line, no literal) without flushing,
+    /// and returns the tag.
+    fn send_raw(&mut self, command: &str) -> Result<String> {
+        let tag = self.tag();
+        let line = format!("{tag} {command}");
+        self.write(format!("{line}\r\n").as_bytes(), Some(&line))?;
+        Ok(tag)
     }
 
     /// STATUS (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]).
@@ -850,10 +849,7 @@ impl Session {
             let deferred = self.begin_deferred(true)?;
             let mut tags = Vec::with_capacity(chunk.len());
             for (command, _) in chunk {
-                let tag = self.tag();
-                let line = format!("{tag} {command}");
-                self.write(format!("{line}\r\n").as_bytes(), Some(&line))?;
-                tags.push(tag);
+                tags.push(self.send_raw(command)?);
             }
             self.flush()?;
             self.end_deferred(deferred)?;
@@ -875,23 +871,6 @@ impl Session {
             }
         }
         first_failure.map_or(Ok(()), Err)
-    }
-
-    /// UID EXPUNGE <set>; needs UIDPLUS so only the given messages go.
-    pub fn uid_expunge(&mut self, uids: &str) -> Result<()> {
-        if !self.has_capability("UIDPLUS") {
-            return Err(ImapError::Protocol(
-                "UID EXPUNGE needs UIDPLUS, which the server does not offer".into(),
-            ));
-        }
-        for set in checked_uid_sets(uids)? {
-            let done = self.run(
-                vec![Arg::raw(format!("UID EXPUNGE {set}"))],
-                &mut ignore_untagged(),
-            )?;
-            check(done, "UID EXPUNGE")?;
-        }
-        Ok(())
     }
 
     /// COMPRESS DEFLATE: compresses everything from here on. Worth it on
@@ -960,11 +939,7 @@ impl Session {
         }
         // Nothing follows that would need it.
         self.deferred_enable = None;
-        let tag = self.tag();
-        self.write(
-            format!("{tag} LOGOUT\r\n").as_bytes(),
-            Some(&format!("{tag} LOGOUT")),
-        )?;
+        let tag = self.send_raw("LOGOUT")?;
         self.flush()?;
         let _ = self.read_until_done(&tag, &mut ignore_untagged());
         Ok(())

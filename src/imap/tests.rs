@@ -322,6 +322,7 @@ fn fetch_meta_headers_search_and_append() {
             ),
             ("", b"TAG OK [APPENDUID 99 12] appended\r\n".to_vec()),
             ("UID STORE 1:3 -FLAGS.SILENT (\\Seen)", b"TAG OK stored\r\n".to_vec()),
+            ("UID STORE 2 +FLAGS.SILENT (\\Deleted)", b"TAG OK done\r\n".to_vec()),
             ("UID EXPUNGE 2", b"* VANISHED 2\r\nTAG OK gone\r\n".to_vec()),
         ],
     );
@@ -355,7 +356,7 @@ fn fetch_meta_headers_search_and_append() {
     assert_eq!(appended, Some((99, 12)));
     s.uid_store("1:3", false, Flags::SEEN).unwrap();
     s.uid_store("1:3", true, Flags::empty()).unwrap();
-    s.uid_expunge("2").unwrap();
+    s.uid_delete("2").unwrap();
     assert!(matches!(
         s.uid_store("1 FLAGS", true, Flags::SEEN),
         Err(ImapError::Protocol(_))

@@ -215,18 +215,16 @@ impl StateDb {
     /// Fails on a garbage or truncated file before anything reads or
     /// writes it, so damage is never made worse.
     fn verify(&self) -> Result<()> {
+        let corrupt = |detail: String| StateError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        };
         let check: String = self
             .conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| StateError::Corrupt {
-                path: self.path.clone(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| corrupt(e.to_string()))?;
         if check != "ok" {
-            return Err(StateError::Corrupt {
-                path: self.path.clone(),
-                detail: check,
-            });
+            return Err(corrupt(check));
         }
         Ok(())
     }
@@ -271,6 +269,15 @@ impl StateDb {
                 .map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// A transaction that takes the write lock at once (waiting in the busy
+    /// handler), rather than failing when a read turns into a write while
+    /// another connection writes.
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sqlite(&self.path, e))
     }
 
     fn err(&self, e: rusqlite::Error) -> StateError {
@@ -377,10 +384,7 @@ impl StateDb {
         resolved_intents: &[i64],
     ) -> Result<()> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| sqlite(&path, e))?;
+        let tx = self.write_transaction()?;
         {
             let e = |e| sqlite(&path, e);
             let mut insert = tx
@@ -433,10 +437,7 @@ impl StateDb {
         pairs: &[Pair],
     ) -> Result<()> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| sqlite(&path, e))?;
+        let tx = self.write_transaction()?;
         {
             let e = |e| sqlite(&path, e);
             tx.execute("DELETE FROM pairs WHERE folder_id = ?1", [folder_id])
@@ -523,10 +524,7 @@ impl StateDb {
     pub fn record_sync_results(&mut self, results: &[(&str, Option<&str>)]) -> Result<()> {
         let path = self.path.clone();
         let e = |e| sqlite(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = self.write_transaction()?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS sync_results (
                  folder   TEXT PRIMARY KEY,
@@ -686,7 +684,7 @@ pub fn create_private_file(path: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod busy_tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -698,11 +696,6 @@ mod busy_tests {
         let last = (0..).find(|&n| busy_waited(n) >= BUSY_TIMEOUT).unwrap();
         assert!(busy_waited(last) < BUSY_TIMEOUT + Duration::from_millis(2));
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
         Pair {
