@@ -143,6 +143,72 @@ fn a_changed_folder_fetches_only_its_changes() {
     assert_all_in_sync(&mut client, imapdir.maildir());
 }
 
+/// A folder whose directories are as the last sync left them is not
+/// listed again when only the server changed: the plan reads the changed
+/// messages and the files they pair with. A mail reader's change after
+/// that sync still makes the next run list the folder and send it.
+#[test]
+fn server_changes_to_an_untouched_maildir_read_only_the_changes() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 8);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    sleep(SETTLE);
+    imapdir.sync_ok();
+    sleep(SETTLE);
+
+    let inbox = client.fetch_all("INBOX");
+    let flagged = inbox.iter().find(|m| !m.letters().contains('F')).unwrap();
+    let flagged_mid = flagged.message_id().unwrap();
+    client.store("INBOX", flagged.uid, "+FLAGS", "\\Flagged");
+    let expunged_mid = inbox[1].message_id().unwrap();
+    client.expunge_uid("INBOX", inbox[1].uid);
+    client.append("INBOX", "", &generate_message(700, "INBOX"));
+    let run = imapdir.run(&["-vv", "sync"]);
+    run.expect_success();
+    assert!(
+        run.stderr.contains(
+            "INBOX: the Maildir is as the last sync left it; reading only the 3 messages"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert!(find_by_message_id(&local, &flagged_mid).flags.contains('F'));
+    assert!(local
+        .iter()
+        .all(|m| m.message_id().as_deref() != Some(expunged_mid.as_str())));
+    assert_eq!(local.len(), inbox.len());
+
+    // Whatever stamp that run recorded, a reader's change now is seen.
+    let target = local.iter().find(|m| !m.flags.contains('R')).unwrap();
+    let target_mid = target.message_id().unwrap();
+    set_local_flags(target, &format!("R{}", target.flags));
+    let new_path = write_local_message(
+        imapdir.maildir(),
+        "INBOX",
+        "1700000000.reader.test",
+        &generate_message(701, "INBOX"),
+        None,
+    );
+    imapdir.sync_ok();
+    let server = client.fetch_all("INBOX");
+    assert!(find_server_by_message_id(&server, &target_mid)
+        .flags
+        .iter()
+        .any(|f| f == "\\Answered"));
+    assert!(
+        server
+            .iter()
+            .any(|m| m.message_id() == message_id(&generate_message(701, "INBOX"))),
+        "{new_path:?} uploaded"
+    );
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    assert_noop_sync(&imapdir, &mut client);
+}
+
 /// Every folder's messages as (Message-ID, flag letters), on the server
 /// and locally, which must agree.
 fn end_state(

@@ -15,8 +15,9 @@ mod discover;
 mod line_endings;
 mod message;
 mod name;
+mod witness;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -29,6 +30,7 @@ pub use discover::discover_folders;
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
+pub use witness::{DirWitness, OwnChanges};
 
 /// How old a tmp/ file must be before it counts as a crash leftover (the
 /// Maildir spec's 36 hours).
@@ -98,6 +100,26 @@ pub struct DirStamp {
     pub new_mtime_ns: i64,
 }
 
+/// How long a directory's mtime must lie in the past before it is trusted
+/// as "unchanged since": a change in the same timestamp tick as the scan
+/// would otherwise go unnoticed.
+pub const STAMP_SETTLE_NS: i64 = 1_000_000_000;
+/// The same where mtimes are whole seconds (FAT keeps them in two-second
+/// steps, HFS+ in seconds): there a tick is up to two seconds long.
+pub const COARSE_STAMP_SETTLE_NS: i64 = 3_000_000_000;
+
+/// How long this stamp's mtimes must lie in the past to be trusted.
+pub fn settle_ns(stamp: &DirStamp) -> i64 {
+    let whole_seconds = [stamp.cur_mtime_ns, stamp.new_mtime_ns]
+        .iter()
+        .all(|ns| ns % 1_000_000_000 == 0);
+    if whole_seconds {
+        COARSE_STAMP_SETTLE_NS
+    } else {
+        STAMP_SETTLE_NS
+    }
+}
+
 /// One Maildir folder: a directory holding cur/ new/ tmp/.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Maildir {
@@ -105,6 +127,9 @@ pub struct Maildir {
     /// cur/ and new/ entries changed since the last [`Maildir::sync_dirs`]:
     /// only those directories need an fsync.
     unsynced: Cell<Unsynced>,
+    /// Names this handle made appear in or vanish from cur/ and new/, so a
+    /// [`DirWitness`] can tell them from anyone else's changes.
+    own: RefCell<OwnChanges>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -119,6 +144,7 @@ impl Maildir {
         Maildir {
             path: path.into(),
             unsynced: Cell::new(Unsynced::default()),
+            own: RefCell::new(OwnChanges::default()),
         }
     }
 
@@ -250,6 +276,10 @@ impl Maildir {
             )
         })?;
         self.touched(subdir);
+        self.own
+            .borrow_mut()
+            .appeared
+            .insert((subdir, name.clone()));
         Ok(LocalMessage::from_name(subdir, &name))
     }
 
@@ -310,6 +340,9 @@ impl Maildir {
                 Ok(()) => {
                     self.touched(current.subdir);
                     self.touched(subdir);
+                    let mut own = self.own.borrow_mut();
+                    own.vanished.insert((current.subdir, current.name.clone()));
+                    own.appeared.insert((subdir, name.clone()));
                     return Ok(LocalMessage::from_name(subdir, &name));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -329,6 +362,32 @@ impl Maildir {
             self.path.display(),
             msg.base
         )))
+    }
+
+    /// The file imapdir would have left for a message with this base and
+    /// flags, found with a `stat` or two instead of a directory listing:
+    /// in new/ under the bare base when it has no flags (or in cur/ with an
+    /// empty info part, where mail readers move messages they have shown),
+    /// else in cur/ with its flag letters. `None` when no such file exists,
+    /// for instance because its name carries letters imapdir does not sync.
+    pub fn find_recorded(&self, base: &str, flags: Flags) -> io::Result<Option<LocalMessage>> {
+        let mut candidates = vec![Subdir::for_flags(flags)];
+        if flags.is_empty() {
+            candidates.push(Subdir::Cur);
+        }
+        for subdir in candidates {
+            let name = format_name_in(subdir, base, flags, "");
+            let path = self.subdir_path(subdir).join(&name);
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => {
+                    return Ok(Some(LocalMessage::from_name(subdir, &name)))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(with_path(e, "cannot stat", &path)),
+            }
+        }
+        Ok(None)
     }
 
     /// The file with this base in cur/ (preferred) or new/, if any.
@@ -373,10 +432,17 @@ impl Maildir {
         let path = self.file_path(msg);
         self.touched(msg.subdir);
         match fs::remove_file(&path) {
+            Ok(()) => {
+                self.own
+                    .borrow_mut()
+                    .vanished
+                    .insert((msg.subdir, msg.name.clone()));
+                Ok(())
+            }
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(with_path(e, "cannot delete", &path))
             }
-            _ => Ok(()),
+            Err(_) => Ok(()),
         }
     }
 

@@ -425,3 +425,110 @@ fn sync_dirs_covers_exactly_the_directories_changed() {
     md.sync_dirs().unwrap();
     assert_eq!(pending(&md), Unsynced::default());
 }
+
+/// Long enough for any local file system's timestamp tick to pass.
+const TICKS: Duration = Duration::from_millis(60);
+
+#[test]
+fn find_recorded_finds_files_as_imapdir_names_them() {
+    let (_root, md) = new_maildir();
+    let unseen = add(&md, "u1,U=1", Flags::empty(), "a");
+    let seen = add(&md, "u2,U=2", flags("FS"), "b");
+    assert_eq!(
+        md.find_recorded("u1,U=1", Flags::empty()).unwrap(),
+        Some(unseen.clone())
+    );
+    assert_eq!(
+        md.find_recorded("u2,U=2", flags("SF")).unwrap(),
+        Some(seen.clone())
+    );
+    // A mail reader moved the unseen one to cur/ with an empty info part.
+    fs::rename(md.file_path(&unseen), md.path().join("cur/u1,U=1:2,")).unwrap();
+    let moved = md.find_recorded("u1,U=1", Flags::empty()).unwrap().unwrap();
+    assert_eq!(
+        (moved.subdir, moved.name.as_str()),
+        (Subdir::Cur, "u1,U=1:2,")
+    );
+    // Flags other than the recorded ones, or letters imapdir does not sync:
+    // not found, so the caller lists the folder instead.
+    assert_eq!(md.find_recorded("u2,U=2", flags("S")).unwrap(), None);
+    fs::rename(md.file_path(&seen), md.path().join("cur/u2,U=2:2,FSa")).unwrap();
+    assert_eq!(md.find_recorded("u2,U=2", flags("FS")).unwrap(), None);
+    assert_eq!(md.find_recorded("nothing", Flags::empty()).unwrap(), None);
+}
+
+#[test]
+fn own_changes_alone_leave_a_trusted_stamp() {
+    let (_root, md) = new_maildir();
+    let kept = add(&md, "k,U=1", flags("S"), "kept");
+    let gone = add(&md, "g,U=2", Flags::empty(), "gone");
+    let Some(mut witness) = DirWitness::start(&md) else {
+        eprintln!("no inotify here; nothing to test");
+        return;
+    };
+    add(&md, "n,U=3", Flags::empty(), "new");
+    md.set_flags(&kept, flags("FS")).unwrap();
+    md.remove(&gone).unwrap();
+    md.sync_dirs().unwrap();
+    witness.writes_done(&md);
+    std::thread::sleep(TICKS);
+    assert_eq!(witness.trusted(&md), Some(md.stamp().unwrap()));
+}
+
+#[test]
+fn anyone_elses_change_is_never_trusted() {
+    type Foreign = fn(&Maildir, &LocalMessage);
+    let changes: [(&str, Foreign); 4] = [
+        ("a delivery", |md, _| {
+            fs::write(md.path().join("new/delivered"), "x").unwrap()
+        }),
+        ("a rename", |md, m| {
+            fs::rename(md.file_path(m), md.path().join("cur/m,U=1:2,RS")).unwrap()
+        }),
+        ("a deletion", |md, m| {
+            fs::remove_file(md.file_path(m)).unwrap()
+        }),
+        ("a new directory entry in cur/", |md, _| {
+            fs::write(md.path().join("cur/other:2,S"), "x").unwrap()
+        }),
+    ];
+    for (what, change) in changes {
+        for after_writes in [false, true] {
+            let (_root, md) = new_maildir();
+            let m = add(&md, "m,U=1", flags("S"), "m");
+            let Some(mut witness) = DirWitness::start(&md) else {
+                return;
+            };
+            add(&md, "own,U=2", flags("S"), "own");
+            if !after_writes {
+                change(&md, &m);
+            }
+            witness.writes_done(&md);
+            if after_writes {
+                change(&md, &m);
+            }
+            std::thread::sleep(TICKS);
+            assert_eq!(
+                witness.trusted(&md),
+                None,
+                "{what}, after writes: {after_writes}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stamp_too_fresh_is_not_trusted_yet() {
+    let (_root, md) = new_maildir();
+    let Some(mut witness) = DirWitness::start(&md) else {
+        return;
+    };
+    add(&md, "own,U=2", flags("S"), "own");
+    witness.writes_done(&md);
+    // Read at once: the mtime is younger than any tick.
+    let first = witness.trusted(&md);
+    std::thread::sleep(TICKS);
+    let later = witness.trusted(&md);
+    assert_eq!(later, Some(md.stamp().unwrap()));
+    assert!(first.is_none() || first == later);
+}

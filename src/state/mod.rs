@@ -4,6 +4,8 @@
 //! each folder worker can hold its own connection; every batch of changes is
 //! one transaction, so a crash leaves either the batch or nothing.
 
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -205,6 +207,7 @@ impl StateDb {
         .map_err(|e| sqlite(&display, e))?;
         conn.busy_handler(Some(wait_while_busy))
             .map_err(|e| sqlite(&display, e))?;
+
         Ok(StateDb {
             conn,
             path: display,
@@ -349,6 +352,18 @@ impl StateDb {
         Ok(())
     }
 
+    /// Records the directory stamp of a folder synced earlier in this run,
+    /// once it can be trusted.
+    pub fn set_stamp(&self, folder_id: i64, stamp: DirStamp) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET cur_mtime_ns = ?2, new_mtime_ns = ?3 WHERE id = ?1",
+                params![folder_id, stamp.cur_mtime_ns, stamp.new_mtime_ns],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// The pairs of a folder, by UID.
     pub fn pairs(&self, folder_id: i64) -> Result<Vec<Pair>> {
         let mut stmt = self
@@ -367,6 +382,70 @@ impl StateDb {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The pairs with these UIDs or in these UID ranges, by UID: what a
+    /// folder's changes since the last sync touch, read without reading the
+    /// whole folder.
+    pub fn pairs_among(
+        &self,
+        folder_id: i64,
+        uids: &[u32],
+        ranges: &[RangeInclusive<u32>],
+    ) -> Result<Vec<Pair>> {
+        let row = |r: &rusqlite::Row<'_>| {
+            Ok(Pair {
+                uid: r.get(0)?,
+                local_base: r.get(1)?,
+                flags: Flags::from_bits(r.get(2)?),
+            })
+        };
+        let mut found: BTreeMap<u32, Pair> = BTreeMap::new();
+        let mut by_uid = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, local_base, flags FROM pairs WHERE folder_id = ?1 AND uid = ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        for &uid in uids {
+            if let Some(p) = by_uid
+                .query_row(params![folder_id, uid], row)
+                .optional()
+                .map_err(|e| self.err(e))?
+            {
+                found.insert(p.uid, p);
+            }
+        }
+        let mut in_range = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, local_base, flags FROM pairs
+                 WHERE folder_id = ?1 AND uid BETWEEN ?2 AND ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        for range in ranges {
+            let rows = in_range
+                .query_map(params![folder_id, range.start(), range.end()], row)
+                .map_err(|e| self.err(e))?;
+            for p in rows {
+                let p = p.map_err(|e| self.err(e))?;
+                found.insert(p.uid, p);
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// How many pairs a folder has: the size of its local side when its
+    /// directories are as the last sync left them.
+    pub fn pair_count(&self, folder_id: i64) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM pairs WHERE folder_id = ?1",
+                [folder_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
             .map_err(|e| self.err(e))
     }
 
@@ -703,6 +782,35 @@ mod tests {
             local_base: base.into(),
             flags,
         }
+    }
+
+    #[test]
+    fn pairs_among_reads_just_the_named_uids_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = StateDb::open(&dir.path().join("s.sqlite")).unwrap();
+        let f = db.add_folder("INBOX", 1).unwrap();
+        let other = db.add_folder("Other", 1).unwrap();
+        let all: Vec<_> = (1..=20)
+            .map(|u| PairChange::Insert(pair(u, &format!("b{u}"), Flags::SEEN)))
+            .collect();
+        db.apply(f.id, &all).unwrap();
+        db.apply(other.id, &[PairChange::Insert(pair(3, "o3", Flags::SEEN))])
+            .unwrap();
+        let uids = |ps: Vec<Pair>| ps.into_iter().map(|p| p.uid).collect::<Vec<_>>();
+        assert_eq!(
+            uids(
+                db.pairs_among(f.id, &[7, 3, 99], &[10..=12, 19..=40])
+                    .unwrap()
+            ),
+            [3, 7, 10, 11, 12, 19, 20]
+        );
+        assert_eq!(
+            uids(db.pairs_among(f.id, &[5], &[4..=6]).unwrap()),
+            [4, 5, 6]
+        );
+        assert!(db.pairs_among(f.id, &[], &[]).unwrap().is_empty());
+        assert_eq!(db.pair_count(f.id).unwrap(), 20);
+        assert_eq!(db.pair_count(other.id).unwrap(), 1);
     }
 
     #[test]

@@ -7,13 +7,14 @@
 //! the recorded modseq with CONDSTORE/QRESYNC, and a full UID/FLAGS listing
 //! otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+use crate::flags::Flags;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session};
-use crate::maildir::{DirStamp, LocalMessage, Maildir};
+use crate::maildir::{settle_ns, DirStamp, DirWitness, LocalMessage, Maildir};
 use crate::report::{Counts, Reporter};
 use crate::state::{FolderState, Pair, StateDb};
 
@@ -23,20 +24,31 @@ use super::plan::{plan, Direction, RemoteMessage};
 use super::repair;
 use super::{LazySession, SyncOptions};
 
-/// How long a directory's mtime must lie in the past before it is trusted
-/// as "unchanged since": a change in the same timestamp tick as the scan
-/// would otherwise go unnoticed.
-const STAMP_SETTLE_NS: i64 = 1_000_000_000;
-/// The same where mtimes are whole seconds (FAT keeps them in two-second
-/// steps, HFS+ in seconds): there a tick is up to two seconds long.
-const COARSE_STAMP_SETTLE_NS: i64 = 3_000_000_000;
-
 /// What one folder's sync did, or in a dry run would do.
 #[derive(Debug, Default)]
 pub struct FolderReport {
     pub counts: Counts,
     /// A dry run's actions, one line each, printed in folder order at the end.
     pub planned: Vec<String>,
+    /// The stamp this sync's own writes left, not yet settled when the
+    /// folder was done: recorded at the end of the run if it has settled
+    /// by then and nothing else has touched the folder.
+    pub unsettled: Option<UnsettledStamp>,
+}
+
+/// A folder's stamp after imapdir's own writes, still under watch.
+#[derive(Debug)]
+pub struct UnsettledStamp {
+    pub folder_id: i64,
+    pub witness: DirWitness,
+    pub maildir: Maildir,
+}
+
+impl UnsettledStamp {
+    /// The stamp, if it can be trusted now.
+    pub fn trusted(mut self) -> Option<DirStamp> {
+        self.witness.trusted(&self.maildir)
+    }
 }
 
 /// Whether the server's folder is as the last complete sync left it: the
@@ -113,6 +125,16 @@ pub fn sync_folder(
         }
     }
 
+    // Watch cur/ and new/ from before they are read: if this sync's own
+    // writes are the only changes, the stamp after them is as good as a
+    // scan's and the next run need not list the folder again.
+    let complete = options.direction == Direction::BOTH;
+    let mut witness = if complete && !options.dry_run {
+        DirWitness::start(&maildir)
+    } else {
+        None
+    };
+
     let stored = db.folder(&job.remote_name)?;
     let pending_appends = match &stored {
         Some(f) => !db.pending_appends(f.id)?.is_empty(),
@@ -151,8 +173,36 @@ pub fn sync_folder(
             remote_unchanged,
         )
     };
-    let (local_side, remote) = if needs_server {
-        std::thread::scope(|scope| {
+    // cur/ and new/ as the last complete sync left them hold exactly the
+    // recorded pairs' files: then only the messages the server changed need
+    // reading, on both sides, instead of the whole folder.
+    let stamp_before = maildir.stamp().ok();
+    let local_unchanged = needs_server
+        && !pending_appends
+        && stored
+            .as_ref()
+            .is_some_and(|f| f.stamp.is_some() && f.stamp == stamp_before);
+    let sides = if local_unchanged {
+        let (snapshot, info) = snapshot(session)?;
+        let changed = match (&stored, &info) {
+            (Some(f), Some(i)) => changed_only(db, &maildir, f, i, &snapshot, stamp_before)?,
+            _ => None,
+        };
+        let sides = match changed {
+            Some(sides) => {
+                reporter.debug(format!(
+                    "{}: the Maildir is as the last sync left it; reading only the {} messages \
+                     the server changed",
+                    job.display_name,
+                    sides.changed_messages()
+                ));
+                sides
+            }
+            None => Sides::whole(read_local(db)?, snapshot),
+        };
+        (sides, info)
+    } else if needs_server {
+        let (local_side, remote) = std::thread::scope(|scope| {
             let db = &mut *db;
             let local_side = scope.spawn(move || read_local(db));
             let remote = snapshot(session);
@@ -160,21 +210,25 @@ pub fn sync_folder(
                 .join()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the local scan panicked")));
             (local_side, remote)
-        })
+        });
+        let (snapshot, info) = remote?;
+        (Sides::whole(local_side?, snapshot), info)
     } else {
-        (read_local(db), snapshot(session))
+        let local_side = read_local(db)?;
+        let (snapshot, info) = snapshot(session)?;
+        (Sides::whole(local_side, snapshot), info)
     };
-    let LocalSide {
-        pairs: stored_pairs,
-        mut local,
-        stamp: scan_stamp,
-    } = local_side?;
-    let (snapshot, mut info) = remote?;
-    let remote = match snapshot {
-        RemoteSnapshot::Unchanged => remote_from_pairs(&stored_pairs),
-        RemoteSnapshot::Changes(changes) => apply_remote_changes(&stored_pairs, changes),
-        RemoteSnapshot::Listed(remote) => remote,
-    };
+    let (
+        Sides {
+            remote,
+            pairs: stored_pairs,
+            mut local,
+            stamp: scan_stamp,
+            remote_count,
+            local_count,
+        },
+        mut info,
+    ) = sides;
 
     // A message line the parser could not read is a message missing from
     // the snapshot, which the plan would take for an expunge: stop here.
@@ -251,7 +305,7 @@ pub fn sync_folder(
 
     let plan = plan(&remote, &pairs, &local, options.direction);
     if !options.allow_mass_delete {
-        super::guard::check_deletions(&plan, remote.len(), local.len(), options.max_delete_share)?;
+        super::guard::check_deletions(&plan, remote_count, local_count, options.max_delete_share)?;
     }
     if options.dry_run {
         dry_lines.extend(plan.describe());
@@ -259,6 +313,7 @@ pub fn sync_folder(
         return Ok(FolderReport {
             counts,
             planned: dry_lines,
+            unsettled: None,
         });
     }
     for line in plan.describe() {
@@ -304,7 +359,6 @@ pub fn sync_folder(
     // Remember what the next run compares against, only where it is a
     // complete picture: after a two-way run, the status from before this
     // run's own changes (those then look changed once, harmlessly).
-    let complete = options.direction == Direction::BOTH;
     let (uidnext, modseq) = match (&info, &job.status) {
         (Some(i), _) => (i.uidnext, i.highestmodseq),
         (None, Some(s)) => (s.uidnext, s.highestmodseq),
@@ -312,11 +366,29 @@ pub fn sync_folder(
     };
     let touched_locally = renamed_locally
         || done.downloaded + done.uploaded + done.flags_pulled + done.deleted_local > 0;
-    let stamp = scan_stamp.filter(|s| complete && !touched_locally && settled(s));
+    let mut unsettled = None;
+    let stamp = if !touched_locally {
+        scan_stamp.filter(|s| complete && settled(s))
+    } else if let Some(mut w) = witness.take() {
+        w.writes_done(&maildir);
+        let trusted = w.trusted(&maildir);
+        if trusted.is_none() {
+            // Perhaps trusted once the run's other folders are done.
+            unsettled = Some(UnsettledStamp {
+                folder_id: folder_state.id,
+                witness: w,
+                maildir: maildir.clone(),
+            });
+        }
+        trusted
+    } else {
+        None
+    };
     db.mark_folder_synced(folder_state.id, uidnext, modseq.filter(|_| complete), stamp)?;
     Ok(FolderReport {
         counts,
         planned: Vec::new(),
+        unsettled,
     })
 }
 
@@ -355,6 +427,134 @@ struct LocalSide {
     pairs: Vec<Pair>,
     local: Vec<LocalMessage>,
     stamp: Option<DirStamp>,
+}
+
+/// Both sides and the recorded pairs, as far as the plan needs them.
+struct Sides {
+    remote: Vec<RemoteMessage>,
+    pairs: Vec<Pair>,
+    local: Vec<LocalMessage>,
+    /// The directories' stamp taken before reading them.
+    stamp: Option<DirStamp>,
+    /// Each side's size, for the mass-deletion guard: the whole folder,
+    /// even where only the changed messages were read.
+    remote_count: usize,
+    local_count: usize,
+}
+
+impl Sides {
+    /// How many messages these sides hold: the changed ones, when only
+    /// those were read.
+    fn changed_messages(&self) -> usize {
+        let mut uids: Vec<u32> = self.remote.iter().map(|r| r.uid).collect();
+        uids.extend(self.pairs.iter().map(|p| p.uid));
+        uids.sort_unstable();
+        uids.dedup();
+        uids.len()
+    }
+
+    /// Every message of the folder on both sides.
+    fn whole(local_side: LocalSide, snapshot: RemoteSnapshot) -> Sides {
+        let LocalSide {
+            pairs,
+            local,
+            stamp,
+        } = local_side;
+        let remote = match snapshot {
+            RemoteSnapshot::Unchanged => remote_from_pairs(&pairs),
+            RemoteSnapshot::Changes(changes) => apply_remote_changes(&pairs, changes),
+            RemoteSnapshot::Listed(remote) => remote,
+        };
+        Sides {
+            remote_count: remote.len(),
+            local_count: local.len(),
+            remote,
+            pairs,
+            local,
+            stamp,
+        }
+    }
+}
+
+/// The sides of a folder whose directories are as the last complete sync
+/// left them, reduced to the messages the server changed since: those
+/// changes, the pairs they touch, and those pairs' files, found by name.
+/// Every other pair is the same on both sides and needs no action, so the
+/// plan over these is the plan over the whole folder, at the cost of the
+/// changes rather than of the folder.
+///
+/// `None` where that shortcut does not hold and the whole folder must be
+/// read: the server reset its UIDs, or a recorded file is not where its
+/// name says (renamed with letters imapdir does not sync, say).
+fn changed_only(
+    db: &StateDb,
+    maildir: &Maildir,
+    stored: &FolderState,
+    info: &MailboxInfo,
+    snapshot: &RemoteSnapshot,
+    stamp: Option<DirStamp>,
+) -> anyhow::Result<Option<Sides>> {
+    if info.uidvalidity != stored.uidvalidity {
+        return Ok(None);
+    }
+    let (remote, pairs, local_count) = match snapshot {
+        RemoteSnapshot::Unchanged => return Ok(None),
+        RemoteSnapshot::Changes(changes) => {
+            let mut by_uid: BTreeMap<u32, RemoteMessage> = BTreeMap::new();
+            for m in &changes.changed {
+                let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
+                    uid: m.uid,
+                    flags: m.flags,
+                    size: m.size,
+                });
+                entry.flags = m.flags;
+                entry.size = entry.size.or(m.size);
+            }
+            for range in &changes.vanished {
+                let gone: Vec<u32> = by_uid.range(range.clone()).map(|(&uid, _)| uid).collect();
+                for uid in gone {
+                    by_uid.remove(&uid);
+                }
+            }
+            let uids: Vec<u32> = by_uid.keys().copied().collect();
+            let pairs = db.pairs_among(stored.id, &uids, &changes.vanished)?;
+            // A pair whose message did not change needs nothing.
+            let remote: Vec<RemoteMessage> = by_uid.into_values().collect();
+            (remote, pairs, db.pair_count(stored.id)?)
+        }
+        RemoteSnapshot::Listed(listed) => {
+            let all = db.pairs(stored.id)?;
+            let listed_by_uid: HashMap<u32, &RemoteMessage> =
+                listed.iter().map(|r| (r.uid, r)).collect();
+            let paired: HashMap<u32, Flags> = all.iter().map(|p| (p.uid, p.flags)).collect();
+            let remote: Vec<RemoteMessage> = listed
+                .iter()
+                .filter(|r| paired.get(&r.uid) != Some(&r.flags))
+                .copied()
+                .collect();
+            let count = all.len();
+            let pairs: Vec<Pair> = all
+                .into_iter()
+                .filter(|p| listed_by_uid.get(&p.uid).is_none_or(|r| r.flags != p.flags))
+                .collect();
+            (remote, pairs, count)
+        }
+    };
+    let mut local = Vec::with_capacity(pairs.len());
+    for pair in &pairs {
+        match maildir.find_recorded(&pair.local_base, pair.flags)? {
+            Some(found) => local.push(found),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(Sides {
+        remote,
+        pairs,
+        local,
+        stamp,
+        remote_count: info.exists as usize,
+        local_count,
+    }))
 }
 
 /// The server's messages and flags, in the form it was cheapest to get.
@@ -496,15 +696,7 @@ fn settled(stamp: &DirStamp) -> bool {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    let whole_seconds = [stamp.cur_mtime_ns, stamp.new_mtime_ns]
-        .iter()
-        .all(|ns| ns % 1_000_000_000 == 0);
-    let settle = if whole_seconds {
-        COARSE_STAMP_SETTLE_NS
-    } else {
-        STAMP_SETTLE_NS
-    };
-    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle
+    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle_ns(stamp)
 }
 
 fn planned_counts(plan: &super::plan::Plan) -> Counts {
@@ -530,6 +722,7 @@ fn planned_counts(plan: &super::plan::Plan) -> Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maildir::{COARSE_STAMP_SETTLE_NS, STAMP_SETTLE_NS};
 
     fn stored() -> FolderState {
         FolderState {

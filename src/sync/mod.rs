@@ -278,10 +278,9 @@ fn run_workers(
         .unwrap_or(account.jobs)
         .clamp(1, jobs.len().max(1));
     let mut states = Vec::with_capacity(workers);
-    for _ in 1..workers {
+    for _ in 0..workers {
         states.push(state.open_another()?);
     }
-    states.push(state);
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
@@ -310,10 +309,30 @@ fn run_workers(
         }
     });
 
+    let mut pending = results.into_inner().expect("results");
+    record_settled_stamps(&state, &mut pending)?;
     Ok(AccountOutcome {
-        pending: results.into_inner().expect("results"),
+        pending,
         ..AccountOutcome::default()
     })
+}
+
+/// Records the stamps folders' own writes left that have settled while
+/// the other folders synced.
+fn record_settled_stamps(
+    state: &StateDb,
+    results: &mut [(usize, String, anyhow::Result<FolderReport>)],
+) -> anyhow::Result<()> {
+    for (_, _, result) in results.iter_mut() {
+        let Ok(report) = result else { continue };
+        if let Some(unsettled) = report.unsettled.take() {
+            let folder_id = unsettled.folder_id;
+            if let Some(stamp) = unsettled.trusted() {
+                state.set_stamp(folder_id, stamp)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A dry run's plan for one folder on stdout.
