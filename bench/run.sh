@@ -16,7 +16,8 @@
 #
 # Env: IMAPDIR (imapdir binary; default target/release/imapdir in the repo,
 # built with cargo when missing), MBSYNC (default mbsync),
-# BENCH_TMP (parent of the work dir; default $TMPDIR or /tmp), JOBS (imapdir jobs, 4).
+# BENCH_TMP (parent of the work dir; default $TMPDIR or /tmp), JOBS (imapdir jobs;
+# unset: imapdir's default, as for mbsync).
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,7 +67,7 @@ if [ ! -x "$IMAPDIR" ]; then
     (cd "$ROOT" && cargo build --release) >&2 || die "cargo build failed"
     [ -x "$IMAPDIR" ] || die "no binary at $IMAPDIR"
 fi
-JOBS=${JOBS:-4}
+JOBS=${JOBS:-}
 
 # --- work dir, ports, cleanup ----------------------------------------------
 WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/imapdir-bench.XXXXXX")
@@ -138,6 +139,10 @@ if [ "$RTT" -gt 0 ]; then
     for _ in $(seq 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
     [ -s "$WORK/proxy.port" ] || die "delay proxy did not start"
     CONNECT_PORT=$(cat "$WORK/proxy.port")
+    # The proxy stands for a remote server, but listens on loopback, where
+    # imapdir would default to one connection per core: give it the
+    # default it has for a remote server.
+    JOBS=${JOBS:-4}
     log "delay proxy on 127.0.0.1:$CONNECT_PORT (+$RTT ms RTT)"
 fi
 
@@ -157,7 +162,7 @@ user = "bench"
 password_file = "$WORK/password"
 maildir = "$I_DIR/Mail"
 state_file = "$I_DIR/state.sqlite"
-jobs = $JOBS
+$([ -n "$JOBS" ] && echo "jobs = $JOBS")
 EOF
 # mbsync 1.4 matches the certificate against the host name only (not IP
 # SANs), so it connects to "localhost"; /etc/hosts maps it to 127.0.0.1.
@@ -294,12 +299,12 @@ done
 
 # --- report ----------------------------------------------------------------------
 CMDLINE="bench/run.sh $PRESET --runs $RUNS"
-[ "$JOBS" = 4 ] || CMDLINE="JOBS=$JOBS $CMDLINE"
+[ -z "$JOBS" ] || CMDLINE="JOBS=$JOBS $CMDLINE"
 [ -z "${BENCH_TMP:-}" ] || CMDLINE="BENCH_TMP=$BENCH_TMP $CMDLINE"
 if [ "$RTT" -gt 0 ]; then CMDLINE+=" --rtt $RTT"; fi
 IMAPDIR_VER=$("$IMAPDIR" --version 2>/dev/null | head -1 || echo imapdir)
 MBSYNC_VER=$("$MBSYNC" --version 2>/dev/null | head -1 || echo mbsync)
 python3 "$BENCH/report.py" "$RESULTS" --work "$WORK" \
-    --title "$PRESET: $TOTAL messages, $NFOLDERS folders, $MBYTES MB; $RUNS run(s); added RTT ${RTT} ms; imapdir jobs $JOBS" \
+    --title "$PRESET: $TOTAL messages, $NFOLDERS folders, $MBYTES MB; $RUNS run(s); added RTT ${RTT} ms; imapdir jobs ${JOBS:-default}" \
     --command "$CMDLINE" --versions "$IMAPDIR_VER; $MBSYNC_VER; dovecot $(dovecot --version | cut -d' ' -f1)" \
     ${OUT:+--md "$OUT"}

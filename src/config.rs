@@ -85,7 +85,8 @@ pub struct Account {
     pub password: PasswordSource,
     pub maildir: PathBuf,
     pub state_file: PathBuf,
-    pub jobs: usize,
+    /// `jobs` as configured; `None` for the default (see [`Account::jobs`]).
+    pub jobs_setting: Option<usize>,
     pub timeout: Duration,
     pub compress: CompressMode,
     /// Largest share of a folder (0 to 1) one run may delete on either side
@@ -223,7 +224,26 @@ impl Config {
     }
 }
 
+/// Folders synced at once when the config does not say.
+pub const DEFAULT_JOBS: usize = 4;
+
 impl Account {
+    /// How many folders to sync at once: the configured `jobs`, else
+    /// [`DEFAULT_JOBS`], but no more than this machine's cores when the
+    /// server runs on it too (`server_is_local`). A server on loopback
+    /// shares those cores, and each further connection costs it a login
+    /// while adding no speed.
+    pub fn jobs(&self, server_is_local: bool) -> usize {
+        match self.jobs_setting {
+            Some(jobs) => jobs,
+            None if server_is_local => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                DEFAULT_JOBS.min(cores)
+            }
+            None => DEFAULT_JOBS,
+        }
+    }
+
     fn from_raw(name: &str, raw: RawAccount, env: &Environment) -> Result<Account, ConfigError> {
         if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
             return Err(config_error(
@@ -271,8 +291,8 @@ impl Account {
             Some(p) => env.expand(&p)?,
             None => env.state_dir()?.join(format!("{name}.sqlite")),
         };
-        let jobs = usize::from(raw.jobs.unwrap_or(4));
-        if !(1..=64).contains(&jobs) {
+        let jobs_setting = raw.jobs.map(usize::from);
+        if jobs_setting.is_some_and(|j| !(1..=64).contains(&j)) {
             return Err(config_error("jobs must be between 1 and 64"));
         }
         let timeout = raw.timeout.unwrap_or(60);
@@ -317,7 +337,7 @@ impl Account {
             password,
             maildir: env.expand(&raw.maildir)?,
             state_file,
-            jobs,
+            jobs_setting,
             timeout: Duration::from_secs(timeout),
             compress,
             max_delete_share,
@@ -409,7 +429,8 @@ maildir = "~/Mail/personal"
             a.lock_file(),
             PathBuf::from("/home/u/.local/state/imapdir/personal.sqlite.lock")
         );
-        assert_eq!(a.jobs, 4);
+        assert_eq!(a.jobs_setting, None);
+        assert_eq!(a.jobs(false), DEFAULT_JOBS);
         assert_eq!(a.timeout, Duration::from_secs(60));
         assert_eq!(a.compress, CompressMode::Auto);
         assert_eq!(a.max_delete_share, 0.5);

@@ -55,7 +55,7 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
 
 /// Whether every address of the host is on this machine, where compressing
 /// costs CPU and saves nothing.
-fn is_loopback(host: &str, port: u16) -> bool {
+pub fn is_loopback(host: &str, port: u16) -> bool {
     use std::net::ToSocketAddrs;
     match (host, port).to_socket_addrs() {
         Ok(addrs) => {

@@ -116,7 +116,9 @@ const KEYS: &[Key] = &[
     Key {
         name: "jobs",
         value: "NUMBER",
-        text: "Folders synced at once, one IMAP connection each, 1 to 64. Default: 4. \
+        text: "Folders synced at once, one IMAP connection each, 1 to 64. Default: 4, \
+               or one per CPU core if fewer when the server runs on this machine \
+               (it shares the cores, and each connection costs it a login). \
                imapdir sync --jobs overrides it.",
     },
     Key {

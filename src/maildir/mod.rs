@@ -30,7 +30,7 @@ pub use discover::discover_folders;
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
-pub use witness::{DirWitness, OwnChanges};
+pub use witness::{DirWitness, OwnChanges, WitnessHub};
 
 /// How old a tmp/ file must be before it counts as a crash leftover (the
 /// Maildir spec's 36 hours).

@@ -17,7 +17,7 @@
 //! every raw event with its name, in order, and nothing coalesced.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{DirStamp, Maildir, Subdir};
@@ -30,17 +30,63 @@ pub struct OwnChanges {
     pub vanished: HashSet<(Subdir, String)>,
 }
 
-impl OwnChanges {
-    pub fn is_empty(&self) -> bool {
-        self.appeared.is_empty() && self.vanished.is_empty()
+/// The run's inotify instance, shared by every folder's [`DirWitness`].
+///
+/// One instance for the whole run rather than one per folder: closing an
+/// instance that had watches waits for the kernel to retire them (an RCU
+/// grace period, some milliseconds), so a run pays that once, not once per
+/// folder, and on a thread of its own.
+pub struct WitnessHub {
+    inner: Mutex<imp::Hub>,
+}
+
+impl WitnessHub {
+    /// `None` where the system has no inotify (or no instance to spare):
+    /// folders written to are then listed again by the next run.
+    pub fn new() -> Option<Arc<WitnessHub>> {
+        imp::Hub::new().ok().map(|hub| {
+            Arc::new(WitnessHub {
+                inner: Mutex::new(hub),
+            })
+        })
+    }
+
+    /// Starts watching a folder's cur/ and new/; `None` when the watches
+    /// cannot be added (the user's limit reached, say).
+    pub fn watch(self: &Arc<Self>, maildir: &Maildir) -> Option<DirWitness> {
+        let watches = self.lock().add(maildir).ok()?;
+        Some(DirWitness {
+            hub: Arc::clone(self),
+            watches,
+            foreign: false,
+            after_writes: None,
+        })
+    }
+
+    /// Drops the instance on a thread of its own, so the kernel's wait
+    /// overlaps the rest of the run.
+    pub fn close_in_background(hub: Arc<WitnessHub>) {
+        let _ = std::thread::Builder::new()
+            .name("inotify-close".into())
+            .spawn(move || drop(hub));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, imp::Hub> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for WitnessHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WitnessHub")
     }
 }
 
 /// A watch on one folder's cur/ and new/, from before its scan until its
 /// stamp is recorded.
-#[derive(Debug)]
 pub struct DirWitness {
-    inner: imp::Watch,
+    hub: Arc<WitnessHub>,
+    watches: imp::FolderWatches,
     /// Something other than our own operations changed the directories (or
     /// events were lost): no stamp from after our writes may be trusted.
     foreign: bool,
@@ -48,27 +94,19 @@ pub struct DirWitness {
     after_writes: Option<DirStamp>,
 }
 
+impl std::fmt::Debug for DirWitness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirWitness")
+            .field("foreign", &self.foreign)
+            .field("after_writes", &self.after_writes)
+            .finish()
+    }
+}
+
 impl DirWitness {
-    /// Starts watching; `None` where the system cannot (no inotify, or its
-    /// limits reached), and the folder is then treated as before.
+    /// A witness with an inotify instance of its own, for a single folder.
     pub fn start(maildir: &Maildir) -> Option<DirWitness> {
-        // Each watch is an inotify instance, of which a user has few (128
-        // by default) for every program they run: take a bounded share.
-        if LIVE.fetch_add(1, Ordering::SeqCst) >= MAX_LIVE {
-            LIVE.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        match imp::Watch::start(maildir) {
-            Ok(inner) => Some(DirWitness {
-                inner,
-                foreign: false,
-                after_writes: None,
-            }),
-            Err(_) => {
-                LIVE.fetch_sub(1, Ordering::SeqCst);
-                None
-            }
-        }
+        WitnessHub::new()?.watch(maildir)
     }
 
     /// Called once the folder's writes are done and durable: reads the
@@ -87,7 +125,6 @@ impl DirWitness {
         if self.foreign {
             return None;
         }
-        let now = now_ns();
         let fine = imp::kernel_stamped(maildir) && !whole_seconds(&stamp);
         let settle = if fine {
             imp::clock_tick_ns().saturating_mul(2)
@@ -95,7 +132,7 @@ impl DirWitness {
             // Unknown file system or coarse timestamps: as for a scan.
             super::settle_ns(&stamp)
         };
-        (now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle).then_some(stamp)
+        (now_ns() - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle).then_some(stamp)
     }
 
     /// Reads the queued events; any not explained by `own` is foreign.
@@ -103,22 +140,11 @@ impl DirWitness {
         if self.foreign {
             return;
         }
-        if !self.inner.events_explained_by(own) {
+        if !self.hub.lock().explained_by(&self.watches, own) {
             self.foreign = true;
         }
     }
 }
-
-impl Drop for DirWitness {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Witnesses alive in this process, and how many may be: enough for every
-/// worker's folder and the stamps that settle by the end of the run.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-const MAX_LIVE: usize = 24;
 
 fn now_ns() -> i64 {
     SystemTime::now()
@@ -135,6 +161,7 @@ fn whole_seconds(stamp: &DirStamp) -> bool {
 
 #[cfg(target_os = "linux")]
 mod imp {
+    use std::collections::HashMap;
     use std::ffi::CString;
     use std::io;
     use std::os::unix::ffi::OsStrExt;
@@ -144,17 +171,42 @@ mod imp {
     use super::OwnChanges;
     use crate::maildir::{Maildir, Subdir};
 
-    #[derive(Debug)]
-    pub struct Watch {
+    /// The instance and the events read from it, by watch, until the
+    /// folder they belong to looks at them.
+    pub struct Hub {
         inotify: Inotify,
-        cur: WatchDescriptor,
-        new: WatchDescriptor,
         buffer: Vec<u8>,
+        queued: HashMap<WatchDescriptor, Vec<Seen>>,
+        /// The kernel dropped events: nobody can be sure of anything.
+        overflowed: bool,
     }
 
-    impl Watch {
-        pub fn start(maildir: &Maildir) -> io::Result<Watch> {
-            let inotify = Inotify::init()?;
+    /// One event on a watched directory: an entry appeared or vanished,
+    /// by name (`None` when it is not UTF-8); or anything else.
+    enum Seen {
+        Entry {
+            appeared: bool,
+            name: Option<String>,
+        },
+        Other,
+    }
+
+    pub struct FolderWatches {
+        cur: WatchDescriptor,
+        new: WatchDescriptor,
+    }
+
+    impl Hub {
+        pub fn new() -> io::Result<Hub> {
+            Ok(Hub {
+                inotify: Inotify::init()?,
+                buffer: vec![0; 64 * 1024],
+                queued: HashMap::new(),
+                overflowed: false,
+            })
+        }
+
+        pub fn add(&mut self, maildir: &Maildir) -> io::Result<FolderWatches> {
             let mask = WatchMask::CREATE
                 | WatchMask::DELETE
                 | WatchMask::MOVED_FROM
@@ -162,62 +214,86 @@ mod imp {
                 | WatchMask::DELETE_SELF
                 | WatchMask::MOVE_SELF
                 | WatchMask::ONLYDIR;
-            let mut watches = inotify.watches();
+            let mut watches = self.inotify.watches();
             let cur = watches.add(maildir.subdir_path(Subdir::Cur), mask)?;
             let new = watches.add(maildir.subdir_path(Subdir::New), mask)?;
-            Ok(Watch {
-                inotify,
-                cur,
-                new,
-                buffer: vec![0; 64 * 1024],
-            })
+            Ok(FolderWatches { cur, new })
         }
 
-        /// Drains the queue; false at the first event that is not one of
-        /// `own` (or a lost queue, a watched directory moved or removed).
-        pub fn events_explained_by(&mut self, own: &OwnChanges) -> bool {
+        /// Reads every queued event into its watch's list.
+        fn drain(&mut self) {
             loop {
                 let events = match self.inotify.read_events(&mut self.buffer) {
                     Ok(events) => events,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return false,
+                    Err(_) => {
+                        self.overflowed = true;
+                        return;
+                    }
                 };
                 let mut any = false;
                 for event in events {
                     any = true;
-                    let subdir = if event.wd == self.cur {
-                        Subdir::Cur
-                    } else if event.wd == self.new {
-                        Subdir::New
-                    } else {
-                        return false;
-                    };
-                    let Some(name) = event.name.and_then(|n| n.to_str()) else {
-                        return false;
-                    };
-                    let key = (subdir, name.to_string());
-                    let explained = if event
+                    if event.mask.contains(EventMask::Q_OVERFLOW) {
+                        self.overflowed = true;
+                        continue;
+                    }
+                    let name = event.name.and_then(|n| n.to_str()).map(String::from);
+                    let seen = if event
                         .mask
                         .intersects(EventMask::CREATE | EventMask::MOVED_TO)
                     {
-                        own.appeared.contains(&key)
+                        Seen::Entry {
+                            appeared: true,
+                            name,
+                        }
                     } else if event
                         .mask
                         .intersects(EventMask::DELETE | EventMask::MOVED_FROM)
                     {
-                        own.vanished.contains(&key)
+                        Seen::Entry {
+                            appeared: false,
+                            name,
+                        }
                     } else {
-                        false
+                        Seen::Other
                     };
-                    if !explained {
-                        return false;
-                    }
+                    self.queued.entry(event.wd).or_default().push(seen);
                 }
                 if !any {
-                    return true;
+                    return;
                 }
             }
+        }
+
+        /// Whether every event on this folder's watches so far is one of
+        /// `own` (false too when events were lost). Consumes the events.
+        pub fn explained_by(&mut self, watches: &FolderWatches, own: &OwnChanges) -> bool {
+            self.drain();
+            if self.overflowed {
+                return false;
+            }
+            let mut explained = true;
+            for (wd, subdir) in [(&watches.cur, Subdir::Cur), (&watches.new, Subdir::New)] {
+                for seen in self.queued.remove(wd).unwrap_or_default() {
+                    explained &= match seen {
+                        Seen::Entry {
+                            appeared,
+                            name: Some(name),
+                        } => {
+                            let key = (subdir, name);
+                            if appeared {
+                                own.appeared.contains(&key)
+                            } else {
+                                own.vanished.contains(&key)
+                            }
+                        }
+                        Seen::Entry { name: None, .. } | Seen::Other => false,
+                    };
+                }
+            }
+            explained
         }
     }
 
@@ -268,16 +344,20 @@ mod imp {
     use super::OwnChanges;
     use crate::maildir::Maildir;
 
-    /// No inotify here: folders written to are scanned on the next run.
-    #[derive(Debug)]
-    pub struct Watch;
+    /// No inotify here: folders written to are listed on the next run.
+    pub struct Hub;
+    pub struct FolderWatches;
 
-    impl Watch {
-        pub fn start(_: &Maildir) -> io::Result<Watch> {
+    impl Hub {
+        pub fn new() -> io::Result<Hub> {
             Err(io::Error::new(io::ErrorKind::Unsupported, "no inotify"))
         }
 
-        pub fn events_explained_by(&mut self, _: &OwnChanges) -> bool {
+        pub fn add(&mut self, _: &Maildir) -> io::Result<FolderWatches> {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "no inotify"))
+        }
+
+        pub fn explained_by(&mut self, _: &FolderWatches, _: &OwnChanges) -> bool {
             false
         }
     }

@@ -8,13 +8,14 @@
 //! otherwise.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
 use crate::flags::Flags;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session};
-use crate::maildir::{settle_ns, DirStamp, DirWitness, LocalMessage, Maildir};
+use crate::maildir::{settle_ns, DirStamp, DirWitness, LocalMessage, Maildir, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::{FolderState, Pair, StateDb};
 
@@ -88,6 +89,7 @@ pub fn sync_folder(
     job: &FolderJob,
     options: &SyncOptions,
     reporter: &Reporter,
+    witnesses: Option<&Arc<WitnessHub>>,
 ) -> anyhow::Result<FolderReport> {
     let mut counts = Counts::default();
     let mut dry_lines: Vec<String> = Vec::new();
@@ -129,10 +131,9 @@ pub fn sync_folder(
     // writes are the only changes, the stamp after them is as good as a
     // scan's and the next run need not list the folder again.
     let complete = options.direction == Direction::BOTH;
-    let mut witness = if complete && !options.dry_run {
-        DirWitness::start(&maildir)
-    } else {
-        None
+    let mut witness = match witnesses {
+        Some(hub) if complete && !options.dry_run => hub.watch(&maildir),
+        _ => None,
     };
 
     let stored = db.folder(&job.remote_name)?;

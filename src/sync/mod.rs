@@ -14,16 +14,16 @@ pub mod plan;
 pub mod repair;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
 
 use crate::config::Account;
-use crate::connect::open_session;
+use crate::connect::{is_loopback, open_session};
 use crate::imap::{MailboxStatus, Session};
 use crate::lock::AccountLock;
-use crate::maildir::{discover_folders, Maildir};
+use crate::maildir::{discover_folders, Maildir, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
@@ -275,27 +275,36 @@ fn run_workers(
     }
     let workers = options
         .jobs
-        .unwrap_or(account.jobs)
+        .unwrap_or_else(|| account.jobs(is_loopback(&account.host, account.port)))
         .clamp(1, jobs.len().max(1));
     let mut states = Vec::with_capacity(workers);
     for _ in 0..workers {
         states.push(state.open_another()?);
     }
+    let witnesses = WitnessHub::new();
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
 
     std::thread::scope(|scope| {
         for mut state in states {
-            let (queue, results, first_session) = (&queue, &results, &first_session);
+            let (queue, results, first_session, witnesses) =
+                (&queue, &results, &first_session, &witnesses);
             scope.spawn(move || {
                 let mut session = first_session.lock().expect("session slot").take();
                 loop {
                     let Some((index, job)) = queue.lock().expect("job queue").pop_front() else {
                         break;
                     };
-                    let result =
-                        run_job(account, options, reporter, &mut session, &mut state, &job);
+                    let result = run_job(
+                        account,
+                        options,
+                        reporter,
+                        &mut session,
+                        &mut state,
+                        &job,
+                        witnesses.as_ref(),
+                    );
                     results.lock().expect("results").push((
                         index,
                         job.display_name.clone(),
@@ -311,6 +320,9 @@ fn run_workers(
 
     let mut pending = results.into_inner().expect("results");
     record_settled_stamps(&state, &mut pending)?;
+    if let Some(hub) = witnesses {
+        WitnessHub::close_in_background(hub);
+    }
     Ok(AccountOutcome {
         pending,
         ..AccountOutcome::default()
@@ -388,13 +400,14 @@ fn run_job(
     session: &mut Option<Session>,
     db: &mut StateDb,
     job: &FolderJob,
+    witnesses: Option<&Arc<WitnessHub>>,
 ) -> anyhow::Result<FolderReport> {
     let mut lazy = LazySession {
         slot: session,
         account,
         trace: options.trace_imap,
     };
-    let result = folder::sync_folder(&mut lazy, db, job, options, reporter);
+    let result = folder::sync_folder(&mut lazy, db, job, options, reporter, witnesses);
     if let Err(e) = &result {
         let lost = e
             .chain()
