@@ -276,10 +276,7 @@ impl Maildir {
             )
         })?;
         self.touched(subdir);
-        self.own
-            .borrow_mut()
-            .appeared
-            .insert((subdir, name.clone()));
+        self.own.borrow_mut().appeared(subdir, &name);
         Ok(LocalMessage::from_name(subdir, &name))
     }
 
@@ -341,8 +338,8 @@ impl Maildir {
                     self.touched(current.subdir);
                     self.touched(subdir);
                     let mut own = self.own.borrow_mut();
-                    own.vanished.insert((current.subdir, current.name.clone()));
-                    own.appeared.insert((subdir, name.clone()));
+                    own.vanished(current.subdir, &current.name);
+                    own.appeared(subdir, &name);
                     return Ok(LocalMessage::from_name(subdir, &name));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -433,10 +430,7 @@ impl Maildir {
         self.touched(msg.subdir);
         match fs::remove_file(&path) {
             Ok(()) => {
-                self.own
-                    .borrow_mut()
-                    .vanished
-                    .insert((msg.subdir, msg.name.clone()));
+                self.own.borrow_mut().vanished(msg.subdir, &msg.name);
                 Ok(())
             }
             Err(e) if e.kind() != io::ErrorKind::NotFound => {

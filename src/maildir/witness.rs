@@ -26,8 +26,38 @@ use super::{DirStamp, Maildir, Subdir};
 /// process's own operations on a [`Maildir`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnChanges {
-    pub appeared: HashSet<(Subdir, String)>,
-    pub vanished: HashSet<(Subdir, String)>,
+    appeared: HashSet<(Subdir, String)>,
+    vanished: HashSet<(Subdir, String)>,
+    /// More changes than [`MAX_NAMES`]: no longer recorded, so memory stays
+    /// bounded; the folder is then listed by the next run as before.
+    overflowed: bool,
+}
+
+/// Names remembered per folder, and events queued per directory: a few
+/// megabytes at most, and more than most folders change in one run.
+const MAX_NAMES: usize = 20_000;
+
+impl OwnChanges {
+    pub fn appeared(&mut self, subdir: Subdir, name: &str) {
+        if self.room() {
+            self.appeared.insert((subdir, name.to_string()));
+        }
+    }
+
+    pub fn vanished(&mut self, subdir: Subdir, name: &str) {
+        if self.room() {
+            self.vanished.insert((subdir, name.to_string()));
+        }
+    }
+
+    fn room(&mut self) -> bool {
+        if !self.overflowed && self.appeared.len() + self.vanished.len() >= MAX_NAMES {
+            self.overflowed = true;
+            self.appeared = HashSet::new();
+            self.vanished = HashSet::new();
+        }
+        !self.overflowed
+    }
 }
 
 /// The run's inotify instance, shared by every folder's [`DirWitness`].
@@ -140,7 +170,7 @@ impl DirWitness {
         if self.foreign {
             return;
         }
-        if !self.hub.lock().explained_by(&self.watches, own) {
+        if own.overflowed || !self.hub.lock().explained_by(&self.watches, own) {
             self.foreign = true;
         }
     }
@@ -161,14 +191,14 @@ fn whole_seconds(stamp: &DirStamp) -> bool {
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
     use std::ffi::CString;
     use std::io;
     use std::os::unix::ffi::OsStrExt;
 
     use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
-    use super::OwnChanges;
+    use super::{OwnChanges, MAX_NAMES};
     use crate::maildir::{Maildir, Subdir};
 
     /// The instance and the events read from it, by watch, until the
@@ -177,6 +207,8 @@ mod imp {
         inotify: Inotify,
         buffer: Vec<u8>,
         queued: HashMap<WatchDescriptor, Vec<Seen>>,
+        /// Watches with more events than [`MAX_NAMES`], no longer kept.
+        flooded: HashSet<WatchDescriptor>,
         /// The kernel dropped events: nobody can be sure of anything.
         overflowed: bool,
     }
@@ -202,6 +234,7 @@ mod imp {
                 inotify: Inotify::init()?,
                 buffer: vec![0; 64 * 1024],
                 queued: HashMap::new(),
+                flooded: HashSet::new(),
                 overflowed: false,
             })
         }
@@ -259,7 +292,12 @@ mod imp {
                     } else {
                         Seen::Other
                     };
-                    self.queued.entry(event.wd).or_default().push(seen);
+                    let queue = self.queued.entry(event.wd.clone()).or_default();
+                    if queue.len() < MAX_NAMES {
+                        queue.push(seen);
+                    } else {
+                        self.flooded.insert(event.wd);
+                    }
                 }
                 if !any {
                     return;
@@ -276,6 +314,7 @@ mod imp {
             }
             let mut explained = true;
             for (wd, subdir) in [(&watches.cur, Subdir::Cur), (&watches.new, Subdir::New)] {
+                explained &= !self.flooded.contains(wd);
                 for seen in self.queued.remove(wd).unwrap_or_default() {
                     explained &= match seen {
                         Seen::Entry {
@@ -368,5 +407,22 @@ mod imp {
 
     pub fn clock_tick_ns() -> i64 {
         10_000_000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_changes_stop_growing_at_their_bound() {
+        let mut own = OwnChanges::default();
+        for i in 0..MAX_NAMES + 10 {
+            own.appeared(Subdir::Cur, &format!("m{i}"));
+        }
+        assert!(own.overflowed);
+        assert!(own.appeared.is_empty() && own.vanished.is_empty());
+        own.vanished(Subdir::New, "late");
+        assert!(own.vanished.is_empty(), "nothing more is recorded");
     }
 }
