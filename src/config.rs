@@ -431,6 +431,21 @@ maildir = "~/Mail/personal"
         );
         assert_eq!(a.jobs_setting, None);
         assert_eq!(a.jobs(false), DEFAULT_JOBS);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            a.jobs(true),
+            DEFAULT_JOBS.min(cores),
+            "local server: one per core"
+        );
+        let set = Account {
+            jobs_setting: Some(7),
+            ..a.clone()
+        };
+        assert_eq!(
+            (set.jobs(false), set.jobs(true)),
+            (7, 7),
+            "a set value holds"
+        );
         assert_eq!(a.timeout, Duration::from_secs(60));
         assert_eq!(a.compress, CompressMode::Auto);
         assert_eq!(a.max_delete_share, 0.5);

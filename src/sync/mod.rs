@@ -259,8 +259,9 @@ fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
 }
 
 /// Runs folder jobs on up to `jobs` connections. The first worker reuses
-/// the session that listed the folders and the state connection that
-/// checked the database.
+/// the session that listed the folders; every worker has a connection of
+/// its own to the database checked at the start, which records at the end
+/// the stamps that settled meanwhile.
 fn run_workers(
     account: &Account,
     options: &SyncOptions,
@@ -281,7 +282,12 @@ fn run_workers(
     for _ in 0..workers {
         states.push(state.open_another()?);
     }
-    let witnesses = WitnessHub::new();
+    // A dry run writes nothing, so it has nothing to witness.
+    let witnesses = if options.dry_run {
+        None
+    } else {
+        WitnessHub::new()
+    };
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
