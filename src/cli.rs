@@ -87,7 +87,7 @@ pub struct SyncArgs {
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 
-    /// Folders synchronised at once, one IMAP connection each [default: from config, else 4, at most one per core for a server on this machine]
+    /// Folders synchronised at once, one IMAP connection each [default: from config, else 4; fewer for a server on this machine]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
 

@@ -230,13 +230,13 @@ pub const DEFAULT_JOBS: usize = 4;
 impl Account {
     /// How many folders to sync at once: the configured `jobs`, else
     /// [`DEFAULT_JOBS`], but no more than this machine's cores when the
-    /// server runs on it too (`server_is_local`). A server on loopback
-    /// shares those cores, and each further connection costs it a login
-    /// while adding no speed.
-    pub fn jobs(&self, server_is_local: bool) -> usize {
+    /// server shares them (`share_cores`: it runs on this machine, and the
+    /// run has little to download). There each further connection costs
+    /// the server a login and adds no speed.
+    pub fn jobs(&self, share_cores: bool) -> usize {
         match self.jobs_setting {
             Some(jobs) => jobs,
-            None if server_is_local => {
+            None if share_cores => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 DEFAULT_JOBS.min(cores)
             }

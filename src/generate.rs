@@ -118,7 +118,8 @@ const KEYS: &[Key] = &[
         value: "NUMBER",
         text: "Folders synced at once, one IMAP connection each, 1 to 64. Default: 4, \
                or one per CPU core if fewer when the server runs on this machine \
-               (it shares the cores, and each connection costs it a login). \
+               and the run downloads fewer than 2,000 messages (the server shares \
+               the cores, and each connection costs it a login). \
                imapdir sync --jobs overrides it.",
     },
     Key {

@@ -35,7 +35,7 @@ pub struct OwnChanges {
 
 /// Names remembered per folder, and events queued per directory: a few
 /// megabytes at most, and more than most folders change in one run.
-const MAX_NAMES: usize = 20_000;
+const MAX_NAMES: usize = 10_000;
 
 impl OwnChanges {
     pub fn appeared(&mut self, subdir: Subdir, name: &str) {
@@ -142,7 +142,7 @@ impl DirWitness {
     /// Called once the folder's writes are done and durable: reads the
     /// stamp they left. The stamp is trusted by [`DirWitness::trusted`].
     pub fn writes_done(&mut self, maildir: &Maildir) {
-        self.check(&maildir.own.borrow());
+        self.check(maildir);
         self.after_writes = maildir.stamp().ok();
     }
 
@@ -151,7 +151,7 @@ impl DirWitness {
     /// now on gets a later mtime, so the next run notices it.
     pub fn trusted(&mut self, maildir: &Maildir) -> Option<DirStamp> {
         let stamp = self.after_writes?;
-        self.check(&maildir.own.borrow());
+        self.check(maildir);
         if self.foreign {
             return None;
         }
@@ -165,14 +165,17 @@ impl DirWitness {
         (now_ns() - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle).then_some(stamp)
     }
 
-    /// Reads the queued events; any not explained by `own` is foreign.
-    fn check(&mut self, own: &OwnChanges) {
-        if self.foreign {
-            return;
-        }
-        if own.overflowed || !self.hub.lock().explained_by(&self.watches, own) {
+    /// Reads the queued events; any not explained by the folder's own
+    /// changes so far makes the folder foreign. Every own change made so
+    /// far has its event queued by now (the kernel queues it within the
+    /// call that made it), so the record of them starts afresh: it only
+    /// ever holds the changes since the last check.
+    pub fn check(&mut self, maildir: &Maildir) {
+        let mut own = maildir.own.borrow_mut();
+        if !self.foreign && (own.overflowed || !self.hub.lock().explained_by(&self.watches, &own)) {
             self.foreign = true;
         }
+        *own = OwnChanges::default();
     }
 }
 

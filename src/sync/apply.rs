@@ -20,8 +20,8 @@ use anyhow::Context;
 use crate::flags::Flags;
 use crate::imap::{format_internal_date, uid_sets, Session};
 use crate::maildir::{
-    base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, LfWriter,
-    LocalMessage, Maildir, BLOCK_WRITER_CAPACITY,
+    base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, DirWitness,
+    LfWriter, LocalMessage, Maildir, BLOCK_WRITER_CAPACITY,
 };
 use crate::report::{Counts, FolderProgress};
 use crate::state::{Pair, PairChange, StateDb};
@@ -50,6 +50,10 @@ pub struct Applier<'a> {
     /// A directory fsync failed: nothing more may be recorded, since a
     /// second fsync can report success for data the first one lost.
     sync_failed: bool,
+    /// The folder's watch, shown each batch's changes as they are made so
+    /// that neither its record of them nor the kernel's event queue grows
+    /// with the folder.
+    witness: Option<&'a mut DirWitness>,
 }
 
 impl<'a> Applier<'a> {
@@ -71,7 +75,14 @@ impl<'a> Applier<'a> {
             counts: Counts::default(),
             pending: Vec::new(),
             sync_failed: false,
+            witness: None,
         }
+    }
+
+    /// Lets `witness` see each batch's own changes as they are made.
+    pub fn witnessed_by(mut self, witness: Option<&'a mut DirWitness>) -> Applier<'a> {
+        self.witness = witness;
+        self
     }
 
     pub fn counts(&self) -> Counts {
@@ -109,6 +120,9 @@ impl<'a> Applier<'a> {
         if let Err(e) = self.maildir.sync_dirs() {
             self.sync_failed = true;
             return Err(e).context("cannot sync the Maildir");
+        }
+        if let Some(witness) = self.witness.as_deref_mut() {
+            witness.check(self.maildir);
         }
         self.db
             .apply_and_resolve(self.folder_id, &self.pending, resolved_intents)?;

@@ -338,7 +338,8 @@ pub fn sync_folder(
             folder_state.id,
             &job.remote_name,
             &progress,
-        );
+        )
+        .witnessed_by(witness.as_mut());
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
         let applied = applier.apply(plan, uidnext);
         done = applier.counts();
