@@ -72,8 +72,9 @@ fn unchanged_account_costs_one_list_and_no_select() {
     assert_noop_sync(&imapdir, &mut client);
 }
 
-#[test]
-fn a_changed_folder_fetches_only_its_changes() {
+/// The standard account synced twice, its directories settled since: the
+/// state holds every folder's stamp.
+fn settled_standard() -> (Dovecot, ImapClient, Imapdir) {
     let dovecot = Dovecot::start();
     let mut client = dovecot.client();
     seed_standard(&mut client, 8);
@@ -82,6 +83,12 @@ fn a_changed_folder_fetches_only_its_changes() {
     sleep(SETTLE);
     imapdir.sync_ok();
     sleep(SETTLE);
+    (dovecot, client, imapdir)
+}
+
+#[test]
+fn a_changed_folder_fetches_only_its_changes() {
+    let (_dovecot, mut client, imapdir) = settled_standard();
 
     // Server side: a flag, an expunge and a new message in INBOX only.
     let inbox = client.fetch_all("INBOX");
@@ -149,14 +156,7 @@ fn a_changed_folder_fetches_only_its_changes() {
 /// that sync still makes the next run list the folder and send it.
 #[test]
 fn server_changes_to_an_untouched_maildir_read_only_the_changes() {
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    seed_standard(&mut client, 8);
-    let imapdir = Imapdir::new(&dovecot);
-    imapdir.sync_ok();
-    sleep(SETTLE);
-    imapdir.sync_ok();
-    sleep(SETTLE);
+    let (_dovecot, mut client, imapdir) = settled_standard();
 
     let inbox = client.fetch_all("INBOX");
     let flagged = inbox.iter().find(|m| !m.letters().contains('F')).unwrap();

@@ -502,22 +502,8 @@ fn changed_only(
     let (remote, pairs, local_count) = match snapshot {
         RemoteSnapshot::Unchanged => return Ok(None),
         RemoteSnapshot::Changes(changes) => {
-            let mut by_uid: BTreeMap<u32, RemoteMessage> = BTreeMap::new();
-            for m in &changes.changed {
-                let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
-                    uid: m.uid,
-                    flags: m.flags,
-                    size: m.size,
-                });
-                entry.flags = m.flags;
-                entry.size = entry.size.or(m.size);
-            }
-            for range in &changes.vanished {
-                let gone: Vec<u32> = by_uid.range(range.clone()).map(|(&uid, _)| uid).collect();
-                for uid in gone {
-                    by_uid.remove(&uid);
-                }
-            }
+            let mut by_uid = BTreeMap::new();
+            merge_changes(&mut by_uid, changes);
             let uids: Vec<u32> = by_uid.keys().copied().collect();
             let pairs = db.pairs_among(stored.id, &uids, &changes.vanished)?;
             // A pair whose message did not change needs nothing.
@@ -641,14 +627,9 @@ fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
         .collect()
 }
 
-/// The recorded pairs, updated with what changed since the last sync and
-/// without what was expunged since (QRESYNC).
-fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMessage> {
-    let mut by_uid: BTreeMap<u32, RemoteMessage> = remote_from_pairs(pairs)
-        .into_iter()
-        .map(|r| (r.uid, r))
-        .collect();
-    for m in changes.changed {
+/// Adds or updates the changed messages and drops the expunged ones.
+fn merge_changes(by_uid: &mut BTreeMap<u32, RemoteMessage>, changes: &FolderChanges) {
+    for m in &changes.changed {
         let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
             uid: m.uid,
             flags: m.flags,
@@ -657,12 +638,22 @@ fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMes
         entry.flags = m.flags;
         entry.size = entry.size.or(m.size);
     }
-    for range in changes.vanished {
-        let gone: Vec<u32> = by_uid.range(range).map(|(&uid, _)| uid).collect();
+    for range in &changes.vanished {
+        let gone: Vec<u32> = by_uid.range(range.clone()).map(|(&uid, _)| uid).collect();
         for uid in gone {
             by_uid.remove(&uid);
         }
     }
+}
+
+/// The recorded pairs, updated with what changed since the last sync and
+/// without what was expunged since (QRESYNC).
+fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMessage> {
+    let mut by_uid: BTreeMap<u32, RemoteMessage> = remote_from_pairs(pairs)
+        .into_iter()
+        .map(|r| (r.uid, r))
+        .collect();
+    merge_changes(&mut by_uid, &changes);
     by_uid.into_values().collect()
 }
 
