@@ -30,7 +30,8 @@ pub use discover::discover_folders;
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
-pub use witness::{DirWitness, OwnChanges, WitnessHub};
+use witness::OwnChanges;
+pub use witness::{DirWitness, WitnessHub};
 
 /// How old a tmp/ file must be before it counts as a crash leftover (the
 /// Maildir spec's 36 hours).
@@ -108,12 +109,27 @@ pub const STAMP_SETTLE_NS: i64 = 1_000_000_000;
 /// steps, HFS+ in seconds): there a tick is up to two seconds long.
 pub const COARSE_STAMP_SETTLE_NS: i64 = 3_000_000_000;
 
+impl DirStamp {
+    /// Both mtimes in whole seconds: a file system with coarse timestamps.
+    pub fn whole_seconds(&self) -> bool {
+        [self.cur_mtime_ns, self.new_mtime_ns]
+            .iter()
+            .all(|ns| ns % 1_000_000_000 == 0)
+    }
+
+    /// Nanoseconds since the later of the two mtimes.
+    pub fn age_ns(&self) -> i64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        now - self.cur_mtime_ns.max(self.new_mtime_ns)
+    }
+}
+
 /// How long this stamp's mtimes must lie in the past to be trusted.
 pub fn settle_ns(stamp: &DirStamp) -> i64 {
-    let whole_seconds = [stamp.cur_mtime_ns, stamp.new_mtime_ns]
-        .iter()
-        .all(|ns| ns % 1_000_000_000 == 0);
-    if whole_seconds {
+    if stamp.whole_seconds() {
         COARSE_STAMP_SETTLE_NS
     } else {
         STAMP_SETTLE_NS

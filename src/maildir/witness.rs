@@ -18,7 +18,6 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{DirStamp, Maildir, Subdir};
 
@@ -135,6 +134,7 @@ impl std::fmt::Debug for DirWitness {
 
 impl DirWitness {
     /// A witness with an inotify instance of its own, for a single folder.
+    #[cfg(test)]
     pub fn start(maildir: &Maildir) -> Option<DirWitness> {
         WitnessHub::new()?.watch(maildir)
     }
@@ -155,14 +155,14 @@ impl DirWitness {
         if self.foreign {
             return None;
         }
-        let fine = imp::kernel_stamped(maildir) && !whole_seconds(&stamp);
+        let fine = imp::kernel_stamped(maildir) && !stamp.whole_seconds();
         let settle = if fine {
             imp::clock_tick_ns().saturating_mul(2)
         } else {
             // Unknown file system or coarse timestamps: as for a scan.
             super::settle_ns(&stamp)
         };
-        (now_ns() - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle).then_some(stamp)
+        (stamp.age_ns() >= settle).then_some(stamp)
     }
 
     /// Reads the queued events; any not explained by the folder's own
@@ -177,19 +177,6 @@ impl DirWitness {
         }
         *own = OwnChanges::default();
     }
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
-fn whole_seconds(stamp: &DirStamp) -> bool {
-    [stamp.cur_mtime_ns, stamp.new_mtime_ns]
-        .iter()
-        .all(|ns| ns % 1_000_000_000 == 0)
 }
 
 #[cfg(target_os = "linux")]

@@ -373,13 +373,7 @@ impl StateDb {
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([folder_id], |r| {
-                Ok(Pair {
-                    uid: r.get(0)?,
-                    local_base: r.get(1)?,
-                    flags: Flags::from_bits(r.get(2)?),
-                })
-            })
+            .query_map([folder_id], pair_from_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>()
             .map_err(|e| self.err(e))
@@ -394,13 +388,6 @@ impl StateDb {
         uids: &[u32],
         ranges: &[RangeInclusive<u32>],
     ) -> Result<Vec<Pair>> {
-        let row = |r: &rusqlite::Row<'_>| {
-            Ok(Pair {
-                uid: r.get(0)?,
-                local_base: r.get(1)?,
-                flags: Flags::from_bits(r.get(2)?),
-            })
-        };
         let mut found: BTreeMap<u32, Pair> = BTreeMap::new();
         let mut by_uid = self
             .conn
@@ -410,7 +397,7 @@ impl StateDb {
             .map_err(|e| self.err(e))?;
         for &uid in uids {
             if let Some(p) = by_uid
-                .query_row(params![folder_id, uid], row)
+                .query_row(params![folder_id, uid], pair_from_row)
                 .optional()
                 .map_err(|e| self.err(e))?
             {
@@ -426,7 +413,10 @@ impl StateDb {
             .map_err(|e| self.err(e))?;
         for range in ranges {
             let rows = in_range
-                .query_map(params![folder_id, range.start(), range.end()], row)
+                .query_map(
+                    params![folder_id, range.start(), range.end()],
+                    pair_from_row,
+                )
                 .map_err(|e| self.err(e))?;
             for p in rows {
                 let p = p.map_err(|e| self.err(e))?;
@@ -654,6 +644,15 @@ impl StateDb {
 
 /// The `sync_results` key of the account as a whole (not a valid folder name).
 pub const ACCOUNT_RESULT: &str = "";
+
+/// A row of `SELECT uid, local_base, flags FROM pairs`.
+fn pair_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pair> {
+    Ok(Pair {
+        uid: r.get(0)?,
+        local_base: r.get(1)?,
+        flags: Flags::from_bits(r.get(2)?),
+    })
+}
 
 fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
     let cur: Option<i64> = r.get(5)?;

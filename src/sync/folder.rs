@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
@@ -685,11 +684,7 @@ fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
 
 /// Whether both directory mtimes lie far enough in the past to be trusted.
 fn settled(stamp: &DirStamp) -> bool {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    now - stamp.cur_mtime_ns.max(stamp.new_mtime_ns) >= settle_ns(stamp)
+    stamp.age_ns() >= settle_ns(stamp)
 }
 
 fn planned_counts(plan: &super::plan::Plan) -> Counts {
@@ -716,6 +711,7 @@ fn planned_counts(plan: &super::plan::Plan) -> Counts {
 mod tests {
     use super::*;
     use crate::maildir::{COARSE_STAMP_SETTLE_NS, STAMP_SETTLE_NS};
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     fn stored() -> FolderState {
         FolderState {

@@ -132,35 +132,53 @@ fn attach_statuses(
     Ok(())
 }
 
+/// The folders of a run, as [`split_unchanged`] sorts them.
+struct WorkList {
+    to_sync: Vec<NumberedJob>,
+    unchanged: Vec<NumberedJob>,
+    /// An upper bound on the messages the run downloads, from the
+    /// servers' statuses: every message of a folder not synced before,
+    /// and the UIDs assigned since the last sync of the others.
+    expected_downloads: u64,
+}
+
 /// Separates the folders that need no work at all, so that a run where
 /// nothing changed opens no further connection and selects nothing. The
 /// others come out biggest first, so the last worker is not left alone
 /// with the archive; each keeps its position in the list for reporting.
-fn split_unchanged(
-    state: &StateDb,
-    jobs: Vec<FolderJob>,
-) -> anyhow::Result<(Vec<NumberedJob>, Vec<NumberedJob>)> {
-    let mut to_sync = Vec::new();
-    let mut unchanged = Vec::new();
+fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<WorkList> {
+    let mut work = WorkList {
+        to_sync: Vec::new(),
+        unchanged: Vec::new(),
+        expected_downloads: 0,
+    };
     for (index, job) in jobs.into_iter().enumerate() {
-        let skip = match state.folder(&job.remote_name)? {
+        let stored = state.folder(&job.remote_name)?;
+        let skip = match &stored {
             Some(stored) if job.on_server && job.on_disk => {
                 let stamp = Maildir::new(&job.local_path).stamp().ok();
                 let pending = !state.pending_appends(stored.id)?.is_empty();
-                folder::is_unchanged(&stored, job.status.as_ref(), stamp, pending)
+                folder::is_unchanged(stored, job.status.as_ref(), stamp, pending)
             }
             _ => false,
         };
         if skip {
-            unchanged.push((index, job));
-        } else {
-            to_sync.push((index, job));
+            work.unchanged.push((index, job));
+            continue;
         }
+        if let Some(status) = &job.status {
+            let new = match stored.and_then(|f| f.uidnext) {
+                Some(before) => status.uidnext.map(|next| next.saturating_sub(before)),
+                None => status.messages,
+            };
+            work.expected_downloads += u64::from(new.unwrap_or(0));
+        }
+        work.to_sync.push((index, job));
     }
-    to_sync.sort_by_key(|(_, job)| {
+    work.to_sync.sort_by_key(|(_, job)| {
         std::cmp::Reverse(job.status.as_ref().and_then(|s| s.messages).unwrap_or(0))
     });
-    Ok((to_sync, unchanged))
+    Ok(work)
 }
 
 /// Syncs one account. Errors are account-wide failures (lock, login, state);
@@ -224,9 +242,21 @@ pub fn sync_account(
         reporter.warn(format!("{}: {w}", account.name));
     }
     attach_statuses(&mut session, &mut list.jobs, &mut statuses)?;
-    let (to_sync, unchanged) = split_unchanged(&state, list.jobs)?;
+    let WorkList {
+        to_sync,
+        unchanged,
+        expected_downloads,
+    } = split_unchanged(&state, list.jobs)?;
 
-    let mut outcome = run_workers(account, options, reporter, session, state, to_sync)?;
+    let mut outcome = run_workers(
+        account,
+        options,
+        reporter,
+        session,
+        state,
+        to_sync,
+        expected_downloads,
+    )?;
     for (index, job) in unchanged {
         outcome
             .pending
@@ -269,6 +299,7 @@ fn run_workers(
     first_session: Session,
     state: StateDb,
     jobs: Vec<NumberedJob>,
+    expected_downloads: u64,
 ) -> anyhow::Result<AccountOutcome> {
     if jobs.is_empty() {
         let _ = first_session.logout();
@@ -277,7 +308,7 @@ fn run_workers(
     let workers = options
         .jobs
         .unwrap_or_else(|| {
-            let light = expected_downloads(&state, &jobs) < HEAVY_DOWNLOADS;
+            let light = expected_downloads < HEAVY_DOWNLOADS;
             account.jobs(light && is_loopback(&account.host, account.port))
         })
         .clamp(1, jobs.len().max(1));
@@ -343,22 +374,6 @@ fn run_workers(
 /// enough to pay for the logins (the large benchmark preset's first sync
 /// took 22-23 s with 4 connections and 24-32 s with 2 on 2 cores).
 const HEAVY_DOWNLOADS: u64 = 2_000;
-
-/// An upper bound on the messages this run downloads, from the servers'
-/// statuses: every message of a folder not synced before, and the UIDs
-/// assigned since the last sync of the others.
-fn expected_downloads(state: &StateDb, jobs: &[NumberedJob]) -> u64 {
-    jobs.iter()
-        .filter_map(|(_, job)| {
-            let status = job.status.as_ref()?;
-            let stored = state.folder(&job.remote_name).ok().flatten();
-            Some(match stored.and_then(|f| f.uidnext) {
-                Some(before) => u64::from(status.uidnext?.saturating_sub(before)),
-                None => u64::from(status.messages?),
-            })
-        })
-        .sum()
-}
 
 /// Records the stamps folders' own writes left that have settled while
 /// the other folders synced.
