@@ -210,11 +210,19 @@ fn folders(
                 continue;
             }
         };
+        let paths = local_paths(account, &list);
         let mut folders = Vec::new();
         for entry in list {
-            let path: Option<PathBuf> = local_components(&entry.name, entry.delimiter)
-                .ok()
-                .map(|c| local_path(&account.maildir, &c));
+            let path: Option<PathBuf> =
+                local_components(&entry.name, entry.delimiter)
+                    .ok()
+                    .map(|c| {
+                        let key = if c == ["INBOX"] { "INBOX" } else { &entry.name };
+                        paths
+                            .get(key)
+                            .cloned()
+                            .unwrap_or_else(|| local_path(&account.maildir, &c))
+                    });
             let reason = match (&path, entry.is_selectable()) {
                 (Some(_), true) => None,
                 (Some(_), false) => Some("container"),
@@ -259,6 +267,29 @@ fn folders(
         },
     );
     Ok(worst)
+}
+
+/// Where sync puts each server folder, by its server name: the Maildir's
+/// existing spelling of it, or the one a new directory would get.
+fn local_paths(
+    account: &crate::config::Account,
+    remote: &[crate::imap::ListEntry],
+) -> std::collections::HashMap<String, PathBuf> {
+    let local = crate::maildir::discover_folders(&account.maildir)
+        .map(|(folders, _)| folders)
+        .unwrap_or_default();
+    let list = crate::sync::folder_list(
+        remote,
+        &local,
+        &Default::default(),
+        &account.maildir,
+        account.local_names,
+    );
+    list.jobs
+        .into_iter()
+        .filter(|j| j.on_server)
+        .map(|j| (j.remote_name, j.local_path))
+        .collect()
 }
 
 fn check(

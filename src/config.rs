@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::imap::TlsMode;
+use crate::mailbox_name::LocalNames;
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,7 @@ struct RawAccount {
     post_sync_command: Option<String>,
     interval: Option<u64>,
     watch_folders: Option<Vec<String>>,
+    local_names: Option<String>,
 }
 
 /// Whether to use COMPRESS=DEFLATE when the server offers it.
@@ -100,6 +102,8 @@ pub struct Account {
     pub interval: Duration,
     /// `imapdir watch`: server folders (names as the server sends them) to IDLE on.
     pub watch_folders: Vec<String>,
+    /// How local directory names spell non-ASCII folder names.
+    pub local_names: LocalNames,
 }
 
 /// The whole config: accounts in name order.
@@ -327,6 +331,17 @@ impl Account {
         if watch_folders.iter().any(|f| f.is_empty()) {
             return Err(config_error("watch_folders must not contain an empty name"));
         }
+        let local_names = match raw.local_names.as_deref() {
+            None => LocalNames::Keep,
+            Some("utf-8") => LocalNames::Utf8,
+            Some("modified-utf-7") => LocalNames::ModifiedUtf7,
+            Some(other) => {
+                return Err(config_error(format!(
+                    "local_names = {other:?} is not one of \"utf-8\", \"modified-utf-7\" \
+                     (leave it out to keep the spelling the Maildir already uses)"
+                )))
+            }
+        };
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -345,6 +360,7 @@ impl Account {
             post_sync_command: raw.post_sync_command,
             interval: Duration::from_secs(interval),
             watch_folders,
+            local_names,
         })
     }
 
@@ -412,6 +428,22 @@ user = "me@example.org"
 password_command = "pass show mail"
 maildir = "~/Mail/personal"
 "#;
+
+    #[test]
+    fn local_names_takes_two_spellings_and_defaults_to_keep() {
+        let a = &Config::parse(MINIMAL, &env()).unwrap().accounts[0];
+        assert_eq!(a.local_names, LocalNames::Keep);
+        for (value, expected) in [
+            ("utf-8", LocalNames::Utf8),
+            ("modified-utf-7", LocalNames::ModifiedUtf7),
+        ] {
+            let text = format!("{MINIMAL}local_names = \"{value}\"\n");
+            let c = Config::parse(&text, &env()).unwrap();
+            assert_eq!(c.accounts[0].local_names, expected);
+        }
+        let err = Config::parse(&format!("{MINIMAL}local_names = \"utf7\"\n"), &env()).unwrap_err();
+        assert!(err.to_string().contains("modified-utf-7"), "{err}");
+    }
 
     #[test]
     fn defaults_are_filled_in() {

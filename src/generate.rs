@@ -107,6 +107,16 @@ const KEYS: &[Key] = &[
                is an error, never a reason to delete mail on the server.",
     },
     Key {
+        name: "local_names",
+        value: "utf-8|modified-utf-7",
+        text: "How local directory names spell folder names with non-ASCII letters or &: \
+               \"utf-8\" (Entwürfe) or \"modified-utf-7\", the server's spelling \
+               (Entw&APw-rfe), which mbsync and OfflineIMAP write. Default: keep the \
+               spelling the Maildir already shows (new folders are spelt like the old \
+               ones; UTF-8 when nothing shows). Two directories spelling one folder \
+               are an error for that folder, never merged by guess.",
+    },
+    Key {
         name: "state_file",
         value: "PATH",
         text: "The sync state (SQLite, mode 0600); the lock file is STATE_FILE.lock. \

@@ -234,6 +234,44 @@ pub(crate) fn component_problem(component: &str, is_child: bool) -> Option<&'sta
     None
 }
 
+/// How local directory names spell folder names with non-ASCII letters or
+/// `&`: mbsync and OfflineIMAP write the server's modified UTF-7
+/// (`Entw&APw-rfe`), imapdir by default writes UTF-8 (`Entwürfe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalNames {
+    /// What the Maildir already uses; UTF-8 for a Maildir that shows neither.
+    #[default]
+    Keep,
+    Utf8,
+    ModifiedUtf7,
+}
+
+/// Which spelling one local directory name shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spelling {
+    /// Plain ASCII without `&`: the same in both spellings.
+    Either,
+    /// A modified UTF-7 spelling of the contained (different) name.
+    ModifiedUtf7(String),
+    /// Only readable as UTF-8: non-ASCII, or an `&` that is not a shift.
+    Utf8,
+}
+
+/// Tells which spelling a local directory name is in. A name counts as
+/// modified UTF-7 only when it decodes and encodes back to itself, so no
+/// UTF-8 name is ever misread (`bench & co` is not valid modified UTF-7).
+pub fn spelling_of(component: &str) -> Spelling {
+    if component.is_ascii() && !component.contains('&') {
+        return Spelling::Either;
+    }
+    match decode_mutf7(component) {
+        Ok(decoded) if decoded != component && encode_mutf7(&decoded) == component => {
+            Spelling::ModifiedUtf7(decoded)
+        }
+        _ => Spelling::Utf8,
+    }
+}
+
 fn is_inbox(name: &str) -> bool {
     name.eq_ignore_ascii_case("INBOX")
 }
@@ -348,6 +386,24 @@ mod tests {
 
     fn comps(parts: &[&str]) -> Vec<String> {
         parts.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tells_the_spelling_of_a_directory_name() {
+        assert_eq!(spelling_of("Archive"), Spelling::Either);
+        assert_eq!(
+            spelling_of("Entw&APw-rfe"),
+            Spelling::ModifiedUtf7("Entwürfe".into())
+        );
+        assert_eq!(
+            spelling_of("bench &- co"),
+            Spelling::ModifiedUtf7("bench & co".into())
+        );
+        assert_eq!(spelling_of("bench & co"), Spelling::Utf8);
+        assert_eq!(spelling_of("Entwürfe"), Spelling::Utf8);
+        // Not canonical (would encode differently), so not read as UTF-7.
+        assert_eq!(spelling_of("&AGE-"), Spelling::Utf8);
+        assert_eq!(spelling_of("AT&T"), Spelling::Utf8);
     }
 
     #[test]

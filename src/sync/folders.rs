@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::imap::{ListEntry, MailboxStatus};
-use crate::mailbox_name::{local_components, local_path, remote_name};
+use crate::mailbox_name::{
+    component_problem, encode_mutf7, local_components, local_path, remote_name, spelling_of,
+    LocalNames, Spelling,
+};
 
 /// One folder to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +36,22 @@ pub struct FolderList {
     pub warnings: Vec<String>,
     /// The server's hierarchy delimiter, used to name local-only folders.
     pub delimiter: Option<char>,
+    /// Folders not synced this run because of a problem the user must
+    /// fix, as (folder, reason); they count as failed folders.
+    pub conflicts: Vec<(String, String)>,
 }
 
 /// Matches the server's folders with the Maildir's.
 ///
-/// `local` holds each local folder as path components under `root`;
+/// `local` holds each local folder as path components under `root`, as
+/// spelt on disk; `names` says how to read and write those spellings;
 /// `known` the remote names recorded in state.
 pub fn folder_list(
     remote: &[ListEntry],
     local: &[Vec<String>],
     known: &BTreeSet<String>,
     root: &Path,
+    names: LocalNames,
 ) -> FolderList {
     let delimiter = remote
         .iter()
@@ -54,7 +62,31 @@ pub fn folder_list(
         delimiter,
         ..FolderList::default()
     };
-    let local_set: BTreeSet<&Vec<String>> = local.iter().filter(|c| !c.is_empty()).collect();
+    let spelling = LocalSpelling::new(local, names);
+    // Local folders by the folder name they spell; two spellings of one
+    // name (an old tool's `Entw&APw-rfe` beside `Entwürfe`) are an error
+    // for that folder, never a guess.
+    let mut on_disk: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    let mut conflicted: BTreeSet<Vec<String>> = BTreeSet::new();
+    for components in local.iter().filter(|c| !c.is_empty()) {
+        let name = spelling.read(components);
+        if let Some(other) = on_disk.get(&name) {
+            if conflicted.insert(name.clone()) {
+                list.conflicts.push((
+                    name.join("/"),
+                    format!(
+                        "two local directories spell this folder: {} and {}; \
+                         merge them into one (or set local_names) and run again",
+                        local_path(root, other).display(),
+                        local_path(root, components).display()
+                    ),
+                ));
+            }
+            continue;
+        }
+        on_disk.insert(name, components.clone());
+    }
+    on_disk.retain(|name, _| !conflicted.contains(name));
     let mut by_components: BTreeMap<Vec<String>, FolderJob> = BTreeMap::new();
     let mut unselectable: BTreeSet<Vec<String>> = BTreeSet::new();
 
@@ -71,6 +103,9 @@ pub fn folder_list(
             unselectable.insert(components);
             continue;
         }
+        if conflicted.contains(&components) {
+            continue;
+        }
         let name = if components == ["INBOX"] {
             "INBOX".to_string()
         } else {
@@ -83,13 +118,26 @@ pub fn folder_list(
             ));
             continue;
         }
+        let (disk, exists) = match on_disk.get(&components) {
+            Some(disk) => (disk.clone(), true),
+            None => match spelling.write(&components) {
+                Some(disk) => (disk, false),
+                None => {
+                    list.warnings.push(format!(
+                        "skipping server folder {:?}: its modified UTF-7 spelling is not a usable directory name",
+                        entry.name
+                    ));
+                    continue;
+                }
+            },
+        };
         by_components.insert(
             components.clone(),
             FolderJob {
                 in_state: known.contains(&name),
-                on_disk: local_set.contains(&components),
+                on_disk: exists,
                 display_name: components.join("/"),
-                local_path: local_path(root, &components),
+                local_path: local_path(root, &disk),
                 remote_name: name,
                 on_server: true,
                 status: None,
@@ -97,11 +145,11 @@ pub fn folder_list(
         );
     }
 
-    for components in local_set {
+    for (components, disk) in &on_disk {
         if by_components.contains_key(components) {
             continue;
         }
-        let path = local_path(root, components);
+        let path = local_path(root, disk);
         if unselectable.contains(components) {
             list.warnings.push(format!(
                 "skipping local folder {}: the server has it only as a container that cannot hold messages",
@@ -146,6 +194,63 @@ pub fn folder_list(
     list
 }
 
+/// How this Maildir's directory names are read and how new ones are spelt.
+struct LocalSpelling {
+    /// Read modified UTF-7 spellings as the names they encode.
+    read_mutf7: bool,
+    /// Spell new directories in modified UTF-7.
+    write_mutf7: bool,
+}
+
+impl LocalSpelling {
+    /// `Keep` writes modified UTF-7 when the Maildir shows that spelling
+    /// and no UTF-8 one, so new folders look like the old tool's.
+    fn new(local: &[Vec<String>], names: LocalNames) -> LocalSpelling {
+        match names {
+            LocalNames::Utf8 => LocalSpelling {
+                read_mutf7: false,
+                write_mutf7: false,
+            },
+            LocalNames::ModifiedUtf7 => LocalSpelling {
+                read_mutf7: true,
+                write_mutf7: true,
+            },
+            LocalNames::Keep => {
+                let seen: Vec<Spelling> = local.iter().flatten().map(|c| spelling_of(c)).collect();
+                let mutf7 = seen.iter().any(|s| matches!(s, Spelling::ModifiedUtf7(_)));
+                let utf8 = seen.contains(&Spelling::Utf8);
+                LocalSpelling {
+                    read_mutf7: true,
+                    write_mutf7: mutf7 && !utf8,
+                }
+            }
+        }
+    }
+
+    /// The folder name (UTF-8 components) a local directory spells.
+    fn read(&self, disk: &[String]) -> Vec<String> {
+        disk.iter()
+            .map(|c| match spelling_of(c) {
+                Spelling::ModifiedUtf7(decoded) if self.read_mutf7 => decoded,
+                _ => c.clone(),
+            })
+            .collect()
+    }
+
+    /// The directory components for a folder new to this Maildir; `None`
+    /// when the encoded spelling is not a usable directory name.
+    fn write(&self, name: &[String]) -> Option<Vec<String>> {
+        if !self.write_mutf7 || name == ["INBOX"] {
+            return Some(name.to_vec());
+        }
+        let disk: Vec<String> = name.iter().map(|c| encode_mutf7(c)).collect();
+        disk.iter()
+            .enumerate()
+            .all(|(i, c)| component_problem(c, i > 0).is_none())
+            .then_some(disk)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,7 +272,7 @@ mod tests {
         let root = Path::new("/m");
         let remote = [entry("Archive/2023"), entry("INBOX"), entry("&AMk-t&AOk-")];
         let local = [comps("INBOX"), comps("Local/Sub")];
-        let list = folder_list(&remote, &local, &BTreeSet::new(), root);
+        let list = folder_list(&remote, &local, &BTreeSet::new(), root, LocalNames::Keep);
         assert!(list.warnings.is_empty(), "{:?}", list.warnings);
         let names: Vec<(&str, bool, bool)> = list
             .jobs
@@ -194,7 +299,13 @@ mod tests {
         noselect.attributes = vec!["\\Noselect".into()];
         let remote = [entry("INBOX"), entry("../x"), entry("a/../../b"), noselect];
         let local = [comps("Parent")];
-        let list = folder_list(&remote, &local, &BTreeSet::new(), Path::new("/m"));
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
         assert_eq!(list.jobs.len(), 1);
         assert_eq!(list.warnings.len(), 3, "{:?}", list.warnings);
         assert!(list.jobs.iter().all(|j| j.local_path.starts_with("/m")));
@@ -208,6 +319,7 @@ mod tests {
             &[comps("INBOX"), comps("Old")],
             &known,
             Path::new("/m"),
+            LocalNames::Keep,
         );
         assert_eq!(list.jobs.len(), 1);
         assert!(
@@ -220,8 +332,167 @@ mod tests {
     #[test]
     fn a_synced_folder_missing_locally_is_marked() {
         let known: BTreeSet<String> = ["Work".to_string()].into();
-        let list = folder_list(&[entry("Work")], &[], &known, Path::new("/m"));
+        let list = folder_list(
+            &[entry("Work")],
+            &[],
+            &known,
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
         assert_eq!(list.jobs.len(), 1);
         assert!(list.jobs[0].in_state && !list.jobs[0].on_disk);
+    }
+
+    fn paths(list: &FolderList) -> Vec<(String, String, bool)> {
+        list.jobs
+            .iter()
+            .map(|j| {
+                (
+                    j.remote_name.clone(),
+                    j.local_path.display().to_string(),
+                    j.on_disk,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_modified_utf7_maildir_is_read_as_the_names_it_encodes() {
+        let remote = [
+            entry("INBOX"),
+            entry("Entw&APw-rfe"),
+            entry("Projects/bench &- co"),
+            entry("&AMk-t&AOk-"),
+        ];
+        let local = [
+            comps("INBOX"),
+            comps("Entw&APw-rfe"),
+            comps("Projects/bench &- co"),
+        ];
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
+        assert!(list.warnings.is_empty() && list.conflicts.is_empty());
+        assert_eq!(
+            paths(&list),
+            vec![
+                ("INBOX".into(), "/m/INBOX".into(), true),
+                ("Entw&APw-rfe".into(), "/m/Entw&APw-rfe".into(), true),
+                (
+                    "Projects/bench &- co".into(),
+                    "/m/Projects/bench &- co".into(),
+                    true
+                ),
+                // New folders follow the spelling the Maildir shows.
+                ("&AMk-t&AOk-".into(), "/m/&AMk-t&AOk-".into(), false),
+            ]
+        );
+        assert_eq!(list.jobs[1].display_name, "Entwürfe");
+    }
+
+    #[test]
+    fn a_utf8_maildir_keeps_utf8_and_is_never_misread() {
+        let remote = [
+            entry("INBOX"),
+            entry("Projects/bench &- co"),
+            entry("&AMk-t&AOk-"),
+        ];
+        let local = [comps("INBOX"), comps("Projects/bench & co")];
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
+        assert_eq!(
+            paths(&list),
+            vec![
+                ("INBOX".into(), "/m/INBOX".into(), true),
+                (
+                    "Projects/bench &- co".into(),
+                    "/m/Projects/bench & co".into(),
+                    true
+                ),
+                ("&AMk-t&AOk-".into(), "/m/Été".into(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_local_only_modified_utf7_folder_gets_its_decoded_server_name() {
+        let remote = [entry("INBOX")];
+        let local = [comps("INBOX"), comps("Entw&APw-rfe")];
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
+        assert_eq!(list.jobs[1].remote_name, "Entw&APw-rfe");
+        assert_eq!(list.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
+        // Asked to read names as UTF-8, the same directory is a folder
+        // literally called "Entw&APw-rfe".
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Utf8,
+        );
+        assert_eq!(list.jobs[1].remote_name, "Entw&-APw-rfe");
+    }
+
+    #[test]
+    fn explicit_spellings_decide_new_directories() {
+        let remote = [entry("INBOX"), entry("Entw&APw-rfe")];
+        let local = [comps("INBOX")];
+        let utf7 = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::ModifiedUtf7,
+        );
+        assert_eq!(utf7.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
+        let utf8 = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Utf8,
+        );
+        assert_eq!(utf8.jobs[1].local_path, PathBuf::from("/m/Entwürfe"));
+    }
+
+    #[test]
+    fn two_spellings_of_one_folder_are_an_error_naming_both() {
+        let remote = [entry("INBOX"), entry("Entw&APw-rfe")];
+        let local = [comps("INBOX"), comps("Entw&APw-rfe"), comps("Entwürfe")];
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            Path::new("/m"),
+            LocalNames::Keep,
+        );
+        assert_eq!(
+            list.jobs.len(),
+            1,
+            "only INBOX is synced: {:?}",
+            paths(&list)
+        );
+        assert_eq!(list.conflicts.len(), 1);
+        let (folder, reason) = &list.conflicts[0];
+        assert_eq!(folder, "Entwürfe");
+        assert!(
+            reason.contains("/m/Entw&APw-rfe") && reason.contains("/m/Entwürfe"),
+            "{reason}"
+        );
     }
 }

@@ -237,7 +237,8 @@ pub fn sync_account(
         session.list().map(|l| (l, HashMap::new()))
     }
     .context("cannot list the server's folders")?;
-    let mut list = folder_list(&remote, &local, &known_folders, root);
+    let mut list = folder_list(&remote, &local, &known_folders, root, account.local_names);
+    let conflicts = std::mem::take(&mut list.conflicts);
     for w in local_warnings.iter().chain(&list.warnings) {
         reporter.warn(format!("{}: {w}", account.name));
     }
@@ -261,6 +262,12 @@ pub fn sync_account(
         outcome
             .pending
             .push((index, job.display_name, Ok(FolderReport::default())));
+    }
+    let listed = outcome.pending.len();
+    for (i, (folder, reason)) in conflicts.into_iter().enumerate() {
+        outcome
+            .pending
+            .push((listed + i, folder, Err(anyhow::anyhow!(reason))));
     }
     outcome.report(account, options, reporter);
     if reporter.chatty() || !outcome.failed.is_empty() {
