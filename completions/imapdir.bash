@@ -267,7 +267,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__sync)
-            opts="-n -j -v -h --pull --push --dry-run --jobs --allow-mass-delete --config --verbose --trace-imap --json --help"
+            opts="-n -j -v -h --pull --push --dry-run --jobs --allow-mass-delete --allow-first-copy --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -43,6 +43,7 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l pull -d 'Only b
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l push -d 'Only send Maildir changes to the server'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s n -l dry-run -d 'Print the actions a sync would take, change nothing'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l allow-mass-delete -d 'Let this run delete more than the account\'s max_delete_share of a folder (default half) on either side'
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l allow-first-copy -d 'Let a folder\'s first sync copy both sides to each other even when few of their messages pair up (a Maildir from another tool that is not recognised would end up twice on both sides)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'

@@ -95,4 +95,10 @@ pub struct SyncArgs {
     /// (default half) on either side
     #[arg(long)]
     pub allow_mass_delete: bool,
+
+    /// Let a folder's first sync copy both sides to each other even when few
+    /// of their messages pair up (a Maildir from another tool that is not
+    /// recognised would end up twice on both sides)
+    #[arg(long)]
+    pub allow_first_copy: bool,
 }

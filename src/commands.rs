@@ -92,6 +92,7 @@ fn sync(cli: &Cli, config: &Config, args: &SyncArgs, sink: &mut Sink) -> anyhow:
         jobs: args.jobs.map(usize::from),
         trace_imap: cli.trace_imap,
         allow_mass_delete: args.allow_mass_delete,
+        allow_first_copy: args.allow_first_copy,
         max_delete_share: crate::sync::guard::DEFAULT_MAX_DELETE_SHARE,
     };
     let reporter = Reporter::new(cli.verbose, !args.dry_run);

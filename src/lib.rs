@@ -12,6 +12,7 @@ pub mod flags;
 pub mod generate;
 pub mod hooks;
 pub mod imap;
+pub mod import;
 pub mod json;
 pub mod lock;
 pub mod mailbox_name;

@@ -205,6 +205,7 @@ impl Watcher {
                 jobs: None,
                 trace_imap: cli.trace_imap,
                 allow_mass_delete: false,
+                allow_first_copy: false,
                 max_delete_share: crate::sync::guard::DEFAULT_MAX_DELETE_SHARE,
             },
             reporter: Reporter::new(cli.verbose, false),

@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::flags::Flags;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session};
+use crate::import::peer_records::{self, PeerRecords};
 use crate::maildir::{settle_ns, DirStamp, DirWitness, LocalMessage, Maildir, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::{FolderState, Pair, StateDb};
@@ -271,18 +272,47 @@ pub fn sync_folder(
                 job.display_name
             ));
         }
-        let repaired = repair::pair_by_content(session.get()?, &maildir, &remote, &local, &[])?;
-        if options.dry_run {
+        let records = if first_meeting {
+            peer_records_of(job, &local, uidvalidity, reporter)
+        } else {
+            None
+        };
+        let found = repair::pair_first_meeting(
+            session.get()?,
+            &maildir,
+            &remote,
+            &local,
+            records.as_ref(),
+            reporter,
+            &job.display_name,
+        )?;
+        if first_meeting {
+            let described = found.describe(local.len(), remote.len());
+            if options.dry_run {
+                dry_lines.push(described);
+            } else {
+                reporter.info(format!("{}: {described}", job.display_name));
+            }
+            if !options.allow_first_copy {
+                let paired = found.by_records + found.by_content.len();
+                super::guard::check_first_copy(local.len(), remote.len(), paired)?;
+            }
+        } else if options.dry_run {
             dry_lines.push(format!(
                 "re-pair {} messages by Message-ID and size",
-                repaired.len()
+                found.by_content.len()
             ));
-            pairs = repaired;
+        }
+        if options.dry_run {
+            pairs = found.recorded;
+            pairs.extend(found.by_content);
         } else {
             let f = folder_state
                 .as_ref()
                 .expect("state folder exists outside dry runs");
-            pairs = repair::rename_to_new_uids(&maildir, &mut local, repaired)?;
+            pairs = repair::rename_to_new_uids(&maildir, &mut local, found.by_content)?;
+            pairs.extend(found.recorded);
+            pairs.sort_by_key(|p| p.uid);
             db.replace_pairs(f.id, uidvalidity, &pairs)?;
             renamed_locally = true;
         }
@@ -704,6 +734,27 @@ fn planned_counts(plan: &super::plan::Plan) -> Counts {
         deleted_local: plan.local_deletions.len() as u64,
         deleted_remote: plan.remote_deletions.len() as u64,
         folders_created: 0,
+    }
+}
+
+/// The records another sync tool left for this folder, if any; records
+/// that do not belong to it are reported and ignored.
+fn peer_records_of(
+    job: &FolderJob,
+    local: &[LocalMessage],
+    uidvalidity: u32,
+    reporter: &Reporter,
+) -> Option<PeerRecords> {
+    let dirs = peer_records::default_state_dirs();
+    match peer_records::read(&job.local_path, local, uidvalidity, &dirs) {
+        Ok(records) => records,
+        Err(why) => {
+            reporter.warn(format!(
+                "{}: {why}; pairing by content instead",
+                job.display_name
+            ));
+            None
+        }
     }
 }
 

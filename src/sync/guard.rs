@@ -4,6 +4,13 @@
 //! accident), so that folder is skipped with an error unless the user
 //! passes `--allow-mass-delete`.
 //!
+//! The first-copy guard is its twin for a folder's first sync: when both
+//! sides hold many messages and few of them pair, the Maildir is most
+//! likely another tool's copy that imapdir failed to recognise (or another
+//! account's), and going on would put every message twice on both sides.
+//! That folder is skipped with an error unless the user passes
+//! `--allow-first-copy`.
+//!
 //! Pure: it looks only at the plan and the sizes of both sides.
 
 use std::path::Path;
@@ -34,6 +41,48 @@ pub struct MassDeletion {
     pub side: &'static str,
     pub percent: u64,
     pub limit: f64,
+}
+
+/// The flag that overrides the first-copy guard.
+pub const FIRST_COPY_FLAG: &str = "--allow-first-copy";
+
+/// Sides smaller than this never trip the first-copy guard: a handful of
+/// unpaired messages is a new folder's ordinary start, and costs little.
+pub const FIRST_COPY_MIN_MESSAGES: usize = 10;
+
+/// A first sync that would copy most of both sides to the other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing a first sync that would copy {local_unpaired} of {local} local messages to the \
+     server and {remote_unpaired} of {remote} server messages here: only {paired} pair up. \
+     Nothing was changed in this folder. If this Maildir was written by another tool for \
+     this account, check that this directory is the copy of this server folder, that the \
+     tool's records are in place (mbsync: .uidvalidity and its state file; OfflineIMAP: \
+     its file names), and how `imapdir sync --dry-run` pairs it. If both sides really \
+     should be merged, run again with {FIRST_COPY_FLAG}"
+)]
+pub struct FirstCopy {
+    pub local: usize,
+    pub remote: usize,
+    pub local_unpaired: usize,
+    pub remote_unpaired: usize,
+    pub paired: usize,
+}
+
+/// Checks a first meeting's pairing: `paired` messages present on both
+/// sides were paired, of `local` and `remote`.
+pub fn check_first_copy(local: usize, remote: usize, paired: usize) -> Result<(), FirstCopy> {
+    let smaller = local.min(remote);
+    if smaller < FIRST_COPY_MIN_MESSAGES || paired * 2 >= smaller {
+        return Ok(());
+    }
+    Err(FirstCopy {
+        local,
+        remote,
+        local_unpaired: local.saturating_sub(paired),
+        remote_unpaired: remote.saturating_sub(paired),
+        paired,
+    })
 }
 
 /// Checks a folder's plan. `remote_count` and `local_count` are the sizes
@@ -147,5 +196,21 @@ mod tests {
         let e = missing_local_folder(Path::new("/m/Archive")).to_string();
         assert!(e.contains("/m/Archive") && e.contains(OVERRIDE_FLAG), "{e}");
         assert!(e.contains("does not apply"), "{e}");
+    }
+
+    #[test]
+    fn a_first_sync_pairing_little_of_two_big_sides_trips() {
+        let err = check_first_copy(30, 40, 3).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("27 of 30 local") && text.contains("37 of 40 server"),
+            "{text}"
+        );
+        assert!(text.contains(FIRST_COPY_FLAG), "{text}");
+        // Half paired, or a small side: ordinary.
+        assert!(check_first_copy(30, 40, 15).is_ok());
+        assert!(check_first_copy(9, 1000, 0).is_ok());
+        assert!(check_first_copy(1000, 9, 0).is_ok());
+        assert!(check_first_copy(10, 10, 4).is_err());
     }
 }

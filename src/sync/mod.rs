@@ -41,6 +41,8 @@ pub struct SyncOptions {
     pub trace_imap: bool,
     /// `--allow-mass-delete`: skip the mass-deletion guard.
     pub allow_mass_delete: bool,
+    /// `--allow-first-copy`: skip the first-copy guard.
+    pub allow_first_copy: bool,
     /// The account's `max_delete_share`.
     pub max_delete_share: f64,
 }

@@ -9,16 +9,17 @@
 //! would hide a message from the other side, while leaving it unpaired at
 //! worst copies it twice.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use anyhow::Context;
 
 use crate::imap::{uid_sets, HeaderInfo, Session};
+use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, LocalMessage, Maildir};
 use crate::report::Reporter;
 use crate::state::{Pair, PairChange, StateDb};
 
-use super::content_hash::{ContentHash, ContentHasher};
+use super::content_hash::{ContentHash, ContentHasher, WithoutPeerFields, TUID_FIELD_SIZE};
 use super::plan::RemoteMessage;
 use super::LazySession;
 
@@ -47,13 +48,20 @@ fn local_key(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<Option<Co
     Ok(Some((message_id, crlf_size(&mut file)?)))
 }
 
-/// Message-ID (if any) and wire size of a local file.
+/// Message-ID (if any) and wire size of a local file, without the fields
+/// another sync tool added to it (see [`WithoutPeerFields`]).
 fn local_identity(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<(Option<String>, u64)> {
     let mut file = maildir.open(msg)?;
     let message_id = read_message_id(&mut file)?;
     use std::io::Seek;
     file.rewind()?;
-    Ok((message_id, crlf_size(&mut file)?))
+    Ok((message_id, crlf_size(&mut WithoutPeerFields::new(file))?))
+}
+
+/// Server sizes a local message of `size` (peer fields left out) may have:
+/// its own, or with the `X-TUID` field mbsync adds to what it uploads.
+fn sizes_on_server(size: u64) -> [u64; 2] {
+    [size, size + TUID_FIELD_SIZE]
 }
 
 /// Content hashes of server messages, fetched (streamed, not kept) on
@@ -134,16 +142,20 @@ pub fn pair_by_content(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", msg.name)),
         };
-        let candidates: Vec<u32> = match &mid {
-            Some(mid) => match by_key.get(&(mid.clone(), size)) {
-                Some(q) => q.iter().copied().collect(),
-                None => continue,
-            },
-            None => match anonymous_by_size.get(&size) {
-                Some(v) if !v.is_empty() => v.clone(),
-                _ => continue,
-            },
-        };
+        let mut candidates: Vec<(u32, u64)> = Vec::new();
+        for server_size in sizes_on_server(size) {
+            let uids = match &mid {
+                Some(mid) => by_key
+                    .get(&(mid.clone(), server_size))
+                    .map(|q| q.iter().copied().collect::<Vec<_>>()),
+                None => anonymous_by_size.get(&server_size).cloned(),
+            };
+            candidates.extend(
+                uids.unwrap_or_default()
+                    .into_iter()
+                    .map(|u| (u, server_size)),
+            );
+        }
         if candidates.is_empty() {
             continue;
         }
@@ -155,24 +167,27 @@ pub fn pair_by_content(
                 .with_context(|| format!("cannot read {}", msg.name))?;
             let local_hash = ContentHasher::of_reader(&mut file)
                 .with_context(|| format!("cannot read {}", msg.name))?;
-            hashes.get(session, &candidates)?;
+            let uids: Vec<u32> = candidates.iter().map(|c| c.0).collect();
+            hashes.get(session, &uids)?;
             let same = candidates
                 .iter()
                 .copied()
-                .find(|u| hashes.0.get(u) == Some(&local_hash));
+                .find(|c| hashes.0.get(&c.0) == Some(&local_hash));
             // Same Message-ID and size but no identical body: still the
             // same message as far as pairing goes (take them in order).
             same.or_else(|| mid.as_ref().and(candidates.first().copied()))
         };
-        let Some(uid) = chosen else { continue };
+        let Some((uid, server_size)) = chosen else {
+            continue;
+        };
         match &mid {
             Some(mid) => {
-                if let Some(q) = by_key.get_mut(&(mid.clone(), size)) {
+                if let Some(q) = by_key.get_mut(&(mid.clone(), server_size)) {
                     q.retain(|&u| u != uid);
                 }
             }
             None => {
-                if let Some(v) = anonymous_by_size.get_mut(&size) {
+                if let Some(v) = anonymous_by_size.get_mut(&server_size) {
                     v.retain(|&u| u != uid);
                 }
             }
@@ -186,6 +201,201 @@ pub fn pair_by_content(
     pairs.sort_by_key(|p| p.uid);
     Ok(pairs)
 }
+
+/// How a folder's first meeting paired its messages.
+#[derive(Debug, Default)]
+pub struct FirstPairing {
+    /// Pairs from the peer's records; their files keep their names, so
+    /// the peer can still read the Maildir.
+    pub recorded: Vec<Pair>,
+    /// Pairs found by content.
+    pub by_content: Vec<Pair>,
+    /// Records with both sides present.
+    pub by_records: usize,
+    /// Records of messages deleted on one side since the peer's last run.
+    pub deleted_since: usize,
+    /// The peer whose records were used.
+    pub peer: Option<Peer>,
+    /// Of `deleted_since`, those whose local file is gone.
+    gone_locally: usize,
+}
+
+impl FirstPairing {
+    /// The dry run's and `-v`'s account of the pairing.
+    pub fn describe(&self, local: usize, remote: usize) -> String {
+        let paired = self.by_records + self.by_content.len();
+        let peer = self.peer.map(|p| format!(" ({p})")).unwrap_or_default();
+        let mut line = format!(
+            "first meeting: {} paired by peer records{peer}, {} by content, {} local and {} \
+             server messages not paired",
+            self.by_records,
+            self.by_content.len(),
+            local.saturating_sub(paired + self.recorded_local_only()),
+            remote.saturating_sub(paired + self.recorded_remote_only()),
+        );
+        if self.deleted_since > 0 {
+            line.push_str(&format!(
+                "; {} deleted on one side since the peer's last run",
+                self.deleted_since
+            ));
+        }
+        line
+    }
+
+    fn recorded_local_only(&self) -> usize {
+        self.recorded.len() - self.by_records - self.gone_locally
+    }
+
+    fn recorded_remote_only(&self) -> usize {
+        self.gone_locally
+    }
+}
+
+/// Pairs a folder both sides of which hold mail the state has never seen:
+/// first by the records a peer left (each checked against the messages'
+/// Message-IDs and sizes; one that does not match discards them all), then
+/// the rest by content.
+pub fn pair_first_meeting(
+    session: &mut Session,
+    maildir: &Maildir,
+    remote: &[RemoteMessage],
+    local: &[LocalMessage],
+    records: Option<&PeerRecords>,
+    reporter: &Reporter,
+    folder: &str,
+) -> anyhow::Result<FirstPairing> {
+    let mut found = FirstPairing::default();
+    if let Some(records) = records {
+        match checked_records(session, maildir, remote, local, records)? {
+            Ok(checked) => {
+                found = checked;
+                found.peer = Some(records.peer);
+                for note in &records.notes {
+                    reporter.warn(format!("{folder}: {note}"));
+                }
+            }
+            Err(why) => reporter.warn(format!(
+                "{folder}: not using {}'s records: {why}; pairing by content instead",
+                records.peer
+            )),
+        }
+    }
+    let used_uids: HashSet<u32> = found.recorded.iter().map(|p| p.uid).collect();
+    let used_bases: HashSet<&str> = found
+        .recorded
+        .iter()
+        .map(|p| p.local_base.as_str())
+        .collect();
+    let remote_rest: Vec<RemoteMessage> = remote
+        .iter()
+        .filter(|r| !used_uids.contains(&r.uid))
+        .copied()
+        .collect();
+    let local_rest: Vec<LocalMessage> = local
+        .iter()
+        .filter(|l| !used_bases.contains(l.base.as_str()))
+        .cloned()
+        .collect();
+    found.by_content = pair_by_content(session, maildir, &remote_rest, &local_rest, &[])?;
+    Ok(found)
+}
+
+/// The records as pairs, or why they do not describe this folder.
+fn checked_records(
+    session: &mut Session,
+    maildir: &Maildir,
+    remote: &[RemoteMessage],
+    local: &[LocalMessage],
+    records: &PeerRecords,
+) -> anyhow::Result<Result<FirstPairing, String>> {
+    let remote_by_uid: HashMap<u32, &RemoteMessage> = remote.iter().map(|r| (r.uid, r)).collect();
+    let local_by_base: HashMap<&str, &LocalMessage> =
+        local.iter().map(|l| (l.base.as_str(), l)).collect();
+    let mut seen_uids = HashSet::new();
+    let mut seen_bases = HashSet::new();
+    let mut both = Vec::new();
+    let mut one_sided = Vec::new();
+    for record in &records.records {
+        if !seen_uids.insert(record.uid) {
+            continue;
+        }
+        let file = record
+            .local_base
+            .as_deref()
+            .and_then(|b| local_by_base.get(b).copied())
+            .filter(|l| seen_bases.insert(l.base.clone()));
+        match (file, remote_by_uid.get(&record.uid)) {
+            (Some(l), Some(r)) => both.push((record, l, *r)),
+            (None, None) => {}
+            (file, r) => one_sided.push((record, file, r.copied())),
+        }
+    }
+    if both.is_empty() {
+        return Ok(Err(
+            "none of them names a message present on both sides".into()
+        ));
+    }
+    let uids: Vec<u32> = both.iter().map(|(r, _, _)| r.uid).collect();
+    let server: HashMap<u32, HeaderInfo> = remote_keys(session, &uids)?
+        .into_iter()
+        .map(|h| (h.uid, h))
+        .collect();
+    let mut mismatched = 0;
+    for (record, file, _) in &both {
+        let (mid, size) = match local_identity(maildir, file) {
+            Ok(k) => k,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.name)),
+        };
+        let matches = server.get(&record.uid).is_some_and(|h| {
+            h.message_id == mid && sizes_on_server(size).contains(&u64::from(h.size))
+        });
+        if !matches {
+            mismatched += 1;
+        }
+    }
+    if mismatched > 0 {
+        return Ok(Err(format!(
+            "{mismatched} of {} records name messages whose Message-ID or size differ",
+            both.len()
+        )));
+    }
+    let mut found = FirstPairing {
+        by_records: both.len(),
+        ..FirstPairing::default()
+    };
+    for (record, file, r) in both {
+        found.recorded.push(Pair {
+            uid: record.uid,
+            local_base: file.base.clone(),
+            flags: record.flags.unwrap_or(r.flags),
+        });
+    }
+    if records.deletions_known {
+        for (record, file, r) in one_sided {
+            let local_base = match (file, r) {
+                (Some(l), None) => l.base.clone(),
+                // The file is gone: a name no file has, so the plan sees
+                // a pair whose local side was deleted.
+                (None, Some(r)) => {
+                    found.gone_locally += 1;
+                    format!("{GONE_PREFIX}{}", r.uid)
+                }
+                _ => continue,
+            };
+            found.deleted_since += 1;
+            found.recorded.push(Pair {
+                uid: record.uid,
+                local_base,
+                flags: record.flags.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(Ok(found))
+}
+
+/// Starts the base of a recorded pair whose local file is gone; no
+/// Maildir file name starts with a dot.
+const GONE_PREFIX: &str = ".gone-since-peer-";
 
 /// Renames re-paired files so the UID in their names is the new one, and
 /// returns the pairs with the new bases. Updates `local` to match.

@@ -1,0 +1,420 @@
+//! The records mbsync and OfflineIMAP keep of which local file is which
+//! server message, read on the first meeting of a folder.
+//!
+//! mbsync keeps, per folder, `.uidvalidity` (its own UIDs for the Maildir
+//! side) and a state file (`.mbsyncstate` in the folder with `SyncState *`,
+//! else one file per folder under `~/.mbsync/`) listing
+//! `server-uid local-uid flags`; its files carry the local UID as `,U=`.
+//! OfflineIMAP puts the server UID itself in its names (`,U=7,FMD5=…`).
+//!
+//! Records are evidence, not truth: the caller checks each against the
+//! messages' Message-IDs and sizes before using any. A record one side of
+//! which is gone means the message was deleted after the tool's last run;
+//! that is believed only from an mbsync state that is complete (no
+//! journal of an interrupted run) and whose UIDVALIDITYs match both sides.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::flags::Flags;
+use crate::maildir::LocalMessage;
+
+/// Which tool wrote the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Mbsync,
+    OfflineImap,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Peer::Mbsync => "mbsync",
+            Peer::OfflineImap => "OfflineIMAP",
+        })
+    }
+}
+
+/// One message as the peer recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// The server UID.
+    pub uid: u32,
+    /// The local file's base name; `None` when the file is gone.
+    pub local_base: Option<String>,
+    /// The flags both sides had at the peer's last run, when it kept them.
+    pub flags: Option<Flags>,
+}
+
+/// A folder's records from one peer.
+#[derive(Debug, Clone)]
+pub struct PeerRecords {
+    pub peer: Peer,
+    pub records: Vec<PeerRecord>,
+    /// A record whose server message or local file is missing means a
+    /// deletion since the peer's last run (else such records say nothing).
+    pub deletions_known: bool,
+    /// What the user should know about how the records were read.
+    pub notes: Vec<String>,
+}
+
+/// Reads the records a peer left for the folder in `folder_dir`, whose
+/// messages are `local` and whose server UIDVALIDITY is `uidvalidity`.
+/// `state_dirs` are where mbsync keeps state files outside the folders
+/// (`~/.mbsync/`). `None`: no peer wrote this folder, or its records do
+/// not belong to this server folder (the reason is in the error).
+pub fn read(
+    folder_dir: &Path,
+    local: &[LocalMessage],
+    uidvalidity: u32,
+    state_dirs: &[PathBuf],
+) -> Result<Option<PeerRecords>, String> {
+    if let Some(records) = read_mbsync(folder_dir, local, uidvalidity, state_dirs)? {
+        return Ok(Some(records));
+    }
+    Ok(read_offlineimap(local))
+}
+
+/// Where mbsync keeps state files outside the folders: `~/.mbsync/`
+/// (its default `SyncState`), and the XDG state dir of newer versions.
+pub fn default_state_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(&home).join(".mbsync"));
+        if std::env::var_os("XDG_STATE_HOME").is_none() {
+            dirs.push(PathBuf::from(home).join(".local/state/isync"));
+        }
+    }
+    if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(state).join("isync"));
+    }
+    dirs
+}
+
+/// The header and entries of an mbsync state file.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MbsyncState {
+    far_uidvalidity: Option<u32>,
+    near_uidvalidity: Option<u32>,
+    /// (server UID, local UID, flags); 0 on a side: nothing there.
+    entries: Vec<(u32, u32, Flags)>,
+}
+
+/// Parses an mbsync (1.3 and later) state file: header lines up to a blank
+/// line, then one `far near flags` line per message.
+fn parse_mbsync_state(reader: impl BufRead, header_only: bool) -> io::Result<MbsyncState> {
+    let mut state = MbsyncState::default();
+    let mut in_header = true;
+    for line in reader.lines() {
+        let line = line?;
+        if in_header {
+            if line.is_empty() {
+                in_header = false;
+                if header_only {
+                    break;
+                }
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let (Some(key), Some(value)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let value = value.parse().ok();
+            match key {
+                "FarUidValidity" | "MasterUidValidity" => state.far_uidvalidity = value,
+                "NearUidValidity" | "SlaveUidValidity" => state.near_uidvalidity = value,
+                _ => {}
+            }
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(far), Some(near)) = (words.next(), words.next()) else {
+            continue;
+        };
+        // Negative UIDs are placeholders of messages being propagated.
+        let (Ok(far), Ok(near)) = (far.parse::<i64>(), near.parse::<i64>()) else {
+            continue;
+        };
+        let flags = words
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter_map(Flags::from_maildir_letter)
+            .fold(Flags::empty(), Flags::union);
+        let side = |uid: i64| u32::try_from(uid).unwrap_or(0);
+        state.entries.push((side(far), side(near), flags));
+    }
+    Ok(state)
+}
+
+/// The UIDVALIDITY mbsync gave the Maildir side: `.uidvalidity`'s first line.
+fn near_uidvalidity(folder_dir: &Path) -> Option<u32> {
+    let text = fs::read_to_string(folder_dir.join(".uidvalidity")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+/// Finds the state file mbsync keeps for this folder: `.mbsyncstate` in
+/// it, else the one under `state_dirs` whose NearUidValidity is this
+/// folder's (mbsync draws that number per folder from the clock).
+fn find_mbsync_state(folder_dir: &Path, near: u32, state_dirs: &[PathBuf]) -> Option<PathBuf> {
+    let inside = folder_dir.join(".mbsyncstate");
+    if inside.is_file() {
+        return Some(inside);
+    }
+    for dir in state_dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".journal") || name.ends_with(".new") || name.ends_with(".lock") {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(file) = fs::File::open(&path) else {
+                continue;
+            };
+            let header = parse_mbsync_state(BufReader::new(file), true).ok();
+            if header.is_some_and(|h| h.near_uidvalidity == Some(near)) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+fn journal_of(state: &Path) -> PathBuf {
+    let mut name = state.as_os_str().to_os_string();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// The number after `,U=` in a file's base name.
+fn uid_in_base(base: &str) -> Option<u32> {
+    let start = base.find(",U=")? + 3;
+    let digits: String = base[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn read_mbsync(
+    folder_dir: &Path,
+    local: &[LocalMessage],
+    uidvalidity: u32,
+    state_dirs: &[PathBuf],
+) -> Result<Option<PeerRecords>, String> {
+    let Some(near) = near_uidvalidity(folder_dir) else {
+        return Ok(None);
+    };
+    let Some(path) = find_mbsync_state(folder_dir, near, state_dirs) else {
+        return Ok(None);
+    };
+    let file = fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let state = parse_mbsync_state(BufReader::new(file), false)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if state.near_uidvalidity != Some(near) {
+        return Err(format!(
+            "mbsync's state {} is for another Maildir folder (its NearUidValidity is not the \
+             folder's .uidvalidity)",
+            path.display()
+        ));
+    }
+    if state.far_uidvalidity != Some(uidvalidity) {
+        return Err(format!(
+            "mbsync's state {} is for another server folder, or the server renumbered it \
+             (FarUidValidity {:?}, the server says {uidvalidity})",
+            path.display(),
+            state.far_uidvalidity
+        ));
+    }
+    let by_local_uid: HashMap<u32, &str> = local
+        .iter()
+        .filter_map(|m| Some((uid_in_base(&m.base)?, m.base.as_str())))
+        .collect();
+    let mut notes = Vec::new();
+    let journal = journal_of(&path);
+    let complete = !journal.exists();
+    if !complete {
+        notes.push(format!(
+            "mbsync's last run was interrupted ({} is left), so messages missing on one \
+             side are not taken as deleted: they are copied back",
+            journal.display()
+        ));
+    }
+    let records = state
+        .entries
+        .iter()
+        .filter(|(far, near, _)| *far > 0 && *near > 0)
+        .map(|&(far, near, flags)| PeerRecord {
+            uid: far,
+            local_base: by_local_uid.get(&near).map(|b| b.to_string()),
+            flags: Some(flags),
+        })
+        .collect();
+    Ok(Some(PeerRecords {
+        peer: Peer::Mbsync,
+        records,
+        deletions_known: complete,
+        notes,
+    }))
+}
+
+/// OfflineIMAP names its files `…,U=<server uid>,FMD5=<hash of the folder
+/// name>…`; the hash must be one for the whole folder.
+fn read_offlineimap(local: &[LocalMessage]) -> Option<PeerRecords> {
+    let mut folder_hash: Option<&str> = None;
+    let mut records = Vec::new();
+    for m in local {
+        let Some(at) = m.base.find(",FMD5=") else {
+            continue;
+        };
+        let hash = m.base[at + 6..].split(',').next().unwrap_or("");
+        if *folder_hash.get_or_insert(hash) != hash {
+            // Files from two folders mixed: the names say nothing reliable.
+            return None;
+        }
+        if let Some(uid) = uid_in_base(&m.base[..at]) {
+            records.push(PeerRecord {
+                uid,
+                local_base: Some(m.base.clone()),
+                flags: None,
+            });
+        }
+    }
+    (!records.is_empty()).then_some(PeerRecords {
+        peer: Peer::OfflineImap,
+        records,
+        deletions_known: false,
+        notes: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maildir::Subdir;
+
+    fn msg(name: &str) -> LocalMessage {
+        let base = name.split(':').next().unwrap().to_string();
+        LocalMessage {
+            subdir: Subdir::Cur,
+            name: name.to_string(),
+            base,
+            uid_hint: None,
+            flags: Flags::empty(),
+        }
+    }
+
+    const STATE: &str = "FarUidValidity 1700000001\nNearUidValidity 1796547408\n\
+                         MaxPulledUid 4\nMaxPushedUid 4\n\n1 1 \n2 2 S\n3 3 FS\n4 0 \n0 5 \n-1 6 S\n";
+
+    #[test]
+    fn parses_an_mbsync_state_file() {
+        let s = parse_mbsync_state(STATE.as_bytes(), false).unwrap();
+        assert_eq!(s.far_uidvalidity, Some(1_700_000_001));
+        assert_eq!(s.near_uidvalidity, Some(1_796_547_408));
+        assert_eq!(s.entries.len(), 6);
+        assert_eq!(s.entries[2], (3, 3, Flags::FLAGGED.union(Flags::SEEN)));
+        assert_eq!(s.entries[5].0, 0, "a placeholder is no server message");
+    }
+
+    fn folder(state: &str, journal: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".uidvalidity"), "1796547408\n6\n").unwrap();
+        fs::write(dir.path().join(".mbsyncstate"), state).unwrap();
+        if journal {
+            fs::write(dir.path().join(".mbsyncstate.journal"), "3\n").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn mbsync_records_name_the_files_by_their_local_uid() {
+        let dir = folder(STATE, false);
+        let local = [msg("17.1_1.h,U=1:2,"), msg("17.2_2.h,U=3:2,FS")];
+        let r = read(dir.path(), &local, 1_700_000_001, &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.peer, Peer::Mbsync);
+        assert!(r.deletions_known);
+        let bases: Vec<(u32, Option<&str>)> = r
+            .records
+            .iter()
+            .map(|r| (r.uid, r.local_base.as_deref()))
+            .collect();
+        assert_eq!(
+            bases,
+            vec![
+                (1, Some("17.1_1.h,U=1")),
+                (2, None),
+                (3, Some("17.2_2.h,U=3"))
+            ]
+        );
+    }
+
+    #[test]
+    fn an_interrupted_mbsync_run_is_no_evidence_of_deletions() {
+        let dir = folder(STATE, true);
+        let r = read(dir.path(), &[], 1_700_000_001, &[]).unwrap().unwrap();
+        assert!(!r.deletions_known);
+        assert!(r.notes[0].contains("interrupted"), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn mbsync_state_of_another_server_folder_is_refused() {
+        let dir = folder(STATE, false);
+        let err = read(dir.path(), &[], 99, &[]).unwrap_err();
+        assert!(err.contains("FarUidValidity"), "{err}");
+    }
+
+    #[test]
+    fn mbsync_state_outside_the_folder_is_found_by_its_uidvalidity() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".uidvalidity"), "1796547408\n6\n").unwrap();
+        let states = tempfile::tempdir().unwrap();
+        fs::write(
+            states.path().join(":far:Other_:near:Other"),
+            "FarUidValidity 1\nNearUidValidity 5\n\n",
+        )
+        .unwrap();
+        fs::write(states.path().join(":far:INBOX_:near:INBOX"), STATE).unwrap();
+        let r = read(
+            dir.path(),
+            &[],
+            1_700_000_001,
+            &[states.path().to_path_buf()],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.records.len(), 3);
+    }
+
+    #[test]
+    fn offlineimap_names_carry_the_server_uid() {
+        let local = [
+            msg("1796547441_16.8529.vm,U=7,FMD5=abc:2,S"),
+            msg("1796547441_17.8529.vm,U=9,FMD5=abc:2,"),
+            msg("new-by-hand"),
+        ];
+        let r = read(Path::new("/nonexistent"), &local, 1, &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.peer, Peer::OfflineImap);
+        assert!(!r.deletions_known);
+        assert_eq!(
+            r.records.iter().map(|r| r.uid).collect::<Vec<_>>(),
+            vec![7, 9]
+        );
+        // Two folders' files mixed: no records at all.
+        let mixed = [msg("a,U=1,FMD5=abc:2,"), msg("b,U=2,FMD5=def:2,")];
+        assert!(read(Path::new("/nonexistent"), &mixed, 1, &[])
+            .unwrap()
+            .is_none());
+    }
+}
