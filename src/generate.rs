@@ -111,10 +111,13 @@ const KEYS: &[Key] = &[
         value: "utf-8|modified-utf-7",
         text: "How local directory names spell folder names with non-ASCII letters or &: \
                \"utf-8\" (Entwürfe) or \"modified-utf-7\", the server's spelling \
-               (Entw&APw-rfe), which mbsync and OfflineIMAP write. Default: keep the \
-               spelling the Maildir already shows (new folders are spelt like the old \
-               ones; UTF-8 when nothing shows). Two directories spelling one folder \
-               are an error for that folder, never merged by guess.",
+               (Entw&APw-rfe), which mbsync and OfflineIMAP write. Both spellings are \
+               always recognised. Default: keep the spelling the Maildir already shows \
+               (new folders are spelt like the old ones; UTF-8 when nothing shows). \
+               \"utf-8\" renames modified UTF-7 directories to UTF-8 once (sync --dry-run \
+               lists the renames); the old tool cannot read them after that. Two \
+               directories spelling one folder are an error for that folder, never \
+               merged by guess.",
     },
     Key {
         name: "state_file",

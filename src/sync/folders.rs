@@ -39,6 +39,10 @@ pub struct FolderList {
     /// Folders not synced this run because of a problem the user must
     /// fix, as (folder, reason); they count as failed folders.
     pub conflicts: Vec<(String, String)>,
+    /// Directories to rename to their UTF-8 spelling (`local_names =
+    /// "utf-8"` on a Maildir another tool spelt in modified UTF-7), parents
+    /// first; each source is under its parent's new name.
+    pub renames: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Matches the server's folders with the Maildir's.
@@ -87,6 +91,21 @@ pub fn folder_list(
         on_disk.insert(name, components.clone());
     }
     on_disk.retain(|name, _| !conflicted.contains(name));
+    if names == LocalNames::Utf8 {
+        let mut renames = BTreeSet::new();
+        for (name, disk) in &on_disk {
+            for depth in 0..disk.len() {
+                if disk[depth] != name[depth] {
+                    let parent = local_path(root, &name[..depth]);
+                    renames.insert((depth, parent.join(&disk[depth]), parent.join(&name[depth])));
+                }
+            }
+        }
+        list.renames = renames
+            .into_iter()
+            .map(|(_, from, to)| (from, to))
+            .collect();
+    }
     let mut by_components: BTreeMap<Vec<String>, FolderJob> = BTreeMap::new();
     let mut unselectable: BTreeSet<Vec<String>> = BTreeSet::new();
 
@@ -196,7 +215,8 @@ pub fn folder_list(
 
 /// How this Maildir's directory names are read and how new ones are spelt.
 struct LocalSpelling {
-    /// Read modified UTF-7 spellings as the names they encode.
+    /// Read modified UTF-7 spellings as the names they encode (always, so
+    /// far: a tree written by mbsync stays readable whatever the setting).
     read_mutf7: bool,
     /// Spell new directories in modified UTF-7.
     write_mutf7: bool,
@@ -208,7 +228,7 @@ impl LocalSpelling {
     fn new(local: &[Vec<String>], names: LocalNames) -> LocalSpelling {
         match names {
             LocalNames::Utf8 => LocalSpelling {
-                read_mutf7: false,
+                read_mutf7: true,
                 write_mutf7: false,
             },
             LocalNames::ModifiedUtf7 => LocalSpelling {
@@ -436,8 +456,17 @@ mod tests {
         );
         assert_eq!(list.jobs[1].remote_name, "Entw&APw-rfe");
         assert_eq!(list.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
-        // Asked to read names as UTF-8, the same directory is a folder
-        // literally called "Entw&APw-rfe".
+        assert!(list.renames.is_empty());
+    }
+
+    #[test]
+    fn utf8_names_rename_modified_utf7_directories_parents_first() {
+        let remote = [entry("INBOX"), entry("Entw&APw-rfe/&AMk-t&AOk-")];
+        let local = [
+            comps("INBOX"),
+            comps("Entw&APw-rfe"),
+            comps("Entw&APw-rfe/&AMk-t&AOk-"),
+        ];
         let list = folder_list(
             &remote,
             &local,
@@ -445,7 +474,19 @@ mod tests {
             Path::new("/m"),
             LocalNames::Utf8,
         );
-        assert_eq!(list.jobs[1].remote_name, "Entw&-APw-rfe");
+        assert_eq!(list.jobs[1].remote_name, "Entw&APw-rfe");
+        let renames: Vec<(String, String)> = list
+            .renames
+            .iter()
+            .map(|(a, b)| (a.display().to_string(), b.display().to_string()))
+            .collect();
+        assert_eq!(
+            renames,
+            vec![
+                ("/m/Entw&APw-rfe".into(), "/m/Entwürfe".into()),
+                ("/m/Entwürfe/&AMk-t&AOk-".into(), "/m/Entwürfe/Été".into()),
+            ]
+        );
     }
 
     #[test]

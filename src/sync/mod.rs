@@ -14,6 +14,7 @@ pub mod plan;
 pub mod repair;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -240,6 +241,22 @@ pub fn sync_account(
     }
     .context("cannot list the server's folders")?;
     let mut list = folder_list(&remote, &local, &known_folders, root, account.local_names);
+    if !list.renames.is_empty() {
+        if options.dry_run {
+            for (from, to) in &list.renames {
+                crate::report::print_stdout(&format!(
+                    "rename {} to {}\n",
+                    from.display(),
+                    to.display()
+                ));
+            }
+        } else {
+            rename_to_utf8(&list.renames, reporter, &account.name);
+            let (local, _) = discover_folders(root)
+                .with_context(|| format!("cannot read Maildir {}", root.display()))?;
+            list = folder_list(&remote, &local, &known_folders, root, account.local_names);
+        }
+    }
     let conflicts = std::mem::take(&mut list.conflicts);
     for w in local_warnings.iter().chain(&list.warnings) {
         reporter.warn(format!("{}: {w}", account.name));
@@ -286,6 +303,37 @@ pub fn sync_account(
         }
     }
     Ok(outcome)
+}
+
+/// Renames directories to their UTF-8 spelling, parents first. A rename
+/// that cannot be done is a warning: the folder syncs under its old name.
+fn rename_to_utf8(renames: &[(PathBuf, PathBuf)], reporter: &Reporter, account: &str) {
+    for (from, to) in renames {
+        if to.exists() {
+            reporter.warn(format!(
+                "{account}: not renaming {} to {}: that name is taken",
+                from.display(),
+                to.display()
+            ));
+            continue;
+        }
+        let renamed = std::fs::rename(from, to).and_then(|()| match to.parent() {
+            Some(parent) => std::fs::File::open(parent)?.sync_all(),
+            None => Ok(()),
+        });
+        match renamed {
+            Ok(()) => reporter.info(format!(
+                "{account}: renamed {} to {}",
+                from.display(),
+                to.display()
+            )),
+            Err(e) => reporter.warn(format!(
+                "{account}: cannot rename {} to {}: {e}",
+                from.display(),
+                to.display()
+            )),
+        }
+    }
 }
 
 fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
