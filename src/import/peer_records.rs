@@ -70,28 +70,86 @@ pub fn read(
     folder_dir: &Path,
     local: &[LocalMessage],
     uidvalidity: u32,
-    state_dirs: &[PathBuf],
+    state_dirs: &StateDirs,
 ) -> Result<Option<PeerRecords>, String> {
-    if let Some(records) = read_mbsync(folder_dir, local, uidvalidity, state_dirs)? {
+    if let Some(records) = read_mbsync(folder_dir, local, uidvalidity, &state_dirs.mbsync)? {
         return Ok(Some(records));
     }
-    Ok(read_offlineimap(local))
+    read_offlineimap(local, uidvalidity, &state_dirs.offlineimap)
 }
 
-/// Where mbsync keeps state files outside the folders: `~/.mbsync/`
-/// (its default `SyncState`), and the XDG state dir of newer versions.
-pub fn default_state_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        dirs.push(PathBuf::from(&home).join(".mbsync"));
-        if std::env::var_os("XDG_STATE_HOME").is_none() {
-            dirs.push(PathBuf::from(home).join(".local/state/isync"));
+/// Where the peers keep state outside the Maildir.
+#[derive(Debug, Clone, Default)]
+pub struct StateDirs {
+    /// mbsync's `SyncState` directories.
+    pub mbsync: Vec<PathBuf>,
+    /// OfflineIMAP's metadata directories.
+    pub offlineimap: Vec<PathBuf>,
+}
+
+/// Where the peers keep state by default: mbsync's `~/.mbsync/` (its
+/// default `SyncState`) and the XDG state dir of newer versions;
+/// OfflineIMAP's `~/.offlineimap` and the `metadata` its config names.
+pub fn default_state_dirs() -> StateDirs {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let xdg_state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let xdg_config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let mut dirs = StateDirs::default();
+    if let Some(home) = &home {
+        dirs.mbsync.push(home.join(".mbsync"));
+    }
+    match (&xdg_state, &home) {
+        (Some(state), _) => dirs.mbsync.push(state.join("isync")),
+        (None, Some(home)) => dirs.mbsync.push(home.join(".local/state/isync")),
+        _ => {}
+    }
+    let mut rc_files = Vec::new();
+    if let Some(home) = &home {
+        rc_files.push(home.join(".offlineimaprc"));
+        dirs.offlineimap.push(home.join(".offlineimap"));
+    }
+    if let Some(config) = &xdg_config {
+        rc_files.push(config.join("offlineimap/config"));
+    }
+    for rc in rc_files {
+        if let Some(meta) = fs::read_to_string(&rc)
+            .ok()
+            .and_then(|text| offlineimap_metadata(&text, home.as_deref()))
+        {
+            dirs.offlineimap.insert(0, meta);
         }
     }
-    if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|h| !h.is_empty()) {
-        dirs.push(PathBuf::from(state).join("isync"));
-    }
     dirs
+}
+
+/// The `metadata` setting of an offlineimaprc's `[general]` section.
+fn offlineimap_metadata(rc: &str, home: Option<&Path>) -> Option<PathBuf> {
+    let mut in_general = false;
+    for line in rc.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_general = line.eq_ignore_ascii_case("[general]");
+            continue;
+        }
+        let Some((key, value)) = line.split_once(['=', ':']) else {
+            continue;
+        };
+        if in_general && key.trim().eq_ignore_ascii_case("metadata") {
+            let value = value.trim();
+            return Some(match (value.strip_prefix("~/"), home) {
+                (Some(rest), Some(home)) => home.join(rest),
+                _ => PathBuf::from(value),
+            });
+        }
+    }
+    None
 }
 
 /// The header and entries of an mbsync state file.
@@ -265,11 +323,17 @@ fn read_mbsync(
     }))
 }
 
-/// OfflineIMAP names its files `…,U=<server uid>,FMD5=<hash of the folder
-/// name>…`; the hash must be one for the whole folder.
-fn read_offlineimap(local: &[LocalMessage]) -> Option<PeerRecords> {
+/// OfflineIMAP names its files `…,U=<server uid>,FMD5=<md5 of the folder
+/// name>…`; the hash must be one for the whole folder. It also names the
+/// folder's status database, which says what both sides held at its last
+/// run, and so which messages were deleted since.
+fn read_offlineimap(
+    local: &[LocalMessage],
+    uidvalidity: u32,
+    metadata_dirs: &[PathBuf],
+) -> Result<Option<PeerRecords>, String> {
     let mut folder_hash: Option<&str> = None;
-    let mut records = Vec::new();
+    let mut by_uid: HashMap<u32, &str> = HashMap::new();
     for m in local {
         let Some(at) = m.base.find(",FMD5=") else {
             continue;
@@ -277,22 +341,147 @@ fn read_offlineimap(local: &[LocalMessage]) -> Option<PeerRecords> {
         let hash = m.base[at + 6..].split(',').next().unwrap_or("");
         if *folder_hash.get_or_insert(hash) != hash {
             // Files from two folders mixed: the names say nothing reliable.
-            return None;
+            return Ok(None);
         }
         if let Some(uid) = uid_in_base(&m.base[..at]) {
+            by_uid.insert(uid, m.base.as_str());
+        }
+    }
+    let Some(hash) = folder_hash.filter(|_| !by_uid.is_empty()) else {
+        return Ok(None);
+    };
+    let mut notes = Vec::new();
+    let status = match offlineimap_status_of(hash, &by_uid, uidvalidity, metadata_dirs) {
+        Ok(status) => status,
+        Err(why) => {
+            notes.push(why);
+            None
+        }
+    };
+    let deletions_known = status.is_some();
+    let mut records = Vec::new();
+    if let Some(status) = status {
+        for (uid, letters) in status {
+            let flags = letters
+                .chars()
+                .filter_map(Flags::from_maildir_letter)
+                .fold(Flags::empty(), Flags::union);
             records.push(PeerRecord {
                 uid,
-                local_base: Some(m.base.clone()),
-                flags: None,
+                local_base: by_uid.remove(&uid).map(str::to_string),
+                flags: Some(flags),
             });
         }
     }
-    (!records.is_empty()).then_some(PeerRecords {
+    // Files the status does not list (or no status at all): the name is
+    // the only record.
+    let mut rest: Vec<(u32, &str)> = by_uid.into_iter().collect();
+    rest.sort_unstable();
+    records.extend(rest.into_iter().map(|(uid, base)| PeerRecord {
+        uid,
+        local_base: Some(base.to_string()),
+        flags: None,
+    }));
+    Ok(Some(PeerRecords {
         peer: Peer::OfflineImap,
         records,
-        deletions_known: false,
-        notes: Vec::new(),
+        deletions_known,
+        notes,
+    }))
+}
+
+/// Finds the status database of the folder whose name hashes to `hash`:
+/// `Account-*/LocalStatus-sqlite/NAME` under a metadata directory, where
+/// NAME is the folder name with `.` for its separator, checked against a
+/// `Repository-*/FolderValidity/NAME` holding the server's UIDVALIDITY.
+/// More than one such file (two accounts with one folder name) that lists
+/// these files' UIDs means none is used.
+fn offlineimap_status_of(
+    hash: &str,
+    files: &HashMap<u32, &str>,
+    uidvalidity: u32,
+    metadata_dirs: &[PathBuf],
+) -> Result<Option<Vec<(u32, String)>>, String> {
+    let mut found: Vec<(PathBuf, Vec<(u32, String)>)> = Vec::new();
+    let mut wrong_validity = None;
+    for meta in metadata_dirs {
+        let Ok(accounts) = fs::read_dir(meta) else {
+            continue;
+        };
+        for account in accounts.flatten() {
+            if !account
+                .file_name()
+                .to_string_lossy()
+                .starts_with("Account-")
+            {
+                continue;
+            }
+            let Ok(statuses) = fs::read_dir(account.path().join("LocalStatus-sqlite")) else {
+                continue;
+            };
+            for status in statuses.flatten() {
+                let name = status.file_name().to_string_lossy().into_owned();
+                let hashes = [name.clone(), name.replace('.', "/")].map(|n| md5_hex(&n));
+                if !hashes.iter().any(|h| h == hash) {
+                    continue;
+                }
+                if !folder_validity_matches(meta, &name, uidvalidity) {
+                    wrong_validity = Some(status.path());
+                    continue;
+                }
+                let rows = crate::state::offlineimap_status(&status.path())
+                    .map_err(|e| format!("cannot read {}: {e}", status.path().display()))?;
+                let listed: std::collections::HashSet<u32> = rows.iter().map(|r| r.0).collect();
+                if files.keys().all(|u| listed.contains(u)) {
+                    found.push((status.path(), rows));
+                }
+            }
+        }
+    }
+    match found.len() {
+        1 => Ok(found.pop().map(|(_, rows)| rows)),
+        0 => match wrong_validity {
+            Some(path) => Err(format!(
+                "OfflineIMAP's status {} is for another server folder, or the server \
+                 renumbered it (its FolderValidity is not the server's UIDVALIDITY {uidvalidity}), \
+                 so messages missing on one side are copied back",
+                path.display()
+            )),
+            None => Ok(None),
+        },
+        _ => Err(format!(
+            "OfflineIMAP keeps several status files for this folder ({}), so messages \
+             missing on one side are copied back",
+            found
+                .iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn folder_validity_matches(meta: &Path, name: &str, uidvalidity: u32) -> bool {
+    let Ok(repos) = fs::read_dir(meta) else {
+        return false;
+    };
+    repos.flatten().any(|repo| {
+        repo.file_name()
+            .to_string_lossy()
+            .starts_with("Repository-")
+            && fs::read_to_string(repo.path().join("FolderValidity").join(name))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                == Some(uidvalidity)
     })
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -338,7 +527,7 @@ mod tests {
     fn mbsync_records_name_the_files_by_their_local_uid() {
         let dir = folder(STATE, false);
         let local = [msg("17.1_1.h,U=1:2,"), msg("17.2_2.h,U=3:2,FS")];
-        let r = read(dir.path(), &local, 1_700_000_001, &[])
+        let r = read(dir.path(), &local, 1_700_000_001, &StateDirs::default())
             .unwrap()
             .unwrap();
         assert_eq!(r.peer, Peer::Mbsync);
@@ -361,7 +550,9 @@ mod tests {
     #[test]
     fn an_interrupted_mbsync_run_is_no_evidence_of_deletions() {
         let dir = folder(STATE, true);
-        let r = read(dir.path(), &[], 1_700_000_001, &[]).unwrap().unwrap();
+        let r = read(dir.path(), &[], 1_700_000_001, &StateDirs::default())
+            .unwrap()
+            .unwrap();
         assert!(!r.deletions_known);
         assert!(r.notes[0].contains("interrupted"), "{:?}", r.notes);
     }
@@ -369,7 +560,7 @@ mod tests {
     #[test]
     fn mbsync_state_of_another_server_folder_is_refused() {
         let dir = folder(STATE, false);
-        let err = read(dir.path(), &[], 99, &[]).unwrap_err();
+        let err = read(dir.path(), &[], 99, &StateDirs::default()).unwrap_err();
         assert!(err.contains("FarUidValidity"), "{err}");
     }
 
@@ -388,7 +579,10 @@ mod tests {
             dir.path(),
             &[],
             1_700_000_001,
-            &[states.path().to_path_buf()],
+            &StateDirs {
+                mbsync: vec![states.path().to_path_buf()],
+                offlineimap: Vec::new(),
+            },
         )
         .unwrap()
         .unwrap();
@@ -402,7 +596,7 @@ mod tests {
             msg("1796547441_17.8529.vm,U=9,FMD5=abc:2,"),
             msg("new-by-hand"),
         ];
-        let r = read(Path::new("/nonexistent"), &local, 1, &[])
+        let r = read(Path::new("/nonexistent"), &local, 1, &StateDirs::default())
             .unwrap()
             .unwrap();
         assert_eq!(r.peer, Peer::OfflineImap);
@@ -413,8 +607,69 @@ mod tests {
         );
         // Two folders' files mixed: no records at all.
         let mixed = [msg("a,U=1,FMD5=abc:2,"), msg("b,U=2,FMD5=def:2,")];
-        assert!(read(Path::new("/nonexistent"), &mixed, 1, &[])
+        assert!(
+            read(Path::new("/nonexistent"), &mixed, 1, &StateDirs::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn offlineimap_status_gives_flags_and_deletions() {
+        let meta = tempfile::tempdir().unwrap();
+        let status_dir = meta.path().join("Account-t/LocalStatus-sqlite");
+        let validity = meta.path().join("Repository-R/FolderValidity");
+        fs::create_dir_all(&status_dir).unwrap();
+        fs::create_dir_all(&validity).unwrap();
+        fs::write(validity.join("Archive.2023"), "1796558565").unwrap();
+        let conn = rusqlite::Connection::open(status_dir.join("Archive.2023")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE status (id INTEGER PRIMARY KEY, flags VARCHAR(50), mtime INTEGER, labels VARCHAR(256));
+             INSERT INTO status VALUES (1, 'S', 0, ''), (2, 'FS', 0, ''), (3, '', 0, '');",
+        )
+        .unwrap();
+        drop(conn);
+        let hash = md5_hex("Archive/2023");
+        assert_eq!(hash, "66aa22ecfe38d39f0754fa7a5d49dd2a");
+        let local = [
+            msg(&format!("17_1.h,U=1,FMD5={hash}:2,S")),
+            msg(&format!("17_2.h,U=2,FMD5={hash}:2,FS")),
+        ];
+        let dirs = StateDirs {
+            mbsync: Vec::new(),
+            offlineimap: vec![meta.path().to_path_buf()],
+        };
+        let r = read(Path::new("/nonexistent"), &local, 1_796_558_565, &dirs)
             .unwrap()
-            .is_none());
+            .unwrap();
+        assert!(r.deletions_known);
+        assert_eq!(r.records.len(), 3);
+        let gone = r.records.iter().find(|r| r.uid == 3).unwrap();
+        assert_eq!(gone.local_base, None);
+        assert_eq!(r.records[1].flags, Some(Flags::FLAGGED.union(Flags::SEEN)));
+        // Another UIDVALIDITY: the status is not used.
+        let r = read(Path::new("/nonexistent"), &local, 7, &dirs)
+            .unwrap()
+            .unwrap();
+        assert!(!r.deletions_known);
+        assert_eq!(r.records.len(), 2);
+        assert!(
+            r.notes[0].contains("another server folder"),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn reads_the_metadata_setting_of_an_offlineimaprc() {
+        let rc = "[general]\naccounts = t\nmetadata = ~/meta\n\n[Account t]\nmetadata = /wrong\n";
+        assert_eq!(
+            offlineimap_metadata(rc, Some(Path::new("/h"))),
+            Some(PathBuf::from("/h/meta"))
+        );
+        assert_eq!(
+            offlineimap_metadata("[general]\naccounts = t\n", None),
+            None
+        );
     }
 }
