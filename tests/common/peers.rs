@@ -1,0 +1,175 @@
+//! The real mbsync (isync) and OfflineIMAP, configured for a harness
+//! Dovecot and an imapdir Maildir root: adoption tests must prove that the
+//! files those programs really write are understood, not imitations.
+//!
+//! Both programs talk plaintext IMAP to the server (or to a proxy in front
+//! of it) on loopback. A missing program fails the test: these tests are
+//! the only proof of adoption and must not pass by being skipped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::{Imapdir, PASSWORD, USER};
+
+/// Name of the mbsync channel and OfflineIMAP account in the configs.
+pub const PEER_ACCOUNT: &str = "test";
+
+fn require(program: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        let path = Path::new(dir).join(program);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("{program} is not installed (Debian package {package}); the adoption tests need it");
+}
+
+/// Double-quoted for mbsync's config parser.
+fn mbsync_quote(s: &Path) -> String {
+    format!("\"{}\"", s.display())
+}
+
+/// Writes `<imapdir dir>/mbsyncrc`: the far side is 127.0.0.1:`port`, the
+/// near side imapdir's Maildir root with INBOX at `<root>/INBOX` and
+/// folders spelt as the server spells them (`SubFolders Verbatim`).
+pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
+    let root = imapdir.maildir();
+    let rc = imapdir.dir().join("mbsyncrc");
+    let text = format!(
+        "IMAPAccount {PEER_ACCOUNT}\n\
+         Host 127.0.0.1\n\
+         Port {port}\n\
+         User {USER}\n\
+         Pass {PASSWORD}\n\
+         SSLType None\n\
+         AuthMechs LOGIN\n\
+         \n\
+         IMAPStore far\n\
+         Account {PEER_ACCOUNT}\n\
+         \n\
+         MaildirStore near\n\
+         Path {path}\n\
+         Inbox {inbox}\n\
+         SubFolders Verbatim\n\
+         \n\
+         Channel {PEER_ACCOUNT}\n\
+         Far :far:\n\
+         Near :near:\n\
+         Patterns *\n\
+         Create Both\n\
+         Expunge Both\n\
+         SyncState *\n",
+        path = mbsync_quote(&PathBuf::from(format!("{}/", root.display()))),
+        inbox = mbsync_quote(&root.join("INBOX")),
+    );
+    fs::write(&rc, text).unwrap();
+    rc
+}
+
+/// Runs `mbsync -c <rc> -a` against 127.0.0.1:`port` and returns its
+/// output, whatever its exit status.
+pub fn run_mbsync(imapdir: &Imapdir, port: u16) -> Output {
+    let program = require("mbsync", "isync");
+    let rc = write_mbsyncrc(imapdir, port);
+    peer_command(imapdir, &program)
+        .arg("-c")
+        .arg(&rc)
+        .arg("-a")
+        .output()
+        .expect("run mbsync")
+}
+
+/// Runs mbsync against the server on `port` and panics with its output
+/// unless it succeeds.
+pub fn mbsync_ok(imapdir: &Imapdir, port: u16) {
+    let out = run_mbsync(imapdir, port);
+    assert_ran_ok("mbsync", &out, &imapdir.dir().join("mbsyncrc"));
+}
+
+/// OfflineIMAP's metadata directory (its LocalStatus databases).
+pub fn offlineimap_metadata(imapdir: &Imapdir) -> PathBuf {
+    imapdir.dir().join("offlineimap")
+}
+
+/// Writes `<imapdir dir>/offlineimaprc`: the remote repository is
+/// 127.0.0.1:`port` without TLS, the local one imapdir's Maildir root with
+/// `sep = /`, so `Archive/2023` is a nested directory.
+pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
+    let rc = imapdir.dir().join("offlineimaprc");
+    let text = format!(
+        "[general]\n\
+         accounts = {PEER_ACCOUNT}\n\
+         metadata = {metadata}\n\
+         \n\
+         [Account {PEER_ACCOUNT}]\n\
+         localrepository = local\n\
+         remoterepository = remote\n\
+         \n\
+         [Repository local]\n\
+         type = Maildir\n\
+         localfolders = {root}\n\
+         sep = /\n\
+         \n\
+         [Repository remote]\n\
+         type = IMAP\n\
+         remotehost = 127.0.0.1\n\
+         remoteport = {port}\n\
+         remoteuser = {USER}\n\
+         remotepass = {PASSWORD}\n\
+         ssl = no\n\
+         starttls = no\n",
+        metadata = offlineimap_metadata(imapdir).display(),
+        root = imapdir.maildir().display(),
+    );
+    fs::write(&rc, text).unwrap();
+    rc
+}
+
+/// Runs `offlineimap -c <rc> -o -u basic` against 127.0.0.1:`port` and
+/// panics with its output unless it succeeds.
+pub fn offlineimap_ok(imapdir: &Imapdir, port: u16) {
+    let program = require("offlineimap", "offlineimap3");
+    let rc = write_offlineimaprc(imapdir, port);
+    let out = peer_command(imapdir, &program)
+        .arg("-c")
+        .arg(&rc)
+        .args(["-o", "-u", "basic"])
+        .output()
+        .expect("run offlineimap");
+    assert_ran_ok("offlineimap", &out, &rc);
+    // OfflineIMAP reports some failures only in its log and exits 0.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("ERROR"),
+        "offlineimap reported an error:\n{text}"
+    );
+}
+
+/// A command with its own HOME, so neither program reads or writes the
+/// caller's dotfiles.
+fn peer_command(imapdir: &Imapdir, program: &Path) -> Command {
+    let home = imapdir.dir().join("home");
+    let mut cmd = Command::new(program);
+    cmd.env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn assert_ran_ok(program: &str, out: &Output, rc: &Path) {
+    assert!(
+        out.status.success(),
+        "{program} failed ({})\n--- config\n{}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        fs::read_to_string(rc).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
