@@ -30,12 +30,18 @@ fn mbsync_quote(s: &Path) -> String {
     format!("\"{}\"", s.display())
 }
 
-/// Writes `<imapdir dir>/mbsyncrc`: the far side is 127.0.0.1:`port`, the
-/// near side imapdir's Maildir root with INBOX at `<root>/INBOX` and
-/// folders spelt as the server spells them (`SubFolders Verbatim`).
-pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
+/// The HOME both programs and imapdir run with.
+fn home(imapdir: &Imapdir) -> PathBuf {
+    imapdir.dir().join("home")
+}
+
+/// Writes `~/.mbsyncrc` (in imapdir's HOME, where a user keeps it): the
+/// far side is 127.0.0.1:`port`, the near side imapdir's Maildir root
+/// with INBOX at `<root>/INBOX` and folders spelt as the server spells
+/// them (`SubFolders Verbatim`), state in each folder (`SyncState *`).
+pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> PathBuf {
     let root = imapdir.maildir();
-    let rc = imapdir.dir().join("mbsyncrc");
+    let rc = home(imapdir).join(".mbsyncrc");
     let text = format!(
         "IMAPAccount {PEER_ACCOUNT}\n\
          Host 127.0.0.1\n\
@@ -44,6 +50,7 @@ pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
          Pass {PASSWORD}\n\
          SSLType None\n\
          AuthMechs LOGIN\n\
+         {extra}\
          \n\
          IMAPStore far\n\
          Account {PEER_ACCOUNT}\n\
@@ -62,16 +69,22 @@ pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
          SyncState *\n",
         path = mbsync_quote(&PathBuf::from(format!("{}/", root.display()))),
         inbox = mbsync_quote(&root.join("INBOX")),
+        extra = account_extra
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
     );
     fs::write(&rc, text).unwrap();
     rc
 }
 
 /// Runs `mbsync -c <rc> -a` against 127.0.0.1:`port` and returns its
-/// output, whatever its exit status.
-pub fn run_mbsync(imapdir: &Imapdir, port: u16) -> Output {
+/// output, whatever its exit status. `account_extra` lines go into the
+/// IMAPAccount section (e.g. `DisableExtensions COMPRESS=DEFLATE`, so a proxy
+/// sees the messages in clear).
+pub fn run_mbsync(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> Output {
     let program = require("mbsync", "isync");
-    let rc = write_mbsyncrc(imapdir, port);
+    let rc = write_mbsyncrc(imapdir, port, account_extra);
     peer_command(imapdir, &program)
         .arg("-c")
         .arg(&rc)
@@ -83,24 +96,19 @@ pub fn run_mbsync(imapdir: &Imapdir, port: u16) -> Output {
 /// Runs mbsync against the server on `port` and panics with its output
 /// unless it succeeds.
 pub fn mbsync_ok(imapdir: &Imapdir, port: u16) {
-    let out = run_mbsync(imapdir, port);
-    assert_ran_ok("mbsync", &out, &imapdir.dir().join("mbsyncrc"));
+    let out = run_mbsync(imapdir, port, &[]);
+    assert_ran_ok("mbsync", &out, &home(imapdir).join(".mbsyncrc"));
 }
 
-/// OfflineIMAP's metadata directory (its LocalStatus databases).
-pub fn offlineimap_metadata(imapdir: &Imapdir) -> PathBuf {
-    imapdir.dir().join("offlineimap")
-}
-
-/// Writes `<imapdir dir>/offlineimaprc`: the remote repository is
-/// 127.0.0.1:`port` without TLS, the local one imapdir's Maildir root with
-/// `sep = /`, so `Archive/2023` is a nested directory.
+/// Writes `~/.offlineimaprc` (in imapdir's HOME, with the default
+/// metadata directory `~/.offlineimap`, as a user has it): the remote
+/// repository is 127.0.0.1:`port` without TLS, the local one imapdir's
+/// Maildir root with `sep = /`, so `Archive/2023` is a nested directory.
 pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
-    let rc = imapdir.dir().join("offlineimaprc");
+    let rc = home(imapdir).join(".offlineimaprc");
     let text = format!(
         "[general]\n\
          accounts = {PEER_ACCOUNT}\n\
-         metadata = {metadata}\n\
          \n\
          [Account {PEER_ACCOUNT}]\n\
          localrepository = local\n\
@@ -119,7 +127,6 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
          remotepass = {PASSWORD}\n\
          ssl = no\n\
          starttls = no\n",
-        metadata = offlineimap_metadata(imapdir).display(),
         root = imapdir.maildir().display(),
     );
     fs::write(&rc, text).unwrap();
@@ -150,15 +157,14 @@ pub fn offlineimap_ok(imapdir: &Imapdir, port: u16) {
     );
 }
 
-/// A command with its own HOME, so neither program reads or writes the
-/// caller's dotfiles.
+/// A command with imapdir's HOME and XDG directories: the programs never
+/// touch the caller's dotfiles, and imapdir finds their configs and
+/// records where a user's would be.
 fn peer_command(imapdir: &Imapdir, program: &Path) -> Command {
-    let home = imapdir.dir().join("home");
     let mut cmd = Command::new(program);
-    cmd.env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env("XDG_DATA_HOME", home.join(".local/share"))
+    cmd.env("HOME", home(imapdir))
+        .env("XDG_CONFIG_HOME", imapdir.dir().join("config"))
+        .env("XDG_STATE_HOME", imapdir.dir().join("state-home"))
         .stdin(Stdio::null());
     cmd
 }
