@@ -335,6 +335,18 @@ fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
             .filter(|m| find_bytes(&m.body, b"\nX-TUID: ").is_some())
             .count();
         assert_eq!(tuids, PER_FOLDER + 3, "mbsync's files carry X-TUID");
+        let r = imapdir.run(&["sync", "--dry-run"]);
+        r.expect_success();
+        let meetings = first_meetings(&r.stdout);
+        for folder in FOLDERS {
+            let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
+            assert_eq!(
+                numbers[..4],
+                [0, PER_FOLDER + 3, 0, 0],
+                "{}: all paired by content: {line}",
+                folder.utf8
+            );
+        }
     });
 }
 
@@ -367,6 +379,25 @@ fn first_meetings(stdout: &str) -> BTreeMap<String, (String, Vec<usize>)> {
     out
 }
 
+/// A folder's first-meeting line, under either spelling of its name.
+fn meeting_of<'a>(
+    meetings: &'a BTreeMap<String, (String, Vec<usize>)>,
+    folder: &Folder,
+    stdout: &str,
+) -> &'a (String, Vec<usize>) {
+    let found = meetings
+        .get(folder.utf8)
+        .or_else(|| meetings.get(folder.raw));
+    let found = found.unwrap_or_else(|| {
+        panic!(
+            "{}: no first-meeting line in the dry run:\n{stdout}",
+            folder.utf8
+        )
+    });
+    assert!(found.1.len() >= 4, "{}: {}", folder.utf8, found.0);
+    found
+}
+
 #[test]
 fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
     let dovecot = Dovecot::start();
@@ -391,15 +422,7 @@ fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
     );
     let meetings = first_meetings(&r.stdout);
     for folder in FOLDERS {
-        let (line, numbers) = meetings
-            .get(folder.utf8)
-            .or_else(|| meetings.get(folder.raw))
-            .unwrap_or_else(|| {
-                panic!(
-                    "{}: no first-meeting line in the dry run:\n{}",
-                    folder.utf8, r.stdout
-                )
-            });
+        let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
         assert!(line.contains("(mbsync)"), "{}: {line}", folder.utf8);
         assert_eq!(
             numbers[..4],

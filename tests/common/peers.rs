@@ -15,14 +15,18 @@ use super::{Imapdir, PASSWORD, USER};
 /// Name of the mbsync channel and OfflineIMAP account in the configs.
 pub const PEER_ACCOUNT: &str = "test";
 
+/// The program's path on PATH; panics when it is missing.
 fn require(program: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
-        let path = Path::new(dir).join(program);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("{program} is not installed (Debian package {package}); the adoption tests need it");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{program} is not on PATH (Debian package {package}); \
+                 the adoption tests need it"
+            )
+        })
 }
 
 /// Double-quoted for mbsync's config parser.
