@@ -65,14 +65,15 @@ const FLAGS: &[&str] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Mbsync,
-    OfflineImap,
+    /// With the `metadata` setting of its config, if any.
+    OfflineImap(Option<&'static str>),
 }
 
 impl Peer {
     fn sync(self, imapdir: &Imapdir, port: u16) {
         match self {
             Peer::Mbsync => mbsync_ok(imapdir, port),
-            Peer::OfflineImap => offlineimap_ok(imapdir, port),
+            Peer::OfflineImap(metadata) => offlineimap_ok(imapdir, port, metadata),
         }
     }
 }
@@ -184,8 +185,13 @@ fn short(content: &[u8]) -> String {
 /// same flags. The local directory is spelt as the server spells the
 /// folder, as both programs leave it.
 fn assert_folder_matches(client: &mut ImapClient, root: &Path, raw: &str) {
+    assert_folder_matches_at(client, root, raw, raw);
+}
+
+/// [`assert_folder_matches`] with the folder's local directory `dir`.
+fn assert_folder_matches_at(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
     let server = server_view(client, raw);
-    let local = local_view(root, raw);
+    let local = local_view(root, dir);
     for (what, view) in [("server", &server), ("local", &local)] {
         for (content, copies) in view {
             assert_eq!(
@@ -352,7 +358,48 @@ fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
 
 #[test]
 fn a_maildir_synced_by_offlineimap_is_adopted_as_it_is() {
-    adopt_unchanged(Peer::OfflineImap, |_| {});
+    adopt_unchanged(Peer::OfflineImap(None), |_| {});
+}
+
+/// `local_names = "utf-8"` on the first sync: mbsync's modified UTF-7
+/// directories are renamed once to the names they encode, and nothing is
+/// copied, nor does any folder appear twice on either side.
+#[test]
+fn adopting_with_utf8_local_names_renames_mbsyncs_directories_once() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_corpus(&mut client);
+    let mut imapdir = Imapdir::new(&dovecot);
+    mbsync_ok(&imapdir, dovecot.imap_port());
+    imapdir
+        .account
+        .extra
+        .push("local_names = \"utf-8\"".to_string());
+    let root = imapdir.maildir().to_path_buf();
+    let inodes_before: Vec<_> = FOLDERS
+        .iter()
+        .map(|f| inodes_by_content(&root, f.raw))
+        .collect();
+    let server_before = client.snapshot();
+
+    imapdir.sync_ok();
+
+    assert!(
+        client.snapshot() == server_before,
+        "the server is unchanged: no folder, message or flag added"
+    );
+    let expected: std::collections::BTreeSet<String> =
+        FOLDERS.iter().map(|f| f.utf8.to_string()).collect();
+    assert_eq!(maildir_folders(&root), expected, "renamed, not copied");
+    for (folder, before) in FOLDERS.iter().zip(&inodes_before) {
+        assert_folder_matches_at(&mut client, &root, folder.raw, folder.utf8);
+        assert!(
+            &inodes_by_content(&root, folder.utf8) == before,
+            "{}: the files moved with their directory",
+            folder.utf8
+        );
+    }
+    assert_noop_sync(&imapdir, &mut client);
 }
 
 /// The numbers of a dry run's `first meeting: R paired by peer records
@@ -551,7 +598,8 @@ fn changes_since_mbsyncs_last_run_are_carried_over_once() {
 
 #[test]
 fn changes_since_offlineimaps_last_run_are_carried_over_once() {
-    adopt_with_changes(Peer::OfflineImap);
+    // Its records are where its config says, not in ~/.offlineimap.
+    adopt_with_changes(Peer::OfflineImap(Some("~/.offlineimap-status")));
 }
 
 /// mbsync's second run is cut off mid-download: the folder is left with

@@ -104,15 +104,17 @@ pub fn mbsync_ok(imapdir: &Imapdir, port: u16) {
     assert_ran_ok("mbsync", &out, &home(imapdir).join(".mbsyncrc"));
 }
 
-/// Writes `~/.offlineimaprc` (in imapdir's HOME, with the default
-/// metadata directory `~/.offlineimap`, as a user has it): the remote
-/// repository is 127.0.0.1:`port` without TLS, the local one imapdir's
-/// Maildir root with `sep = /`, so `Archive/2023` is a nested directory.
-pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
+/// Writes `~/.offlineimaprc` (in imapdir's HOME, where a user keeps it):
+/// the remote repository is 127.0.0.1:`port` without TLS, the local one
+/// imapdir's Maildir root with `sep = /`, so `Archive/2023` is a nested
+/// directory. `metadata` is the `[general]` setting (such as
+/// `~/.offlineimap-status`); None leaves OfflineIMAP's `~/.offlineimap`.
+pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, metadata: Option<&str>) -> PathBuf {
     let rc = home(imapdir).join(".offlineimaprc");
     let text = format!(
         "[general]\n\
          accounts = {PEER_ACCOUNT}\n\
+         {metadata}\
          \n\
          [Account {PEER_ACCOUNT}]\n\
          localrepository = local\n\
@@ -132,6 +134,9 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
          ssl = no\n\
          starttls = no\n",
         root = imapdir.maildir().display(),
+        metadata = metadata
+            .map(|m| format!("metadata = {m}\n"))
+            .unwrap_or_default(),
     );
     fs::write(&rc, text).unwrap();
     rc
@@ -139,9 +144,9 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16) -> PathBuf {
 
 /// Runs `offlineimap -c <rc> -o -u basic` against 127.0.0.1:`port` and
 /// panics with its output unless it succeeds.
-pub fn offlineimap_ok(imapdir: &Imapdir, port: u16) {
+pub fn offlineimap_ok(imapdir: &Imapdir, port: u16, metadata: Option<&str>) {
     let program = require("offlineimap", "offlineimap3");
-    let rc = write_offlineimaprc(imapdir, port);
+    let rc = write_offlineimaprc(imapdir, port, metadata);
     let out = peer_command(imapdir, &program)
         .arg("-c")
         .arg(&rc)
@@ -149,6 +154,16 @@ pub fn offlineimap_ok(imapdir: &Imapdir, port: u16) {
         .output()
         .expect("run offlineimap");
     assert_ran_ok("offlineimap", &out, &rc);
+    let status = match metadata {
+        Some(m) => home(imapdir).join(m.strip_prefix("~/").expect("a ~/ path")),
+        None => home(imapdir).join(".offlineimap"),
+    };
+    let status = status.join(format!("Account-{PEER_ACCOUNT}/LocalStatus-sqlite"));
+    assert!(
+        status.is_dir(),
+        "offlineimap keeps its status in {}",
+        status.display()
+    );
     // OfflineIMAP reports some failures only in its log and exits 0.
     let text = format!(
         "{}{}",
