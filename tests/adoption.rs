@@ -62,9 +62,15 @@ const FLAGS: &[&str] = &[
     "\\Answered",
 ];
 
+/// mbsync as in the brief's setup: state files in each folder.
+const MBSYNC: Peer = Peer::Mbsync {
+    state_in_home: false,
+};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
-    Mbsync,
+    /// With `SyncState *`, or (true) its state files under `~/.mbsync/`.
+    Mbsync { state_in_home: bool },
     /// With the `metadata` setting of its config, if any.
     OfflineImap(Option<&'static str>),
 }
@@ -72,7 +78,14 @@ enum Peer {
 impl Peer {
     fn sync(self, imapdir: &Imapdir, port: u16) {
         match self {
-            Peer::Mbsync => mbsync_ok(imapdir, port),
+            Peer::Mbsync { state_in_home } => mbsync_ok(
+                imapdir,
+                port,
+                &MbsyncSetup {
+                    state_in_home,
+                    ..MbsyncSetup::default()
+                },
+            ),
             Peer::OfflineImap(metadata) => offlineimap_ok(imapdir, port, metadata),
         }
     }
@@ -323,12 +336,12 @@ fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
 
 #[test]
 fn a_maildir_synced_by_mbsync_is_adopted_as_it_is() {
-    adopt_unchanged(Peer::Mbsync, |_| {});
+    adopt_unchanged(MBSYNC, |_| {});
 }
 
 #[test]
 fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
-    adopt_unchanged(Peer::Mbsync, |imapdir| {
+    adopt_unchanged(MBSYNC, |imapdir| {
         let root = imapdir.maildir();
         let states = files_named(root, ".mbsyncstate");
         assert_eq!(states.len(), FOLDERS.len(), "a state file per folder");
@@ -356,6 +369,32 @@ fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
     });
 }
 
+/// mbsync's default SyncState: one state file per channel and folder
+/// under `~/.mbsync/`, none in the Maildir.
+#[test]
+fn a_maildir_synced_by_mbsync_with_its_state_in_home_is_adopted_as_it_is() {
+    adopt_unchanged(
+        Peer::Mbsync {
+            state_in_home: true,
+        },
+        |imapdir| {
+            assert!(files_named(imapdir.maildir(), ".mbsyncstate").is_empty());
+            let r = imapdir.run(&["sync", "--dry-run"]);
+            r.expect_success();
+            let meetings = first_meetings(&r.stdout);
+            for folder in FOLDERS {
+                let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
+                assert_eq!(
+                    numbers[..4],
+                    [PER_FOLDER + 3, 0, 0, 0],
+                    "{}: all paired by mbsync's records: {line}",
+                    folder.utf8
+                );
+            }
+        },
+    );
+}
+
 #[test]
 fn a_maildir_synced_by_offlineimap_is_adopted_as_it_is() {
     adopt_unchanged(Peer::OfflineImap(None), |_| {});
@@ -370,7 +409,7 @@ fn adopting_with_utf8_local_names_renames_mbsyncs_directories_once() {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let mut imapdir = Imapdir::new(&dovecot);
-    mbsync_ok(&imapdir, dovecot.imap_port());
+    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
     imapdir
         .account
         .extra
@@ -451,7 +490,7 @@ fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let imapdir = Imapdir::new(&dovecot);
-    mbsync_ok(&imapdir, dovecot.imap_port());
+    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
     let local_before = tree_listing(imapdir.maildir());
     let server_before = client.snapshot();
 
@@ -593,7 +632,16 @@ fn adopt_with_changes(peer: Peer) {
 
 #[test]
 fn changes_since_mbsyncs_last_run_are_carried_over_once() {
-    adopt_with_changes(Peer::Mbsync);
+    adopt_with_changes(MBSYNC);
+}
+
+/// Deletions since mbsync's last run are known from its state under
+/// `~/.mbsync/` as well.
+#[test]
+fn changes_since_mbsyncs_last_run_with_its_state_in_home_are_carried_over_once() {
+    adopt_with_changes(Peer::Mbsync {
+        state_in_home: true,
+    });
 }
 
 #[test]
@@ -622,7 +670,7 @@ fn an_interrupted_mbsync_run_is_adopted_without_duplicates() {
     };
     append_big(&mut client, 0..FIRST_RUN);
     let imapdir = Imapdir::new(&dovecot);
-    mbsync_ok(&imapdir, dovecot.imap_port());
+    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
     append_big(&mut client, FIRST_RUN..BIG_COUNT);
 
     // Without compression the proxy sees the message bodies and cuts the
@@ -635,11 +683,11 @@ fn an_interrupted_mbsync_run_is_adopted_without_duplicates() {
         0,
         Action::Cut,
     ));
-    let out = run_mbsync(
-        &imapdir,
-        proxy.port(),
-        &["DisableExtensions COMPRESS=DEFLATE"],
-    );
+    let setup = MbsyncSetup {
+        account_extra: vec!["DisableExtensions COMPRESS=DEFLATE".to_string()],
+        ..MbsyncSetup::default()
+    };
+    let out = run_mbsync(&imapdir, proxy.port(), &setup);
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -39,11 +39,23 @@ fn home(imapdir: &Imapdir) -> PathBuf {
     imapdir.dir().join("home")
 }
 
+/// How an mbsyncrc differs from the one [`write_mbsyncrc`] writes by
+/// default.
+#[derive(Clone, Debug, Default)]
+pub struct MbsyncSetup {
+    /// Lines for the IMAPAccount section (e.g. `DisableExtensions
+    /// COMPRESS=DEFLATE`, so a proxy sees the messages in clear).
+    pub account_extra: Vec<String>,
+    /// No `SyncState *`: the state files go to mbsync's default place,
+    /// `~/.mbsync/`, instead of each folder's directory.
+    pub state_in_home: bool,
+}
+
 /// Writes `~/.mbsyncrc` (in imapdir's HOME, where a user keeps it): the
 /// far side is 127.0.0.1:`port`, the near side imapdir's Maildir root
 /// with INBOX at `<root>/INBOX` and folders spelt as the server spells
 /// them (`SubFolders Verbatim`), state in each folder (`SyncState *`).
-pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> PathBuf {
+pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) -> PathBuf {
     let root = imapdir.maildir();
     let rc = home(imapdir).join(".mbsyncrc");
     let text = format!(
@@ -70,25 +82,29 @@ pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> P
          Patterns *\n\
          Create Both\n\
          Expunge Both\n\
-         SyncState *\n",
+         {sync_state}",
         path = mbsync_quote(&PathBuf::from(format!("{}/", root.display()))),
         inbox = mbsync_quote(&root.join("INBOX")),
-        extra = account_extra
+        extra = setup
+            .account_extra
             .iter()
             .map(|l| format!("{l}\n"))
             .collect::<String>(),
+        sync_state = if setup.state_in_home {
+            ""
+        } else {
+            "SyncState *\n"
+        },
     );
     fs::write(&rc, text).unwrap();
     rc
 }
 
 /// Runs `mbsync -c <rc> -a` against 127.0.0.1:`port` and returns its
-/// output, whatever its exit status. `account_extra` lines go into the
-/// IMAPAccount section (e.g. `DisableExtensions COMPRESS=DEFLATE`, so a proxy
-/// sees the messages in clear).
-pub fn run_mbsync(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> Output {
+/// output, whatever its exit status.
+pub fn run_mbsync(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) -> Output {
     let program = require("mbsync", "isync");
-    let rc = write_mbsyncrc(imapdir, port, account_extra);
+    let rc = write_mbsyncrc(imapdir, port, setup);
     peer_command(imapdir, &program)
         .arg("-c")
         .arg(&rc)
@@ -99,8 +115,8 @@ pub fn run_mbsync(imapdir: &Imapdir, port: u16, account_extra: &[&str]) -> Outpu
 
 /// Runs mbsync against the server on `port` and panics with its output
 /// unless it succeeds.
-pub fn mbsync_ok(imapdir: &Imapdir, port: u16) {
-    let out = run_mbsync(imapdir, port, &[]);
+pub fn mbsync_ok(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) {
+    let out = run_mbsync(imapdir, port, setup);
     assert_ran_ok("mbsync", &out, &home(imapdir).join(".mbsyncrc"));
 }
 
