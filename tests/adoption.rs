@@ -70,9 +70,10 @@ const MBSYNC: Peer = Peer::Mbsync {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     /// With `SyncState *`, or (true) its state files under `~/.mbsync/`.
-    Mbsync { state_in_home: bool },
-    /// With the `metadata` setting of its config, if any.
-    OfflineImap(Option<&'static str>),
+    Mbsync {
+        state_in_home: bool,
+    },
+    OfflineImap(OfflineImapSetup),
 }
 
 impl Peer {
@@ -86,7 +87,17 @@ impl Peer {
                     ..MbsyncSetup::default()
                 },
             ),
-            Peer::OfflineImap(metadata) => offlineimap_ok(imapdir, port, metadata),
+            Peer::OfflineImap(setup) => offlineimap_ok(imapdir, port, &setup),
+        }
+    }
+
+    /// How the program spells the folder's directory.
+    fn local_dir(self, folder: &Folder) -> &'static str {
+        match self {
+            Peer::OfflineImap(OfflineImapSetup {
+                utf8_names: true, ..
+            }) => folder.utf8,
+            _ => folder.raw,
         }
     }
 }
@@ -283,14 +294,15 @@ fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
     let local_folders = maildir_folders(root);
     for folder in FOLDERS {
         assert!(
-            local_folders.contains(folder.raw),
-            "{peer:?} spells {} as on the server: {local_folders:?}",
-            folder.utf8
+            local_folders.contains(peer.local_dir(folder)),
+            "{peer:?} spells {} as {}: {local_folders:?}",
+            folder.utf8,
+            peer.local_dir(folder)
         );
     }
     let inodes_before: Vec<_> = FOLDERS
         .iter()
-        .map(|f| inodes_by_content(root, f.raw))
+        .map(|f| inodes_by_content(root, peer.local_dir(f)))
         .collect();
 
     let r = imapdir.sync_ok();
@@ -317,8 +329,9 @@ fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
             "{}",
             folder.raw
         );
-        assert_folder_matches(&mut client, root, folder.raw);
-        let after = inodes_by_content(root, folder.raw);
+        let dir = peer.local_dir(folder);
+        assert_folder_matches_at(&mut client, root, folder.raw, dir);
+        let after = inodes_by_content(root, dir);
         assert_eq!(
             after.len(),
             before.len(),
@@ -397,7 +410,19 @@ fn a_maildir_synced_by_mbsync_with_its_state_in_home_is_adopted_as_it_is() {
 
 #[test]
 fn a_maildir_synced_by_offlineimap_is_adopted_as_it_is() {
-    adopt_unchanged(Peer::OfflineImap(None), |_| {});
+    adopt_unchanged(Peer::OfflineImap(OfflineImapSetup::default()), |_| {});
+}
+
+/// `utf8foldernames = yes`: OfflineIMAP's directories are named in UTF-8.
+#[test]
+fn a_maildir_synced_by_offlineimap_with_utf8_names_is_adopted_as_it_is() {
+    adopt_unchanged(
+        Peer::OfflineImap(OfflineImapSetup {
+            utf8_names: true,
+            ..OfflineImapSetup::default()
+        }),
+        |_| {},
+    );
 }
 
 /// `local_names = "utf-8"` on the first sync: mbsync's modified UTF-7
@@ -531,8 +556,8 @@ const NEW_LOCALLY: usize = 60;
 /// Folders changed after the other program's last run.
 const CHANGED: &[&str] = &["INBOX", "Entw&APw-rfe", "Projects/bench &- co"];
 
-fn change_both_sides(client: &mut ImapClient, root: &Path, raw: &str) {
-    let local = maildir_messages(root, raw);
+fn change_both_sides(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
+    let local = maildir_messages(root, dir);
     let gone = find_by_message_id(&local, &generated_message_id(DELETED_LOCALLY, raw));
     fs::remove_file(&gone.path).unwrap();
     let flag = find_by_message_id(&local, &generated_message_id(FLAGGED_LOCALLY, raw));
@@ -541,7 +566,7 @@ fn change_both_sides(client: &mut ImapClient, root: &Path, raw: &str) {
     fs::rename(&flag.path, flagged).unwrap();
     write_local_message(
         root,
-        raw,
+        dir,
         "1800000000.M1P1.newhost",
         &generate_message(NEW_LOCALLY, raw),
         None,
@@ -557,9 +582,9 @@ fn change_both_sides(client: &mut ImapClient, root: &Path, raw: &str) {
     client.append(raw, "\\Answered", &generate_message(NEW_ON_SERVER, raw));
 }
 
-fn assert_changes_carried_over(client: &mut ImapClient, root: &Path, raw: &str) {
+fn assert_changes_carried_over(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
     let server = client.fetch_all(raw);
-    let local = maildir_messages(root, raw);
+    let local = maildir_messages(root, dir);
     let on_server = |i: usize| {
         let mid = generated_message_id(i, raw);
         server
@@ -601,8 +626,8 @@ fn adopt_with_changes(peer: Peer) {
     let imapdir = Imapdir::new(&dovecot);
     peer.sync(&imapdir, dovecot.imap_port());
     let root = imapdir.maildir();
-    for raw in CHANGED {
-        change_both_sides(&mut client, root, raw);
+    for folder in FOLDERS.iter().filter(|f| CHANGED.contains(&f.raw)) {
+        change_both_sides(&mut client, root, folder.raw, peer.local_dir(folder));
     }
     let server_folders = client.list();
     let local_folders = maildir_folders(root);
@@ -620,10 +645,11 @@ fn adopt_with_changes(peer: Peer) {
         "no folder created locally"
     );
     for folder in FOLDERS {
+        let dir = peer.local_dir(folder);
         if CHANGED.contains(&folder.raw) {
-            assert_changes_carried_over(&mut client, root, folder.raw);
+            assert_changes_carried_over(&mut client, root, folder.raw, dir);
         } else {
-            assert_folder_matches(&mut client, root, folder.raw);
+            assert_folder_matches_at(&mut client, root, folder.raw, dir);
             assert_eq!(client.fetch_all(folder.raw).len(), PER_FOLDER + 3);
         }
     }
@@ -647,7 +673,10 @@ fn changes_since_mbsyncs_last_run_with_its_state_in_home_are_carried_over_once()
 #[test]
 fn changes_since_offlineimaps_last_run_are_carried_over_once() {
     // Its records are where its config says, not in ~/.offlineimap.
-    adopt_with_changes(Peer::OfflineImap(Some("~/.offlineimap-status")));
+    adopt_with_changes(Peer::OfflineImap(OfflineImapSetup {
+        metadata: Some("~/.offlineimap-status"),
+        ..OfflineImapSetup::default()
+    }));
 }
 
 /// mbsync's second run is cut off mid-download: the folder is left with

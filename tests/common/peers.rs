@@ -120,12 +120,23 @@ pub fn mbsync_ok(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) {
     assert_ran_ok("mbsync", &out, &home(imapdir).join(".mbsyncrc"));
 }
 
+/// How an offlineimaprc differs from the one [`write_offlineimaprc`]
+/// writes by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OfflineImapSetup {
+    /// The `[general]` `metadata` setting (a `~/` path); None leaves
+    /// OfflineIMAP's `~/.offlineimap`.
+    pub metadata: Option<&'static str>,
+    /// `utf8foldernames = yes`: local directories named in UTF-8, not in
+    /// the server's modified UTF-7.
+    pub utf8_names: bool,
+}
+
 /// Writes `~/.offlineimaprc` (in imapdir's HOME, where a user keeps it):
 /// the remote repository is 127.0.0.1:`port` without TLS, the local one
 /// imapdir's Maildir root with `sep = /`, so `Archive/2023` is a nested
-/// directory. `metadata` is the `[general]` setting (such as
-/// `~/.offlineimap-status`); None leaves OfflineIMAP's `~/.offlineimap`.
-pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, metadata: Option<&str>) -> PathBuf {
+/// directory.
+pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, setup: &OfflineImapSetup) -> PathBuf {
     let rc = home(imapdir).join(".offlineimaprc");
     let text = format!(
         "[general]\n\
@@ -135,6 +146,7 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, metadata: Option<&str>)
          [Account {PEER_ACCOUNT}]\n\
          localrepository = local\n\
          remoterepository = remote\n\
+         {utf8}\
          \n\
          [Repository local]\n\
          type = Maildir\n\
@@ -150,9 +162,15 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, metadata: Option<&str>)
          ssl = no\n\
          starttls = no\n",
         root = imapdir.maildir().display(),
-        metadata = metadata
+        metadata = setup
+            .metadata
             .map(|m| format!("metadata = {m}\n"))
             .unwrap_or_default(),
+        utf8 = if setup.utf8_names {
+            "utf8foldernames = yes\n"
+        } else {
+            ""
+        },
     );
     fs::write(&rc, text).unwrap();
     rc
@@ -160,9 +178,9 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, metadata: Option<&str>)
 
 /// Runs `offlineimap -c <rc> -o -u basic` against 127.0.0.1:`port` and
 /// panics with its output unless it succeeds.
-pub fn offlineimap_ok(imapdir: &Imapdir, port: u16, metadata: Option<&str>) {
+pub fn offlineimap_ok(imapdir: &Imapdir, port: u16, setup: &OfflineImapSetup) {
     let program = require("offlineimap", "offlineimap3");
-    let rc = write_offlineimaprc(imapdir, port, metadata);
+    let rc = write_offlineimaprc(imapdir, port, setup);
     let out = peer_command(imapdir, &program)
         .arg("-c")
         .arg(&rc)
@@ -170,7 +188,7 @@ pub fn offlineimap_ok(imapdir: &Imapdir, port: u16, metadata: Option<&str>) {
         .output()
         .expect("run offlineimap");
     assert_ran_ok("offlineimap", &out, &rc);
-    let status = match metadata {
+    let status = match setup.metadata {
         Some(m) => home(imapdir).join(m.strip_prefix("~/").expect("a ~/ path")),
         None => home(imapdir).join(".offlineimap"),
     };
