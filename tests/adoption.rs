@@ -148,6 +148,34 @@ fn seed_corpus_folder(client: &mut ImapClient, raw: &str) -> usize {
     PER_FOLDER + 3
 }
 
+/// The folder where mail was written locally before the other program's
+/// first run (mail sent from a mail reader), and how many: the program
+/// uploads them, so its files and the server copies came from this side.
+const WRITTEN_LOCALLY_IN: &str = "Sent Items";
+const WRITTEN_LOCALLY: usize = 2;
+
+fn write_before_peer(root: &Path) {
+    for k in 0..WRITTEN_LOCALLY {
+        write_local_message(
+            root,
+            WRITTEN_LOCALLY_IN,
+            &format!("1700000000.M{k}P1.mailreader"),
+            &generate_message(70 + k, WRITTEN_LOCALLY_IN),
+            Some("S"),
+        );
+    }
+}
+
+/// Messages of a folder after the other program's first run.
+fn corpus_count(raw: &str) -> usize {
+    let written = if raw == WRITTEN_LOCALLY_IN {
+        WRITTEN_LOCALLY
+    } else {
+        0
+    };
+    PER_FOLDER + 3 + written
+}
+
 fn seed_corpus(client: &mut ImapClient) {
     for folder in FOLDERS {
         seed_corpus_folder(client, folder.raw);
@@ -285,6 +313,7 @@ fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let imapdir = Imapdir::new(&dovecot);
+    write_before_peer(imapdir.maildir());
     peer.sync(&imapdir, dovecot.imap_port());
     prepare(&imapdir);
     let root = imapdir.maildir();
@@ -325,7 +354,7 @@ fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
     for (folder, before) in FOLDERS.iter().zip(&inodes_before) {
         assert_eq!(
             client.fetch_all(folder.raw).len(),
-            PER_FOLDER + 3,
+            corpus_count(folder.raw),
             "{}",
             folder.raw
         );
@@ -374,7 +403,7 @@ fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
             let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
             assert_eq!(
                 numbers[..4],
-                [0, PER_FOLDER + 3, 0, 0],
+                [0, corpus_count(folder.raw), 0, 0],
                 "{}: all paired by content: {line}",
                 folder.utf8
             );
@@ -399,7 +428,7 @@ fn a_maildir_synced_by_mbsync_with_its_state_in_home_is_adopted_as_it_is() {
                 let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
                 assert_eq!(
                     numbers[..4],
-                    [PER_FOLDER + 3, 0, 0, 0],
+                    [corpus_count(folder.raw), 0, 0, 0],
                     "{}: all paired by mbsync's records: {line}",
                     folder.utf8
                 );
@@ -434,6 +463,7 @@ fn adopting_with_utf8_local_names_renames_mbsyncs_directories_once() {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let mut imapdir = Imapdir::new(&dovecot);
+    write_before_peer(imapdir.maildir());
     mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
     imapdir
         .account
@@ -515,6 +545,7 @@ fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let imapdir = Imapdir::new(&dovecot);
+    write_before_peer(imapdir.maildir());
     mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
     let local_before = tree_listing(imapdir.maildir());
     let server_before = client.snapshot();
@@ -537,7 +568,7 @@ fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
         assert!(line.contains("(mbsync)"), "{}: {line}", folder.utf8);
         assert_eq!(
             numbers[..4],
-            [PER_FOLDER + 3, 0, 0, 0],
+            [corpus_count(folder.raw), 0, 0, 0],
             "{}: all paired by mbsync's records: {line}",
             folder.utf8
         );
@@ -624,6 +655,7 @@ fn adopt_with_changes(peer: Peer) {
     let mut client = dovecot.client();
     seed_corpus(&mut client);
     let imapdir = Imapdir::new(&dovecot);
+    write_before_peer(imapdir.maildir());
     peer.sync(&imapdir, dovecot.imap_port());
     let root = imapdir.maildir();
     for folder in FOLDERS.iter().filter(|f| CHANGED.contains(&f.raw)) {
@@ -650,7 +682,7 @@ fn adopt_with_changes(peer: Peer) {
             assert_changes_carried_over(&mut client, root, folder.raw, dir);
         } else {
             assert_folder_matches_at(&mut client, root, folder.raw, dir);
-            assert_eq!(client.fetch_all(folder.raw).len(), PER_FOLDER + 3);
+            assert_eq!(client.fetch_all(folder.raw).len(), corpus_count(folder.raw));
         }
     }
     assert_noop_sync(&imapdir, &mut client);
