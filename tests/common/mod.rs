@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_server;
+pub mod peers;
 pub mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};

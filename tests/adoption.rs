@@ -1,0 +1,299 @@
+//! Taking over a Maildir that the real mbsync (isync) or OfflineIMAP wrote:
+//! the first imapdir sync must pair every message with its server copy
+//! (from the tool's own records, else by content), transfer nothing that
+//! both sides already hold, and sync only what changed since the tool's
+//! last run.
+
+mod common;
+
+use common::peers::*;
+use common::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// Server folders (raw, modified UTF-7) and how both tools spell them on
+/// disk: unchanged, `Entw&APw-rfe` and `Projects/bench &- co` included.
+const FOLDERS: &[&str] = &[
+    "INBOX",
+    "Archive/2023",
+    "Entw&APw-rfe",
+    "Projects/bench &- co",
+    "With Space",
+];
+
+/// Flags both tools map to Maildir letters; no `\Deleted` (mbsync's
+/// `Expunge Both` would expunge it) and no keywords (mbsync drops them).
+const FLAGS: &[&str] = &[
+    "",
+    "\\Seen",
+    "\\Seen \\Flagged",
+    "\\Answered \\Seen",
+    "\\Draft",
+    "\\Flagged",
+    "\\Answered \\Flagged \\Seen",
+    "\\Seen",
+];
+
+/// Messages seeded into folder number `k` of [`FOLDERS`].
+fn seeded_count(k: usize) -> usize {
+    10 + 2 * k + usize::from(k == 0) * 2
+}
+
+/// A generated message without its Message-ID header.
+fn anonymous_message(i: usize, folder: &str) -> Vec<u8> {
+    let text = String::from_utf8(generate_message(i, folder)).unwrap();
+    text.split("\r\n")
+        .filter(|l| !l.starts_with("Message-ID:"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes()
+}
+
+/// Two different messages sharing one Message-ID (a resent message).
+fn twins() -> (Vec<u8>, Vec<u8>) {
+    let make = |n: usize| {
+        let text = String::from_utf8(generate_message(500 + n, "INBOX")).unwrap();
+        text.replace(&generated_message_id(500 + n, "INBOX"), "<twin@test>")
+            .into_bytes()
+    };
+    (make(0), make(1))
+}
+
+/// Seeds every folder of [`FOLDERS`]: mixed flags, the first two messages
+/// of each without Message-ID, and in INBOX two with the same Message-ID.
+fn seed_corpus(client: &mut ImapClient) {
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        if *folder != "INBOX" {
+            client.create(folder);
+        }
+        let plain = seeded_count(k) - usize::from(k == 0) * 2;
+        for i in 0..plain {
+            let body = if i < 2 {
+                anonymous_message(i, folder)
+            } else {
+                generate_message(i, folder)
+            };
+            client.append(folder, FLAGS[i % FLAGS.len()], &body);
+        }
+    }
+    let (a, b) = twins();
+    client.append("INBOX", "\\Seen", &a);
+    client.append("INBOX", "\\Flagged", &b);
+}
+
+/// Content with mbsync's `X-TUID` header left out, CRLF → LF: mbsync
+/// adds the header to the copies it writes, never to the server's.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    let body = normalize(body);
+    let end = body
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(body.len(), |p| p + 1);
+    let mut out = Vec::with_capacity(body.len());
+    for line in body[..end].split_inclusive(|&c| c == b'\n') {
+        if !line.to_ascii_lowercase().starts_with(b"x-tuid:") {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&body[end..]);
+    out
+}
+
+/// A folder's messages as (canonical content, flag letters), sorted.
+type View = Vec<(Vec<u8>, String)>;
+
+fn server_view(client: &mut ImapClient, folder: &str) -> View {
+    let mut v: View = client
+        .fetch_all(folder)
+        .iter()
+        .map(|m| (canonical(&m.body), m.letters()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn local_view(root: &Path, dir: &str) -> View {
+    let mut v: View = maildir_messages(root, dir)
+        .iter()
+        .map(|m| (canonical(&m.body), m.flags.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts that every folder holds the same messages, with the same
+/// flags, on both sides (`dir_of` maps a server folder to its directory).
+fn assert_in_sync(client: &mut ImapClient, root: &Path, dir_of: &dyn Fn(&str) -> String) {
+    for folder in FOLDERS {
+        let server = server_view(client, folder);
+        let local = local_view(root, &dir_of(folder));
+        assert_eq!(
+            server.len(),
+            local.len(),
+            "{folder}: {} server messages, {} local files",
+            server.len(),
+            local.len()
+        );
+        for ((s, sf), (l, lf)) in server.iter().zip(&local) {
+            assert!(s == l, "{folder}: contents differ");
+            assert_eq!(sf, lf, "{folder}: flags differ");
+        }
+    }
+}
+
+/// Both tools keep modified UTF-7 names on disk.
+fn peer_dir(folder: &str) -> String {
+    folder.to_string()
+}
+
+/// Message files (under cur/ and new/) by path, with their inodes: equal
+/// listings mean nothing was downloaded again, renamed or removed.
+fn file_inodes(root: &Path) -> BTreeMap<String, u64> {
+    tree_listing(root)
+        .into_iter()
+        .filter(|(p, _)| p.contains("/cur/") || p.contains("/new/"))
+        .collect()
+}
+
+/// The server after seeding and the Maildir after one full run of the
+/// peer (`run_peer`), checked to be a complete copy.
+fn seeded_and_peer_synced(
+    run_peer: fn(&Dovecot, &Imapdir) -> String,
+) -> (Dovecot, ImapClient, Imapdir, ServerSnapshot) {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_corpus(&mut client);
+    let seeded = client.snapshot();
+    let imapdir = Imapdir::new(&dovecot);
+    run_peer(&dovecot, &imapdir);
+    assert_in_sync(&mut client, imapdir.maildir(), &peer_dir);
+    (dovecot, client, imapdir, seeded)
+}
+
+/// The first imapdir sync after the peer's last run transfers nothing:
+/// both sides are exactly as the peer left them, and stay so.
+fn assert_adopted_without_transfer(
+    client: &mut ImapClient,
+    imapdir: &Imapdir,
+    seeded: &ServerSnapshot,
+) {
+    let root = imapdir.maildir();
+    let folders_before = maildir_folders(root);
+    let list_before = client.list();
+    let files_before = file_inodes(root);
+    assert!(files_before.len() >= 70, "the peer wrote the Maildir");
+
+    imapdir.sync_ok();
+
+    assert!(
+        client.snapshot() == *seeded,
+        "the server holds exactly the seeded messages, UIDs and flags"
+    );
+    assert_eq!(client.list(), list_before, "no server folder created");
+    assert_eq!(maildir_folders(root), folders_before, "no local folder");
+    assert_eq!(
+        file_inodes(root),
+        files_before,
+        "the peer's files are adopted as they are (names and inodes)"
+    );
+    assert_in_sync(client, root, &peer_dir);
+    assert_noop_sync(imapdir, client);
+}
+
+#[test]
+fn a_maildir_synced_by_mbsync_is_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
+#[test]
+fn a_maildir_synced_by_offlineimap_is_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_offlineimap);
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
+/// How imapdir names a folder in its output.
+fn display_name(folder: &str) -> &str {
+    match folder {
+        "Entw&APw-rfe" => "Entwürfe",
+        "Projects/bench &- co" => "Projects/bench & co",
+        other => other,
+    }
+}
+
+/// The line under `folder`'s heading in a dry run's output.
+fn first_meeting_line<'a>(output: &'a str, folder: &str) -> &'a str {
+    let heading = format!("{}:", display_name(folder));
+    let mut lines = output.lines();
+    lines
+        .by_ref()
+        .find(|l| l.trim() == heading)
+        .unwrap_or_else(|| panic!("no heading {heading} in:\n{output}"));
+    lines
+        .find(|l| l.contains("first meeting:"))
+        .unwrap_or_else(|| panic!("no first-meeting line for {folder} in:\n{output}"))
+        .trim()
+}
+
+#[test]
+fn dry_run_after_mbsync_pairs_every_message_by_its_records() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    let tree_before = tree_listing(imapdir.maildir());
+
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+
+    assert_eq!(tree_listing(imapdir.maildir()), tree_before, "dry run");
+    assert!(client.snapshot() == seeded, "dry run: server untouched");
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        assert_eq!(
+            first_meeting_line(&r.stdout, folder),
+            format!(
+                "first meeting: {} paired by peer records (mbsync), 0 by content, \
+                 0 local and 0 server messages not paired",
+                seeded_count(k)
+            ),
+            "{folder}"
+        );
+    }
+}
+
+#[test]
+fn without_mbsyncstate_the_x_tuid_copies_pair_by_content() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    let root = imapdir.maildir();
+    let with_tuid = maildir_messages(root, "INBOX")
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.body).contains("\nX-TUID: "))
+        .count();
+    assert!(with_tuid > 0, "mbsync's copies carry X-TUID");
+    for folder in FOLDERS {
+        fs::remove_file(root.join(folder).join(".mbsyncstate")).unwrap();
+    }
+
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        let line = first_meeting_line(&r.stdout, folder);
+        assert!(
+            line.contains(&format!(
+                "{} by content, 0 local and 0 server messages not paired",
+                seeded_count(k)
+            )),
+            "{folder}: {line}"
+        );
+    }
+
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+    for folder in FOLDERS {
+        let local = maildir_messages(root, folder);
+        assert_no_duplicate_message_ids(
+            local
+                .iter()
+                .map(|m| m.message_id())
+                .filter(|id| id.as_deref() != Some("<twin@test>")),
+            folder,
+        );
+    }
+}
