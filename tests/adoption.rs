@@ -297,3 +297,148 @@ fn without_mbsyncstate_the_x_tuid_copies_pair_by_content() {
         );
     }
 }
+
+const PROJECTS: &str = "Projects/bench &- co";
+const ENTWURFE: &str = "Entw&APw-rfe";
+
+/// Changes on both sides after the peer's last run, one of each kind and
+/// each in its own folder, then one imapdir sync: exactly those changes
+/// are carried over, and nothing else moves on either side.
+fn changes_after_the_peers_last_run_are_synced(
+    run_peer: fn(&Dovecot, &Imapdir) -> String,
+    peer: &str,
+) {
+    let (_dovecot, mut client, imapdir, _) = seeded_and_peer_synced(run_peer);
+    let root = imapdir.maildir();
+    let mid = generated_message_id;
+
+    // Local: one file deleted, one flagged, one new.
+    let inbox = maildir_messages(root, "INBOX");
+    fs::remove_file(&find_by_message_id(&inbox, &mid(3, "INBOX")).path).unwrap();
+    let archive = maildir_messages(root, "Archive/2023");
+    let flagged = find_by_message_id(&archive, &mid(9, "Archive/2023"));
+    assert!(flagged.name.ends_with(":2,S"), "{}", flagged.name);
+    set_local_flags(flagged, "FS");
+    let new_local = generate_message(200, PROJECTS);
+    write_local_message(root, PROJECTS, "1800000000.M1P1.laptop", &new_local, None);
+
+    // Server: one expunged, one marked \Seen, one new.
+    let expunged = find_server_by_message_id(&client.fetch_all(ENTWURFE), &mid(4, ENTWURFE)).uid;
+    client.expunge_uid(ENTWURFE, expunged);
+    let seen = find_server_by_message_id(&client.fetch_all(PROJECTS), &mid(5, PROJECTS)).uid;
+    client.store(PROJECTS, seen, "+FLAGS", "\\Seen");
+    let new_server = generate_message(100, "With Space");
+    client.append("With Space", "\\Answered", &new_server);
+
+    // The dry run tells new messages from deleted ones.
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    let count = |folder: &str| seeded_count(FOLDERS.iter().position(|f| *f == folder).unwrap());
+    let deleted = "; 1 deleted on one side since the peer's last run";
+    for (folder, paired, local, server, tail) in [
+        ("INBOX", count("INBOX") - 1, 0, 0, deleted),
+        ("Archive/2023", count("Archive/2023"), 0, 0, ""),
+        (ENTWURFE, count(ENTWURFE) - 1, 0, 0, deleted),
+        (PROJECTS, count(PROJECTS), 1, 0, ""),
+        ("With Space", count("With Space"), 0, 1, ""),
+    ] {
+        assert_eq!(
+            first_meeting_line(&r.stdout, folder),
+            format!(
+                "first meeting: {paired} paired by peer records ({peer}), 0 by content, \
+                 {local} local and {server} server messages not paired{tail}"
+            ),
+            "{folder}"
+        );
+    }
+
+    let server_before = client.snapshot();
+    let local_before: BTreeMap<u64, String> = file_inodes(root)
+        .into_iter()
+        .map(|(path, ino)| (ino, path))
+        .collect();
+    let find_local =
+        |folder: &str, id: &str| find_by_message_id(&maildir_messages(root, folder), id).inode();
+    let expunged_inode = find_local(ENTWURFE, &mid(4, ENTWURFE));
+    let seen_inode = find_local(PROJECTS, &mid(5, PROJECTS));
+
+    imapdir.sync_ok();
+
+    // The server: the local deletion and flag, the local new message.
+    let mut expected = server_before.clone();
+    expected
+        .get_mut("INBOX")
+        .unwrap()
+        .1
+        .retain(|m| m.message_id().as_deref() != Some(mid(3, "INBOX").as_str()));
+    for m in &mut expected.get_mut("Archive/2023").unwrap().1 {
+        if m.message_id().as_deref() == Some(mid(9, "Archive/2023").as_str()) {
+            m.flags.push("\\Flagged".into());
+            m.flags.sort();
+        }
+    }
+    let server_after = client.snapshot();
+    assert_eq!(
+        server_after.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "no server folder created or deleted"
+    );
+    for (folder, (uidvalidity, msgs)) in &server_after {
+        let (expected_uidvalidity, expected_msgs) = &expected[folder];
+        assert_eq!(uidvalidity, expected_uidvalidity, "{folder}: UIDVALIDITY");
+        let last_uid = server_before[folder].1.last().map_or(0, |m| m.uid);
+        let (old, new): (Vec<Msg>, Vec<Msg>) =
+            msgs.iter().cloned().partition(|m| m.uid <= last_uid);
+        assert!(
+            old == *expected_msgs,
+            "{folder}: the server changed beyond the local deletion and flag"
+        );
+        let new: Vec<Vec<u8>> = new.iter().map(|m| normalize(&m.body)).collect();
+        if folder == PROJECTS {
+            assert_eq!(new, vec![normalize(&new_local)], "{folder}: uploaded once");
+        } else {
+            assert!(new.is_empty(), "{folder}: nothing uploaded");
+        }
+    }
+
+    // The Maildir: the server's expunge, flag and new message; every
+    // other file keeps its name and inode.
+    let local_after = file_inodes(root);
+    let after_by_inode: BTreeMap<u64, String> =
+        local_after.iter().map(|(p, i)| (*i, p.clone())).collect();
+    for (ino, path) in &local_before {
+        if *ino == expunged_inode {
+            assert!(!after_by_inode.contains_key(ino), "{path} not removed");
+        } else if *ino == seen_inode {
+            let now = &after_by_inode[ino];
+            assert!(now.ends_with(":2,FS"), "{path} → {now}: \\Seen not added");
+        } else if path.contains("1800000000.M1P1.laptop") {
+            assert!(after_by_inode.contains_key(ino), "{path} replaced");
+        } else {
+            assert_eq!(after_by_inode.get(ino), Some(path), "{path} changed");
+        }
+    }
+    let downloaded: Vec<&String> = after_by_inode
+        .iter()
+        .filter(|(ino, _)| !local_before.contains_key(ino))
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(downloaded.len(), 1, "one download: {downloaded:?}");
+    assert!(downloaded[0].starts_with("With Space/"), "{downloaded:?}");
+    let body = fs::read(root.join(downloaded[0])).unwrap();
+    assert_eq!(normalize(&body), normalize(&new_server));
+    assert!(downloaded[0].ends_with(":2,R"), "{downloaded:?}");
+
+    assert_in_sync(&mut client, root, &peer_dir);
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn changes_after_mbsyncs_last_run_are_synced_and_nothing_else() {
+    changes_after_the_peers_last_run_are_synced(run_mbsync, "mbsync");
+}
+
+#[test]
+fn changes_after_offlineimaps_last_run_are_synced_and_nothing_else() {
+    changes_after_the_peers_last_run_are_synced(run_offlineimap, "OfflineIMAP");
+}
