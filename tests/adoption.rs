@@ -442,3 +442,95 @@ fn changes_after_mbsyncs_last_run_are_synced_and_nothing_else() {
 fn changes_after_offlineimaps_last_run_are_synced_and_nothing_else() {
     changes_after_the_peers_last_run_are_synced(run_offlineimap, "OfflineIMAP");
 }
+
+/// Appends generated messages `indices` of `folder` in one MULTIAPPEND
+/// with non-synchronizing literals: one round trip instead of one each.
+fn append_many(client: &mut ImapClient, folder: &str, indices: &[usize]) {
+    let mut command = format!("APPEND \"{folder}\"");
+    for &i in indices {
+        let body = String::from_utf8(generate_message(i, folder)).unwrap();
+        let flags = FLAGS[i % FLAGS.len()];
+        command.push_str(&format!(" ({flags}) {{{}+}}\r\n{body}", body.len()));
+    }
+    client.command(&command);
+}
+
+/// Counts the message files mbsync has delivered into a folder so far.
+fn delivered(dir: &Path) -> usize {
+    ["cur", "new"]
+        .iter()
+        .map(|sub| fs::read_dir(dir.join(sub)).map_or(0, |d| d.count()))
+        .sum()
+}
+
+#[test]
+fn mbsync_killed_with_its_journal_left_is_completed_without_duplicates() {
+    const BIG: usize = 1500;
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..5);
+    client.create("Big");
+    for chunk in (0..BIG).collect::<Vec<_>>().chunks(250) {
+        append_many(&mut client, "Big", chunk);
+    }
+    let server_before = client.snapshot();
+    let imapdir = Imapdir::new(&dovecot);
+    let big = imapdir.maildir().join("Big");
+    let journal = big.join(".mbsyncstate.journal");
+
+    // Killed while it downloads Big: its journal has records the state
+    // file does not, and files it wrote are not in either.
+    let mut mbsync = spawn_mbsync(&imapdir, dovecot.imap_port());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if journal.exists() && delivered(&big) >= 200 {
+            mbsync.kill().unwrap();
+            mbsync.wait().unwrap();
+            break;
+        }
+        if let Some(status) = mbsync.try_wait().unwrap() {
+            panic!("mbsync ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mbsync made no progress"
+        );
+        std::thread::yield_now();
+    }
+    assert!(journal.exists(), "mbsync's journal is left behind");
+    let files_before = file_inodes(imapdir.maildir());
+    let big_before = delivered(&big);
+    assert!(
+        big_before < BIG,
+        "interrupted: {big_before} of {BIG} stored"
+    );
+
+    imapdir.sync_ok();
+
+    assert!(
+        client.snapshot() == server_before,
+        "nothing uploaded, expunged or flagged on the server"
+    );
+    let files_after = file_inodes(imapdir.maildir());
+    for (path, ino) in &files_before {
+        assert_eq!(files_after.get(path), Some(ino), "{path} downloaded again");
+    }
+    assert_eq!(
+        delivered(&big),
+        BIG,
+        "{big_before} kept, {} downloaded",
+        BIG - big_before
+    );
+    for folder in ["INBOX", "Big"] {
+        let server = client.fetch_all(folder);
+        let local = maildir_messages(imapdir.maildir(), folder);
+        assert_no_duplicate_message_ids(server.iter().map(|m| m.message_id()), folder);
+        assert_no_duplicate_message_ids(local.iter().map(|m| m.message_id()), folder);
+        assert_eq!(
+            server_view(&mut client, folder),
+            local_view(imapdir.maildir(), folder),
+            "{folder}: in sync"
+        );
+    }
+    assert_noop_sync(&imapdir, &mut client);
+}
