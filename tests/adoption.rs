@@ -534,3 +534,115 @@ fn mbsync_killed_with_its_journal_left_is_completed_without_duplicates() {
     }
     assert_noop_sync(&imapdir, &mut client);
 }
+
+/// Writes `count` local messages into INBOX that the server has never
+/// seen (their own Message-IDs), as a Maildir from elsewhere would hold.
+fn unrelated_local_messages(root: &Path, count: usize) {
+    for i in 0..count {
+        write_local_message(
+            root,
+            "INBOX",
+            &format!("1700000000.M{i}P1.oldbox"),
+            &generate_message(i, "Elsewhere"),
+            Some("S"),
+        );
+    }
+}
+
+#[test]
+fn first_copy_guard_refuses_two_unrelated_sides_until_allowed() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
+    let imapdir = Imapdir::new(&dovecot);
+    unrelated_local_messages(imapdir.maildir(), 30);
+    let tree_before = tree_listing(imapdir.maildir());
+    let server_before = client.snapshot();
+
+    let r = imapdir.run(&["sync"]);
+    r.expect_code(1);
+    let output = r.all_output();
+    assert!(output.contains("--allow-first-copy"), "{output}");
+    assert!(output.contains("30 of 30"), "{output}");
+    assert!(output.contains("only 0 pair up"), "{output}");
+    assert_eq!(tree_listing(imapdir.maildir()), tree_before, "nothing here");
+    assert!(client.snapshot() == server_before, "nothing on the server");
+
+    imapdir
+        .run(&["sync", "--allow-first-copy"])
+        .expect_success();
+    assert_eq!(client.fetch_all("INBOX").len(), 60);
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 60);
+    assert_eq!(
+        server_view(&mut client, "INBOX"),
+        local_view(imapdir.maildir(), "INBOX")
+    );
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn a_few_unrelated_local_messages_do_not_trip_the_first_copy_guard() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
+    let imapdir = Imapdir::new(&dovecot);
+    unrelated_local_messages(imapdir.maildir(), 3);
+
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("INBOX").len(), 33);
+    assert_eq!(
+        server_view(&mut client, "INBOX"),
+        local_view(imapdir.maildir(), "INBOX")
+    );
+}
+
+/// The UTF-8 spelling `local_names = "utf-8"` gives a directory.
+fn utf8_dir(folder: &str) -> String {
+    display_name(folder).to_string()
+}
+
+#[test]
+fn local_names_utf8_renames_mbsyncs_directories_once_without_transfer() {
+    let (_dovecot, mut client, mut imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    let root = imapdir.maildir().to_path_buf();
+    imapdir.account.extra.push("local_names = \"utf-8\"".into());
+    let list_before = client.list();
+    let renamed = |path: &str| {
+        path.replacen("Entw&APw-rfe/", "Entwürfe/", 1).replacen(
+            "Projects/bench &- co/",
+            "Projects/bench & co/",
+            1,
+        )
+    };
+    let expected_files: BTreeMap<String, u64> = file_inodes(&root)
+        .into_iter()
+        .map(|(path, ino)| (renamed(&path), ino))
+        .collect();
+
+    let tree_before = tree_listing(&root);
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    assert!(
+        r.stdout.contains("Entw&APw-rfe") && r.stdout.contains("bench &- co"),
+        "the dry run lists the renames:\n{}",
+        r.stdout
+    );
+    assert_eq!(tree_listing(&root), tree_before, "dry run");
+
+    imapdir.sync_ok();
+
+    assert_eq!(
+        maildir_folders(&root),
+        FOLDERS.iter().map(|f| utf8_dir(f)).collect(),
+        "renamed to their UTF-8 names"
+    );
+    assert_eq!(
+        file_inodes(&root),
+        expected_files,
+        "moved with their directories, nothing downloaded"
+    );
+    assert!(client.snapshot() == seeded, "nothing on the server");
+    assert_eq!(client.list(), list_before, "no server folder created");
+    assert_in_sync(&mut client, &root, &utf8_dir);
+    assert_noop_sync(&imapdir, &mut client);
+}
