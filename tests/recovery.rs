@@ -1,6 +1,6 @@
-//! Lost, replaced or corrupt state, and Maildirs written by other tools:
-//! the state is rebuilt by pairing messages by content, with no duplicates
-//! on either side and nothing deleted.
+//! Lost, replaced or corrupt state: the state is rebuilt by pairing
+//! messages by content, with no duplicates on either side and nothing
+//! deleted. (Maildirs written by other tools: tests/adoption.rs.)
 
 mod common;
 
@@ -111,106 +111,6 @@ fn deleted_state_is_rebuilt_by_content_without_duplicates_or_deletions() {
     assert_same_contents(&mut client, imapdir.maildir(), "INBOX");
     assert_eq!(client.fetch_all("INBOX").len(), 6 + 3 + 2);
     assert_noop_sync(&imapdir, &mut client);
-}
-
-/// Writes the server's messages into a Maildir as another tool would have
-/// (LF line endings, `,U=` names in that tool's style, same flags).
-fn write_foreign_maildir(
-    client: &mut ImapClient,
-    root: &Path,
-    folder: &str,
-    name: &dyn Fn(usize, u32) -> String,
-    extra_files: &[&str],
-) {
-    let dir = make_local_folder(root, &local_folder(folder));
-    for f in extra_files {
-        fs::write(dir.join(f), "tool's own bookkeeping\n").unwrap();
-    }
-    for (i, m) in client.fetch_all(folder).iter().enumerate() {
-        let letters = m.letters();
-        let sub = if letters.is_empty() { "new" } else { "cur" };
-        let file = if letters.is_empty() {
-            name(i, m.uid)
-        } else {
-            format!("{}:2,{letters}", name(i, m.uid))
-        };
-        fs::write(dir.join(sub).join(file), normalize(&m.body)).unwrap();
-    }
-}
-
-fn adopt_foreign_maildir(name: &dyn Fn(usize, u32) -> String, extra_files: &[&str]) {
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    for folder in ["INBOX", "Archive/2023"] {
-        seed_folder(&mut client, folder, 0..8);
-        let (a, b) = anonymous_twins(folder);
-        client.append(folder, "\\Seen", &a);
-        client.append(folder, "\\Seen", &b);
-    }
-    let imapdir = Imapdir::new(&dovecot);
-    for folder in ["INBOX", "Archive/2023"] {
-        write_foreign_maildir(&mut client, imapdir.maildir(), folder, name, extra_files);
-    }
-    // Written by the old tool but never uploaded: a UID in its name that
-    // the server gave to a different message (a hint, not a fact).
-    let stray = format!("{}:2,S", name(99, 3));
-    fs::write(
-        imapdir.maildir().join("INBOX/cur").join(&stray),
-        normalize(&generate_message(77, "INBOX")),
-    )
-    .unwrap();
-    // And one new on the server since the old tool last ran.
-    seed_folder(&mut client, "INBOX", 20..21);
-    let inodes_before: std::collections::BTreeMap<String, u64> =
-        maildir_messages(imapdir.maildir(), "INBOX")
-            .iter()
-            .map(|m| {
-                (
-                    String::from_utf8_lossy(&normalize(&m.body)).into_owned(),
-                    m.inode(),
-                )
-            })
-            .collect();
-
-    imapdir.sync_ok();
-    for folder in ["INBOX", "Archive/2023"] {
-        assert_same_contents(&mut client, imapdir.maildir(), folder);
-    }
-    assert_eq!(client.fetch_all("INBOX").len(), 8 + 2 + 1 + 1);
-    assert_eq!(client.fetch_all("Archive/2023").len(), 10);
-    // Adopted, not downloaded again: the old tool's files keep their inodes.
-    let after = maildir_messages(imapdir.maildir(), "INBOX");
-    for m in &after {
-        let key = String::from_utf8_lossy(&normalize(&m.body)).into_owned();
-        if let Some(ino) = inodes_before.get(&key) {
-            assert_eq!(*ino, m.inode(), "{} was rewritten", m.name);
-        }
-    }
-    for f in extra_files {
-        assert!(imapdir.maildir().join("INBOX").join(f).exists());
-    }
-    assert_noop_sync(&imapdir, &mut client);
-}
-
-#[test]
-fn a_maildir_written_by_mbsync_is_adopted_without_duplicates() {
-    adopt_foreign_maildir(
-        &|i, uid| format!("17000000{i:02}.{}_1.oldhost,U={uid}", 1000 + i),
-        &[".uidvalidity", ".mbsyncstate"],
-    );
-}
-
-#[test]
-fn a_maildir_written_by_offlineimap_is_adopted_without_duplicates() {
-    adopt_foreign_maildir(
-        &|i, uid| {
-            format!(
-                "17000000{i:02}_0.{}.oldhost,U={uid},FMD5=0123456789abcdef0123456789abcdef",
-                2000 + i
-            )
-        },
-        &[],
-    );
 }
 
 #[test]
