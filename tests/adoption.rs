@@ -156,6 +156,27 @@ fn file_inodes(root: &Path) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Asserts two [`file_inodes`] listings are equal, showing only what
+/// differs (a listing of a thousand files is unreadable).
+fn assert_same_files(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, what: &str) {
+    let gone: Vec<_> = before
+        .iter()
+        .filter(|(p, i)| after.get(*p) != Some(i))
+        .collect();
+    let new: Vec<_> = after
+        .iter()
+        .filter(|(p, i)| before.get(*p) != Some(i))
+        .collect();
+    assert!(
+        gone.is_empty() && new.is_empty(),
+        "{what}: {} files gone or changed, {} new or changed; first gone: {:?}; first new: {:?}",
+        gone.len(),
+        new.len(),
+        &gone[..gone.len().min(8)],
+        &new[..new.len().min(8)],
+    );
+}
+
 /// The server after seeding and the Maildir after one full run of the
 /// peer (`run_peer`), checked to be a complete copy.
 fn seeded_and_peer_synced(
@@ -192,10 +213,10 @@ fn assert_adopted_without_transfer(
     );
     assert_eq!(client.list(), list_before, "no server folder created");
     assert_eq!(maildir_folders(root), folders_before, "no local folder");
-    assert_eq!(
-        file_inodes(root),
-        files_before,
-        "the peer's files are adopted as they are (names and inodes)"
+    assert_same_files(
+        &file_inodes(root),
+        &files_before,
+        "the peer's files are adopted as they are (names and inodes)",
     );
     assert_in_sync(client, root, &peer_dir);
     assert_noop_sync(imapdir, client);
@@ -455,6 +476,27 @@ fn append_many(client: &mut ImapClient, folder: &str, indices: &[usize]) {
     client.command(&command);
 }
 
+/// Waits until the server has `n` IMAP sessions (per `doveadm who`).
+fn wait_for_sessions(dovecot: &Dovecot, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let who = dovecot.doveadm_ok(&["who"]);
+        let sessions: usize = who
+            .lines()
+            .filter(|l| l.starts_with(USER))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+            .sum();
+        if sessions == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {sessions} sessions:\n{who}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Counts the message files mbsync has delivered into a folder so far.
 fn delivered(dir: &Path) -> usize {
     ["cur", "new"]
@@ -498,6 +540,7 @@ fn mbsync_killed_with_its_journal_left_is_completed_without_duplicates() {
         std::thread::yield_now();
     }
     assert!(journal.exists(), "mbsync's journal is left behind");
+    wait_for_sessions(&dovecot, 1);
     let files_before = file_inodes(imapdir.maildir());
     let big_before = delivered(&big);
     assert!(
@@ -636,13 +679,85 @@ fn local_names_utf8_renames_mbsyncs_directories_once_without_transfer() {
         FOLDERS.iter().map(|f| utf8_dir(f)).collect(),
         "renamed to their UTF-8 names"
     );
-    assert_eq!(
-        file_inodes(&root),
-        expected_files,
-        "moved with their directories, nothing downloaded"
+    assert_same_files(
+        &file_inodes(&root),
+        &expected_files,
+        "moved with their directories, nothing downloaded",
     );
     assert!(client.snapshot() == seeded, "nothing on the server");
     assert_eq!(client.list(), list_before, "no server folder created");
     assert_in_sync(&mut client, &root, &utf8_dir);
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn mbsync_killed_while_uploading_is_completed_without_duplicates() {
+    const BIG: usize = 600;
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let imapdir = Imapdir::new(&dovecot);
+    let root = imapdir.maildir();
+    make_local_folder(root, "INBOX");
+    for i in 0..BIG {
+        let letters = imap_flags_to_letters(&FLAGS[i % FLAGS.len()].split(' ').collect::<Vec<_>>());
+        write_local_message(
+            root,
+            "Big",
+            &format!("1700000000.M{i}P1.oldbox"),
+            &generate_message(i, "Big"),
+            Some(&letters),
+        );
+    }
+    let big = root.join("Big");
+    let journal = big.join(".mbsyncstate.journal");
+    let server_big = dovecot.mail_dir().join("Big");
+
+    // Killed while it uploads Big: some copies are on the server, with
+    // the X-TUID mbsync adds to find them, and not in its records.
+    let mut mbsync = spawn_mbsync(&imapdir, dovecot.imap_port());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if journal.exists() && delivered(&server_big) >= 100 {
+            mbsync.kill().unwrap();
+            mbsync.wait().unwrap();
+            break;
+        }
+        if let Some(status) = mbsync.try_wait().unwrap() {
+            panic!("mbsync ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mbsync made no progress"
+        );
+        std::thread::yield_now();
+    }
+    assert!(journal.exists(), "mbsync's journal is left behind");
+    // Dovecot goes on with the APPENDs mbsync had already sent until it
+    // reads the end of the connection: only then is the server settled.
+    wait_for_sessions(&dovecot, 1);
+    let uploaded = client.fetch_all("Big");
+    assert!(
+        uploaded
+            .iter()
+            .any(|m| m.body.windows(8).any(|w| w == b"X-TUID: ")),
+        "mbsync's uploads carry X-TUID"
+    );
+    let uploaded = uploaded.len();
+    assert!(uploaded < BIG, "interrupted: {uploaded} of {BIG} uploaded");
+    let files_before = file_inodes(root);
+
+    imapdir.sync_ok();
+
+    let server = client.fetch_all("Big");
+    assert_no_duplicate_message_ids(server.iter().map(|m| m.message_id()), "server Big");
+    assert_eq!(server.len(), BIG, "{uploaded} kept, the rest uploaded once");
+    // Files imapdir uploaded are renamed to carry the server's UID; none
+    // is replaced by a download.
+    let inodes = |files: &BTreeMap<String, u64>| files.values().copied().collect::<Vec<_>>();
+    let (mut before, mut after) = (inodes(&files_before), inodes(&file_inodes(root)));
+    before.sort_unstable();
+    after.sort_unstable();
+    assert!(before == after, "every file kept, nothing downloaded");
+    assert_eq!(server_view(&mut client, "Big"), local_view(root, "Big"));
     assert_noop_sync(&imapdir, &mut client);
 }
