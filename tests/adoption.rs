@@ -234,6 +234,42 @@ fn a_maildir_synced_by_offlineimap_is_adopted_without_transfer() {
     assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
 }
 
+/// mbsync's default `SyncState` keeps one file per folder in `~/.mbsync/`,
+/// named `:far-store:box_:near-store:box` (`/` spelt `!`). The Maildir
+/// UIDVALIDITY mbsync gives a new folder is the time, so folders created
+/// in the same second share the NearUidValidity the files are found by.
+#[test]
+fn mbsync_state_kept_in_home_is_found_and_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync_state_in_home);
+    let states = fs::read_dir(imapdir.dir().join("home/.mbsync"))
+        .unwrap()
+        .count();
+    assert!(
+        states >= FOLDERS.len(),
+        "one state file per folder in ~/.mbsync"
+    );
+    for folder in FOLDERS {
+        let dir = imapdir.maildir().join(folder);
+        assert!(
+            !dir.join(".mbsyncstate").exists(),
+            "{folder}: no state in the folder"
+        );
+    }
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        assert!(
+            first_meeting_line(&r.stdout, folder).starts_with(&format!(
+                "first meeting: {} paired by peer records (mbsync), 0 by content",
+                seeded_count(k)
+            )),
+            "{folder}:\n{}",
+            r.stdout
+        );
+    }
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
 /// How imapdir names a folder in its output.
 fn display_name(folder: &str) -> &str {
     match folder {
@@ -457,6 +493,13 @@ fn changes_after_the_peers_last_run_are_synced(
 #[test]
 fn changes_after_mbsyncs_last_run_are_synced_and_nothing_else() {
     changes_after_the_peers_last_run_are_synced(run_mbsync, "mbsync");
+}
+
+/// mbsync's default `SyncState`: every folder's state in `~/.mbsync/`,
+/// where folders created in the same second share a NearUidValidity.
+#[test]
+fn changes_after_mbsyncs_last_run_are_synced_with_its_state_in_home() {
+    changes_after_the_peers_last_run_are_synced(run_mbsync_state_in_home, "mbsync");
 }
 
 #[test]

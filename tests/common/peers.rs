@@ -53,6 +53,12 @@ fn check(what: &str, out: Output) -> String {
 /// state of each folder in the folder (`SyncState *`), as a typical user
 /// setup with `SubFolders Verbatim` has it.
 pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
+    write_mbsyncrc_with(imapdir, port, "SyncState *")
+}
+
+/// [`write_mbsyncrc`] with another state line: `""` keeps mbsync's
+/// default, one state file per folder under `~/.mbsync/`.
+pub fn write_mbsyncrc_with(imapdir: &Imapdir, port: u16, sync_state: &str) -> PathBuf {
     imapdir.write_config();
     let root = imapdir.maildir().display().to_string();
     let rc = format!(
@@ -78,7 +84,7 @@ pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
          Patterns *\n\
          Create Both\n\
          Expunge Both\n\
-         SyncState *\n",
+         {sync_state}\n",
         pass = imapdir.password_file().display(),
     );
     let path = imapdir.dir().join("mbsyncrc");
@@ -103,6 +109,14 @@ fn mbsync_command(imapdir: &Imapdir, rc: &Path) -> Command {
 /// panics with its output if it fails. Returns that output.
 pub fn run_mbsync(dovecot: &Dovecot, imapdir: &Imapdir) -> String {
     let rc = write_mbsyncrc(imapdir, dovecot.imap_port());
+    let out = mbsync_command(imapdir, &rc).output().expect("run mbsync");
+    check("mbsync -a", out)
+}
+
+/// [`run_mbsync`] with mbsync's default `SyncState`: the state of every
+/// folder in `~/.mbsync/`, none in the Maildir.
+pub fn run_mbsync_state_in_home(dovecot: &Dovecot, imapdir: &Imapdir) -> String {
+    let rc = write_mbsyncrc_with(imapdir, dovecot.imap_port(), "");
     let out = mbsync_command(imapdir, &rc).output().expect("run mbsync");
     check("mbsync -a", out)
 }
