@@ -17,7 +17,7 @@ use crate::config::{Account, Config};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
 use crate::flags::Flags;
-use crate::mailbox_name::{local_components, local_path, remote_name};
+use crate::mailbox_name::{local_components, local_path, remote_name, spelling_of, Spelling};
 use crate::maildir::{discover_folders, Maildir};
 use crate::report::print_stdout;
 use crate::state::{Pair, StateDb, ACCOUNT_RESULT};
@@ -85,9 +85,18 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
     // components. The server's delimiter is not known offline: accept a
     // local folder whose name under '/' or '.' is the state's name.
     let known = db.folders()?;
-    let mut by_components: BTreeMap<Vec<String>, Option<crate::state::FolderState>> =
+    // Keyed by folder name; the value holds the directory's own spelling
+    // (modified UTF-7 in a Maildir another tool wrote).
+    let mut by_components: BTreeMap<Vec<String>, (Vec<String>, Option<crate::state::FolderState>)> =
         BTreeMap::new();
-    for components in local.into_iter().filter(|c| !c.is_empty()) {
+    for disk in local.into_iter().filter(|c| !c.is_empty()) {
+        let components: Vec<String> = disk
+            .iter()
+            .map(|c| match spelling_of(c) {
+                Spelling::ModifiedUtf7(name) => name,
+                _ => c.clone(),
+            })
+            .collect();
         let state = known
             .iter()
             .find(|f| {
@@ -97,23 +106,23 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
                 })
             })
             .cloned();
-        by_components.insert(components, state);
+        by_components.insert(components, (disk, state));
     }
     for f in &known {
         let mapped = by_components
             .values()
-            .any(|s| s.as_ref().is_some_and(|s| s.id == f.id));
+            .any(|(_, s)| s.as_ref().is_some_and(|s| s.id == f.id));
         if !mapped {
             let components =
                 local_components(&f.name, Some('/')).unwrap_or_else(|_| vec![f.name.clone()]);
-            by_components.insert(components, Some(f.clone()));
+            by_components.insert(components.clone(), (components, Some(f.clone())));
         }
     }
 
     let mut folders = Vec::new();
     let mut total = Pending::default();
-    for (components, state) in by_components {
-        let path = local_path(root, &components);
+    for (components, (disk, state)) in by_components {
+        let path = local_path(root, &disk);
         let maildir = Maildir::new(&path);
         let mut files: Vec<(String, Flags)> = Vec::new();
         if maildir.exists() {
