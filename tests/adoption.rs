@@ -1,57 +1,29 @@
-//! Switching from mbsync or OfflineIMAP: the real program syncs the
-//! account first, then imapdir meets its Maildir. The first imapdir sync
-//! must adopt those files: nothing copied twice on either side, no twin
-//! folders for names spelt in modified UTF-7, flags kept, and changes made
-//! since the other program's last run carried over.
+//! Taking over a Maildir that the real mbsync (isync) or OfflineIMAP wrote:
+//! the first imapdir sync must pair every message with its server copy
+//! (from the tool's own records, else by content), transfer nothing that
+//! both sides already hold, and sync only what changed since the tool's
+//! last run.
 
 mod common;
 
 use common::peers::*;
-use common::proxy::{Action, Dir, Fault, FaultProxy};
 use common::*;
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A server folder: its raw (modified UTF-7) name and the name it encodes.
-struct Folder {
-    raw: &'static str,
-    utf8: &'static str,
-}
-
-/// INBOX, a nested folder, a non-ASCII name, a name with `&` (and
-/// spaces), and one with a space only.
-const FOLDERS: &[Folder] = &[
-    Folder {
-        raw: "INBOX",
-        utf8: "INBOX",
-    },
-    Folder {
-        raw: "Archive/2023",
-        utf8: "Archive/2023",
-    },
-    Folder {
-        raw: "Entw&APw-rfe",
-        utf8: "Entwürfe",
-    },
-    Folder {
-        raw: "Projects/bench &- co",
-        utf8: "Projects/bench & co",
-    },
-    Folder {
-        raw: "Sent Items",
-        utf8: "Sent Items",
-    },
+/// Server folders (raw, modified UTF-7) and how both tools spell them on
+/// disk: unchanged, `Entw&APw-rfe` and `Projects/bench &- co` included.
+const FOLDERS: &[&str] = &[
+    "INBOX",
+    "Archive/2023",
+    "Entw&APw-rfe",
+    "Projects/bench &- co",
+    "With Space",
 ];
 
-/// Generated messages per folder, besides the three odd ones.
-const PER_FOLDER: usize = 12;
-
-/// Messages appended and expunged before the corpus in each folder.
-const UID_GAP: usize = 3;
-
-/// Flags both programs map to Maildir letters (no keywords, and no
-/// \Deleted, which `Expunge Both` would act on).
+/// Flags both tools map to Maildir letters; no `\Deleted` (mbsync's
+/// `Expunge Both` would expunge it) and no keywords (mbsync drops them).
 const FLAGS: &[&str] = &[
     "",
     "\\Seen",
@@ -59,817 +31,776 @@ const FLAGS: &[&str] = &[
     "\\Answered \\Seen",
     "\\Draft",
     "\\Flagged",
-    "\\Answered",
+    "\\Answered \\Flagged \\Seen",
+    "\\Seen",
 ];
 
-/// mbsync as in the brief's setup: state files in each folder.
-const MBSYNC: Peer = Peer::Mbsync {
-    state_in_home: false,
-};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Peer {
-    /// With `SyncState *`, or (true) its state files under `~/.mbsync/`.
-    Mbsync {
-        state_in_home: bool,
-    },
-    OfflineImap(OfflineImapSetup),
+/// Messages seeded into folder number `k` of [`FOLDERS`].
+fn seeded_count(k: usize) -> usize {
+    10 + 2 * k + usize::from(k == 0) * 2
 }
 
-impl Peer {
-    fn sync(self, imapdir: &Imapdir, port: u16) {
-        match self {
-            Peer::Mbsync { state_in_home } => mbsync_ok(
-                imapdir,
-                port,
-                &MbsyncSetup {
-                    state_in_home,
-                    ..MbsyncSetup::default()
-                },
-            ),
-            Peer::OfflineImap(setup) => offlineimap_ok(imapdir, port, &setup),
-        }
-    }
-
-    /// How the program spells the folder's directory.
-    fn local_dir(self, folder: &Folder) -> &'static str {
-        match self {
-            Peer::OfflineImap(OfflineImapSetup {
-                utf8_names: true, ..
-            }) => folder.utf8,
-            _ => folder.raw,
-        }
-    }
-}
-
-fn without_message_id(body: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8(body.to_vec()).unwrap();
-    let kept: Vec<&str> = text
-        .split("\r\n")
+/// A generated message without its Message-ID header.
+fn anonymous_message(i: usize, folder: &str) -> Vec<u8> {
+    let text = String::from_utf8(generate_message(i, folder)).unwrap();
+    text.split("\r\n")
         .filter(|l| !l.starts_with("Message-ID:"))
-        .collect();
-    kept.join("\r\n").into_bytes()
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes()
 }
 
-fn with_message_id(body: &[u8], mid: &str) -> Vec<u8> {
-    let text = String::from_utf8(body.to_vec()).unwrap();
-    let old = message_id(body).unwrap();
-    text.replacen(&old, mid, 1).into_bytes()
-}
-
-/// Seeds one folder with [`PER_FOLDER`] generated messages, one without a
-/// Message-ID and two different ones sharing a Message-ID. Returns the
-/// number of messages.
-fn seed_corpus_folder(client: &mut ImapClient, raw: &str) -> usize {
-    if raw != "INBOX" {
-        client.create(raw);
-    }
-    // Server UIDs start above 1, so the other program's own numbers
-    // (mbsync's `,U=` are its near-side UIDs) differ from the server's.
-    for i in 0..UID_GAP {
-        let uid = client.append(raw, "", &generate_message(80 + i, raw));
-        client.expunge_uid(raw, uid);
-    }
-    for i in 0..PER_FOLDER {
-        client.append(raw, FLAGS[i % FLAGS.len()], &generate_message(i, raw));
-    }
-    client.append(
-        raw,
-        "\\Seen",
-        &without_message_id(&generate_message(90, raw)),
-    );
-    let shared = generated_message_id(91, raw);
-    client.append(raw, "\\Seen", &generate_message(91, raw));
-    client.append(
-        raw,
-        "\\Flagged",
-        &with_message_id(&generate_message(92, raw), &shared),
-    );
-    PER_FOLDER + 3
-}
-
-/// The folder where mail was written locally before the other program's
-/// first run (mail sent from a mail reader), and how many: the program
-/// uploads them, so its files and the server copies came from this side.
-const WRITTEN_LOCALLY_IN: &str = "Sent Items";
-const WRITTEN_LOCALLY: usize = 2;
-
-fn write_before_peer(root: &Path) {
-    for k in 0..WRITTEN_LOCALLY {
-        write_local_message(
-            root,
-            WRITTEN_LOCALLY_IN,
-            &format!("1700000000.M{k}P1.mailreader"),
-            &generate_message(70 + k, WRITTEN_LOCALLY_IN),
-            Some("S"),
-        );
-    }
-}
-
-/// Messages of a folder after the other program's first run.
-fn corpus_count(raw: &str) -> usize {
-    let written = if raw == WRITTEN_LOCALLY_IN {
-        WRITTEN_LOCALLY
-    } else {
-        0
+/// Two different messages sharing one Message-ID (a resent message).
+fn twins() -> (Vec<u8>, Vec<u8>) {
+    let make = |n: usize| {
+        let text = String::from_utf8(generate_message(500 + n, "INBOX")).unwrap();
+        text.replace(&generated_message_id(500 + n, "INBOX"), "<twin@test>")
+            .into_bytes()
     };
-    PER_FOLDER + 3 + written
+    (make(0), make(1))
 }
 
+/// Seeds every folder of [`FOLDERS`]: mixed flags, the first two messages
+/// of each without Message-ID, and in INBOX two with the same Message-ID.
 fn seed_corpus(client: &mut ImapClient) {
-    for folder in FOLDERS {
-        seed_corpus_folder(client, folder.raw);
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        if *folder != "INBOX" {
+            client.create(folder);
+        }
+        let plain = seeded_count(k) - usize::from(k == 0) * 2;
+        for i in 0..plain {
+            let body = if i < 2 {
+                anonymous_message(i, folder)
+            } else {
+                generate_message(i, folder)
+            };
+            client.append(folder, FLAGS[i % FLAGS.len()], &body);
+        }
     }
+    let (a, b) = twins();
+    client.append("INBOX", "\\Seen", &a);
+    client.append("INBOX", "\\Flagged", &b);
 }
 
-/// A message's identity across both sides: LF line endings and without
-/// the `X-TUID` header mbsync adds to the files it writes.
-fn identity(body: &[u8]) -> Vec<u8> {
-    let text = normalize(body);
-    let end = find_bytes(&text, b"\n\n").map_or(text.len(), |e| e + 1);
-    let mut out = Vec::with_capacity(text.len());
-    for line in text[..end].split_inclusive(|&c| c == b'\n') {
-        if !line.starts_with(b"X-TUID: ") {
+/// Content with mbsync's `X-TUID` header left out, CRLF → LF: mbsync
+/// adds the header to the copies it writes, never to the server's.
+fn canonical(body: &[u8]) -> Vec<u8> {
+    let body = normalize(body);
+    let end = body
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(body.len(), |p| p + 1);
+    let mut out = Vec::with_capacity(body.len());
+    for line in body[..end].split_inclusive(|&c| c == b'\n') {
+        if !line.to_ascii_lowercase().starts_with(b"x-tuid:") {
             out.extend_from_slice(line);
         }
     }
-    out.extend_from_slice(&text[end..]);
+    out.extend_from_slice(&body[end..]);
     out
 }
 
-fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
+/// A folder's messages as (canonical content, flag letters), sorted.
+type View = Vec<(Vec<u8>, String)>;
 
-fn sorted_letters(letters: &str) -> String {
-    let mut l: Vec<char> = letters.chars().collect();
-    l.sort_unstable();
-    l.into_iter().collect()
-}
-
-/// Identity → flag letters of every copy: two entries for one identity
-/// are a duplicate.
-type View = BTreeMap<Vec<u8>, Vec<String>>;
-
-fn server_view(client: &mut ImapClient, raw: &str) -> View {
-    let mut view = View::new();
-    for m in client.fetch_all(raw) {
-        view.entry(identity(&m.body)).or_default().push(m.letters());
-    }
-    view
+fn server_view(client: &mut ImapClient, folder: &str) -> View {
+    let mut v: View = client
+        .fetch_all(folder)
+        .iter()
+        .map(|m| (canonical(&m.body), m.letters()))
+        .collect();
+    v.sort();
+    v
 }
 
 fn local_view(root: &Path, dir: &str) -> View {
-    let mut view = View::new();
-    for m in maildir_messages(root, dir) {
-        view.entry(identity(&m.body))
-            .or_default()
-            .push(sorted_letters(&m.flags));
-    }
-    view
+    let mut v: View = maildir_messages(root, dir)
+        .iter()
+        .map(|m| (canonical(&m.body), m.flags.clone()))
+        .collect();
+    v.sort();
+    v
 }
 
-fn short(content: &[u8]) -> String {
-    String::from_utf8_lossy(&content[..content.len().min(300)]).into_owned()
-}
-
-/// Both sides of a folder hold the same messages, each once, with the
-/// same flags. The local directory is spelt as the server spells the
-/// folder, as both programs leave it.
-fn assert_folder_matches(client: &mut ImapClient, root: &Path, raw: &str) {
-    assert_folder_matches_at(client, root, raw, raw);
-}
-
-/// [`assert_folder_matches`] with the folder's local directory `dir`.
-fn assert_folder_matches_at(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
-    let server = server_view(client, raw);
-    let local = local_view(root, dir);
-    for (what, view) in [("server", &server), ("local", &local)] {
-        for (content, copies) in view {
-            assert_eq!(
-                copies.len(),
-                1,
-                "{raw}: {what} holds a message {} times:\n{}",
-                copies.len(),
-                short(content)
-            );
+/// Asserts that every folder holds the same messages, with the same
+/// flags, on both sides (`dir_of` maps a server folder to its directory).
+fn assert_in_sync(client: &mut ImapClient, root: &Path, dir_of: &dyn Fn(&str) -> String) {
+    for folder in FOLDERS {
+        let server = server_view(client, folder);
+        let local = local_view(root, &dir_of(folder));
+        assert_eq!(
+            server.len(),
+            local.len(),
+            "{folder}: {} server messages, {} local files",
+            server.len(),
+            local.len()
+        );
+        for ((s, sf), (l, lf)) in server.iter().zip(&local) {
+            assert!(s == l, "{folder}: contents differ");
+            assert_eq!(sf, lf, "{folder}: flags differ");
         }
     }
-    for content in server.keys() {
-        assert!(
-            local.contains_key(content),
-            "{raw}: a server message is missing locally:\n{}",
-            short(content)
-        );
-    }
-    for content in local.keys() {
-        assert!(
-            server.contains_key(content),
-            "{raw}: a local message is missing on the server:\n{}",
-            short(content)
-        );
-    }
-    for (content, letters) in &server {
-        assert_eq!(
-            &local[content],
-            letters,
-            "{raw}: local and server flags differ for:\n{}",
-            short(content)
-        );
-    }
 }
 
-/// Every file's inode by its full content, to show files are adopted,
-/// not downloaded again.
-fn inodes_by_content(root: &Path, dir: &str) -> BTreeMap<Vec<u8>, u64> {
-    maildir_messages(root, dir)
-        .iter()
-        .map(|m| (m.body.clone(), m.inode()))
+/// Both tools keep modified UTF-7 names on disk.
+fn peer_dir(folder: &str) -> String {
+    folder.to_string()
+}
+
+/// Message files (under cur/ and new/) by path, with their inodes: equal
+/// listings mean nothing was downloaded again, renamed or removed.
+fn file_inodes(root: &Path) -> BTreeMap<String, u64> {
+    tree_listing(root)
+        .into_iter()
+        .filter(|(p, _)| p.contains("/cur/") || p.contains("/new/"))
         .collect()
 }
 
-/// Files under `root` whose name is `name`.
-fn files_named(root: &Path, name: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                walk(&path, name, out);
-            } else if entry.file_name() == name {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, name, &mut out);
-    out
-}
-
-/// The other program syncs the corpus, `prepare` changes its Maildir,
-/// then the first imapdir sync must change nothing on the server and
-/// nothing but names locally: every file adopted where it lies.
-fn adopt_unchanged(peer: Peer, prepare: impl FnOnce(&Imapdir)) {
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    seed_corpus(&mut client);
-    let imapdir = Imapdir::new(&dovecot);
-    write_before_peer(imapdir.maildir());
-    peer.sync(&imapdir, dovecot.imap_port());
-    prepare(&imapdir);
-    let root = imapdir.maildir();
-
-    let server_folders = client.list();
-    let server_before = client.snapshot();
-    let local_folders = maildir_folders(root);
-    for folder in FOLDERS {
-        assert!(
-            local_folders.contains(peer.local_dir(folder)),
-            "{peer:?} spells {} as {}: {local_folders:?}",
-            folder.utf8,
-            peer.local_dir(folder)
-        );
-    }
-    let inodes_before: Vec<_> = FOLDERS
+/// Asserts two [`file_inodes`] listings are equal, showing only what
+/// differs (a listing of a thousand files is unreadable).
+fn assert_same_files(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, what: &str) {
+    let gone: Vec<_> = before
         .iter()
-        .map(|f| inodes_by_content(root, peer.local_dir(f)))
+        .filter(|(p, i)| after.get(*p) != Some(i))
         .collect();
-
-    let r = imapdir.sync_ok();
-
-    assert_eq!(
-        client.list(),
-        server_folders,
-        "no folder created on the server"
-    );
+    let new: Vec<_> = after
+        .iter()
+        .filter(|(p, i)| before.get(*p) != Some(i))
+        .collect();
     assert!(
-        client.snapshot() == server_before,
-        "the server is unchanged: same messages, UIDs and flags\n{}",
-        r.all_output()
-    );
-    assert_eq!(
-        maildir_folders(root),
-        local_folders,
-        "no folder created locally"
-    );
-    for (folder, before) in FOLDERS.iter().zip(&inodes_before) {
-        assert_eq!(
-            client.fetch_all(folder.raw).len(),
-            corpus_count(folder.raw),
-            "{}",
-            folder.raw
-        );
-        let dir = peer.local_dir(folder);
-        assert_folder_matches_at(&mut client, root, folder.raw, dir);
-        let after = inodes_by_content(root, dir);
-        assert_eq!(
-            after.len(),
-            before.len(),
-            "{}: number of files changed",
-            folder.raw
-        );
-        assert!(
-            &after == before,
-            "{}: files were rewritten or downloaded again, not adopted",
-            folder.raw
-        );
-    }
-    assert_noop_sync(&imapdir, &mut client);
-}
-
-#[test]
-fn a_maildir_synced_by_mbsync_is_adopted_as_it_is() {
-    adopt_unchanged(MBSYNC, |_| {});
-}
-
-#[test]
-fn a_maildir_synced_by_mbsync_without_its_state_files_is_paired_by_content() {
-    adopt_unchanged(MBSYNC, |imapdir| {
-        let root = imapdir.maildir();
-        let states = files_named(root, ".mbsyncstate");
-        assert_eq!(states.len(), FOLDERS.len(), "a state file per folder");
-        for f in states {
-            fs::remove_file(f).unwrap();
-        }
-        assert!(files_named(root, ".mbsyncstate.journal").is_empty());
-        let tuids = maildir_messages(root, "INBOX")
-            .iter()
-            .filter(|m| find_bytes(&m.body, b"\nX-TUID: ").is_some())
-            .count();
-        assert_eq!(tuids, PER_FOLDER + 3, "mbsync's files carry X-TUID");
-        let r = imapdir.run(&["sync", "--dry-run"]);
-        r.expect_success();
-        let meetings = first_meetings(&r.stdout);
-        for folder in FOLDERS {
-            let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
-            assert_eq!(
-                numbers[..4],
-                [0, corpus_count(folder.raw), 0, 0],
-                "{}: all paired by content: {line}",
-                folder.utf8
-            );
-        }
-    });
-}
-
-/// mbsync's default SyncState: one state file per channel and folder
-/// under `~/.mbsync/`, none in the Maildir.
-#[test]
-fn a_maildir_synced_by_mbsync_with_its_state_in_home_is_adopted_as_it_is() {
-    adopt_unchanged(
-        Peer::Mbsync {
-            state_in_home: true,
-        },
-        |imapdir| {
-            assert!(files_named(imapdir.maildir(), ".mbsyncstate").is_empty());
-            let r = imapdir.run(&["sync", "--dry-run"]);
-            r.expect_success();
-            let meetings = first_meetings(&r.stdout);
-            for folder in FOLDERS {
-                let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
-                assert_eq!(
-                    numbers[..4],
-                    [corpus_count(folder.raw), 0, 0, 0],
-                    "{}: all paired by mbsync's records: {line}",
-                    folder.utf8
-                );
-            }
-        },
+        gone.is_empty() && new.is_empty(),
+        "{what}: {} files gone or changed, {} new or changed; first gone: {:?}; first new: {:?}",
+        gone.len(),
+        new.len(),
+        &gone[..gone.len().min(8)],
+        &new[..new.len().min(8)],
     );
 }
 
-#[test]
-fn a_maildir_synced_by_offlineimap_is_adopted_as_it_is() {
-    adopt_unchanged(Peer::OfflineImap(OfflineImapSetup::default()), |_| {});
-}
-
-/// `utf8foldernames = yes`: OfflineIMAP's directories are named in UTF-8.
-#[test]
-fn a_maildir_synced_by_offlineimap_with_utf8_names_is_adopted_as_it_is() {
-    adopt_unchanged(
-        Peer::OfflineImap(OfflineImapSetup {
-            utf8_names: true,
-            ..OfflineImapSetup::default()
-        }),
-        |_| {},
-    );
-}
-
-/// `local_names = "utf-8"` on the first sync: mbsync's modified UTF-7
-/// directories are renamed once to the names they encode, and nothing is
-/// copied, nor does any folder appear twice on either side.
-#[test]
-fn adopting_with_utf8_local_names_renames_mbsyncs_directories_once() {
+/// The server after seeding and the Maildir after one full run of the
+/// peer (`run_peer`), checked to be a complete copy.
+fn seeded_and_peer_synced(
+    run_peer: fn(&Dovecot, &Imapdir) -> String,
+) -> (Dovecot, ImapClient, Imapdir, ServerSnapshot) {
     let dovecot = Dovecot::start();
     let mut client = dovecot.client();
     seed_corpus(&mut client);
-    let mut imapdir = Imapdir::new(&dovecot);
-    write_before_peer(imapdir.maildir());
-    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
-    imapdir
-        .account
-        .extra
-        .push("local_names = \"utf-8\"".to_string());
-    let root = imapdir.maildir().to_path_buf();
-    let inodes_before: Vec<_> = FOLDERS
-        .iter()
-        .map(|f| inodes_by_content(&root, f.raw))
-        .collect();
-    let server_before = client.snapshot();
+    let seeded = client.snapshot();
+    let imapdir = Imapdir::new(&dovecot);
+    run_peer(&dovecot, &imapdir);
+    assert_in_sync(&mut client, imapdir.maildir(), &peer_dir);
+    (dovecot, client, imapdir, seeded)
+}
+
+/// The first imapdir sync after the peer's last run transfers nothing:
+/// both sides are exactly as the peer left them, and stay so.
+fn assert_adopted_without_transfer(
+    client: &mut ImapClient,
+    imapdir: &Imapdir,
+    seeded: &ServerSnapshot,
+) {
+    let root = imapdir.maildir();
+    let folders_before = maildir_folders(root);
+    let list_before = client.list();
+    let files_before = file_inodes(root);
+    assert!(files_before.len() >= 70, "the peer wrote the Maildir");
 
     imapdir.sync_ok();
 
     assert!(
-        client.snapshot() == server_before,
-        "the server is unchanged: no folder, message or flag added"
+        client.snapshot() == *seeded,
+        "the server holds exactly the seeded messages, UIDs and flags"
     );
-    let expected: std::collections::BTreeSet<String> =
-        FOLDERS.iter().map(|f| f.utf8.to_string()).collect();
-    assert_eq!(maildir_folders(&root), expected, "renamed, not copied");
-    for (folder, before) in FOLDERS.iter().zip(&inodes_before) {
-        assert_folder_matches_at(&mut client, &root, folder.raw, folder.utf8);
-        assert!(
-            &inodes_by_content(&root, folder.utf8) == before,
-            "{}: the files moved with their directory",
-            folder.utf8
-        );
-    }
-    assert_noop_sync(&imapdir, &mut client);
-}
-
-/// The numbers of a dry run's `first meeting: R paired by peer records
-/// (mbsync), C by content, L local and S server messages not paired`
-/// line, by the folder heading above it.
-fn first_meetings(stdout: &str) -> BTreeMap<String, (String, Vec<usize>)> {
-    let mut out = BTreeMap::new();
-    let mut folder = None;
-    for line in stdout.lines() {
-        if !line.starts_with(' ') {
-            folder = line
-                .strip_suffix(':')
-                .or_else(|| line.split(": ").next())
-                .map(str::to_string);
-        } else if let Some(rest) = line.trim().strip_prefix("first meeting:") {
-            let numbers = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|w| w.parse().ok())
-                .collect();
-            let name = folder.clone().expect("a folder heading before");
-            out.insert(name, (rest.to_string(), numbers));
-        }
-    }
-    out
-}
-
-/// A folder's first-meeting line, under either spelling of its name.
-fn meeting_of<'a>(
-    meetings: &'a BTreeMap<String, (String, Vec<usize>)>,
-    folder: &Folder,
-    stdout: &str,
-) -> &'a (String, Vec<usize>) {
-    let found = meetings
-        .get(folder.utf8)
-        .or_else(|| meetings.get(folder.raw));
-    let found = found.unwrap_or_else(|| {
-        panic!(
-            "{}: no first-meeting line in the dry run:\n{stdout}",
-            folder.utf8
-        )
-    });
-    assert!(found.1.len() >= 4, "{}: {}", folder.utf8, found.0);
-    found
+    assert_eq!(client.list(), list_before, "no server folder created");
+    assert_eq!(maildir_folders(root), folders_before, "no local folder");
+    assert_same_files(
+        &file_inodes(root),
+        &files_before,
+        "the peer's files are adopted as they are (names and inodes)",
+    );
+    assert_in_sync(client, root, &peer_dir);
+    assert_noop_sync(imapdir, client);
 }
 
 #[test]
-fn a_dry_run_on_an_mbsync_maildir_changes_nothing_and_pairs_by_its_records() {
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    seed_corpus(&mut client);
-    let imapdir = Imapdir::new(&dovecot);
-    write_before_peer(imapdir.maildir());
-    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
-    let local_before = tree_listing(imapdir.maildir());
-    let server_before = client.snapshot();
+fn a_maildir_synced_by_mbsync_is_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
+#[test]
+fn a_maildir_synced_by_offlineimap_is_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_offlineimap);
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
+/// mbsync's default `SyncState` keeps one file per folder in `~/.mbsync/`,
+/// named `:far-store:box_:near-store:box` (`/` spelt `!`). The Maildir
+/// UIDVALIDITY mbsync gives a new folder is the time, so folders created
+/// in the same second share the NearUidValidity the files are found by.
+#[test]
+fn mbsync_state_kept_in_home_is_found_and_adopted_without_transfer() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync_state_in_home);
+    let states = fs::read_dir(imapdir.dir().join("home/.mbsync"))
+        .unwrap()
+        .count();
+    assert!(
+        states >= FOLDERS.len(),
+        "one state file per folder in ~/.mbsync"
+    );
+    for folder in FOLDERS {
+        let dir = imapdir.maildir().join(folder);
+        assert!(
+            !dir.join(".mbsyncstate").exists(),
+            "{folder}: no state in the folder"
+        );
+    }
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        assert!(
+            first_meeting_line(&r.stdout, folder).starts_with(&format!(
+                "first meeting: {} paired by peer records (mbsync), 0 by content",
+                seeded_count(k)
+            )),
+            "{folder}:\n{}",
+            r.stdout
+        );
+    }
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+}
+
+/// How imapdir names a folder in its output.
+fn display_name(folder: &str) -> &str {
+    match folder {
+        "Entw&APw-rfe" => "Entwürfe",
+        "Projects/bench &- co" => "Projects/bench & co",
+        other => other,
+    }
+}
+
+/// The line under `folder`'s heading in a dry run's output.
+fn first_meeting_line<'a>(output: &'a str, folder: &str) -> &'a str {
+    let heading = format!("{}:", display_name(folder));
+    let mut lines = output.lines();
+    lines
+        .by_ref()
+        .find(|l| l.trim() == heading)
+        .unwrap_or_else(|| panic!("no heading {heading} in:\n{output}"));
+    lines
+        .find(|l| l.contains("first meeting:"))
+        .unwrap_or_else(|| panic!("no first-meeting line for {folder} in:\n{output}"))
+        .trim()
+}
+
+#[test]
+fn dry_run_after_mbsync_pairs_every_message_by_its_records() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    let tree_before = tree_listing(imapdir.maildir());
 
     let r = imapdir.run(&["sync", "--dry-run"]);
     r.expect_success();
 
-    assert_eq!(
-        tree_listing(imapdir.maildir()),
-        local_before,
-        "a dry run changes no file"
-    );
-    assert!(
-        client.snapshot() == server_before,
-        "a dry run changes nothing on the server"
-    );
-    let meetings = first_meetings(&r.stdout);
-    for folder in FOLDERS {
-        let (line, numbers) = meeting_of(&meetings, folder, &r.stdout);
-        assert!(line.contains("(mbsync)"), "{}: {line}", folder.utf8);
+    assert_eq!(tree_listing(imapdir.maildir()), tree_before, "dry run");
+    assert!(client.snapshot() == seeded, "dry run: server untouched");
+    for (k, folder) in FOLDERS.iter().enumerate() {
         assert_eq!(
-            numbers[..4],
-            [corpus_count(folder.raw), 0, 0, 0],
-            "{}: all paired by mbsync's records: {line}",
-            folder.utf8
+            first_meeting_line(&r.stdout, folder),
+            format!(
+                "first meeting: {} paired by peer records (mbsync), 0 by content, \
+                 0 local and 0 server messages not paired",
+                seeded_count(k)
+            ),
+            "{folder}"
         );
     }
 }
 
-// The changes made on both sides after the other program's last run, in
-// one folder, by generated message number.
-const DELETED_LOCALLY: usize = 2;
-const FLAGGED_LOCALLY: usize = 1;
-const EXPUNGED_ON_SERVER: usize = 3;
-const SEEN_ON_SERVER: usize = 0;
-const NEW_ON_SERVER: usize = 50;
-const NEW_LOCALLY: usize = 60;
-
-/// Folders changed after the other program's last run.
-const CHANGED: &[&str] = &["INBOX", "Entw&APw-rfe", "Projects/bench &- co"];
-
-fn change_both_sides(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
-    let local = maildir_messages(root, dir);
-    let gone = find_by_message_id(&local, &generated_message_id(DELETED_LOCALLY, raw));
-    fs::remove_file(&gone.path).unwrap();
-    let flag = find_by_message_id(&local, &generated_message_id(FLAGGED_LOCALLY, raw));
-    assert!(flag.name.ends_with(":2,S"), "{}", flag.name);
-    let flagged = flag.path.to_string_lossy().replace(":2,S", ":2,FS");
-    fs::rename(&flag.path, flagged).unwrap();
-    write_local_message(
-        root,
-        dir,
-        "1800000000.M1P1.newhost",
-        &generate_message(NEW_LOCALLY, raw),
-        None,
-    );
-
-    let server = client.fetch_all(raw);
-    let expunge =
-        find_server_by_message_id(&server, &generated_message_id(EXPUNGED_ON_SERVER, raw));
-    client.expunge_uid(raw, expunge.uid);
-    let seen = find_server_by_message_id(&server, &generated_message_id(SEEN_ON_SERVER, raw));
-    assert!(seen.flags.is_empty());
-    client.store(raw, seen.uid, "+FLAGS", "\\Seen");
-    client.append(raw, "\\Answered", &generate_message(NEW_ON_SERVER, raw));
-}
-
-fn assert_changes_carried_over(client: &mut ImapClient, root: &Path, raw: &str, dir: &str) {
-    let server = client.fetch_all(raw);
-    let local = maildir_messages(root, dir);
-    let on_server = |i: usize| {
-        let mid = generated_message_id(i, raw);
-        server
-            .iter()
-            .filter(|m| m.message_id().as_deref() == Some(mid.as_str()))
-            .count()
-    };
-    let here = |i: usize| {
-        let mid = generated_message_id(i, raw);
-        local
-            .iter()
-            .filter(|m| m.message_id().as_deref() == Some(mid.as_str()))
-            .count()
-    };
-    assert_eq!(on_server(DELETED_LOCALLY), 0, "{raw}: deleted locally");
-    assert_eq!(here(DELETED_LOCALLY), 0, "{raw}: deleted locally");
-    assert_eq!(on_server(EXPUNGED_ON_SERVER), 0, "{raw}: expunged");
-    assert_eq!(here(EXPUNGED_ON_SERVER), 0, "{raw}: expunged");
-    for i in [NEW_ON_SERVER, NEW_LOCALLY] {
-        assert_eq!(on_server(i), 1, "{raw}: new message {i} on the server");
-        assert_eq!(here(i), 1, "{raw}: new message {i} locally");
-    }
-    let flagged = find_server_by_message_id(&server, &generated_message_id(FLAGGED_LOCALLY, raw));
-    assert_eq!(flagged.letters(), "FS", "{raw}: flagged locally");
-    let seen = find_by_message_id(&local, &generated_message_id(SEEN_ON_SERVER, raw));
-    assert_eq!(
-        sorted_letters(&seen.flags),
-        "S",
-        "{raw}: seen on the server"
-    );
-}
-
-/// The other program syncs, both sides change, then imapdir's first sync
-/// carries every change over once.
-fn adopt_with_changes(peer: Peer) {
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    seed_corpus(&mut client);
-    let imapdir = Imapdir::new(&dovecot);
-    write_before_peer(imapdir.maildir());
-    peer.sync(&imapdir, dovecot.imap_port());
+#[test]
+fn without_mbsyncstate_the_x_tuid_copies_pair_by_content() {
+    let (_dovecot, mut client, imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
     let root = imapdir.maildir();
-    for folder in FOLDERS.iter().filter(|f| CHANGED.contains(&f.raw)) {
-        change_both_sides(&mut client, root, folder.raw, peer.local_dir(folder));
-    }
-    let server_folders = client.list();
-    let local_folders = maildir_folders(root);
-
-    imapdir.sync_ok();
-
-    assert_eq!(
-        client.list(),
-        server_folders,
-        "no folder created on the server"
-    );
-    assert_eq!(
-        maildir_folders(root),
-        local_folders,
-        "no folder created locally"
-    );
+    let with_tuid = maildir_messages(root, "INBOX")
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.body).contains("\nX-TUID: "))
+        .count();
+    assert!(with_tuid > 0, "mbsync's copies carry X-TUID");
     for folder in FOLDERS {
-        let dir = peer.local_dir(folder);
-        if CHANGED.contains(&folder.raw) {
-            assert_changes_carried_over(&mut client, root, folder.raw, dir);
-        } else {
-            assert_folder_matches_at(&mut client, root, folder.raw, dir);
-            assert_eq!(client.fetch_all(folder.raw).len(), corpus_count(folder.raw));
-        }
+        fs::remove_file(root.join(folder).join(".mbsyncstate")).unwrap();
     }
-    assert_noop_sync(&imapdir, &mut client);
-}
 
-#[test]
-fn changes_since_mbsyncs_last_run_are_carried_over_once() {
-    adopt_with_changes(MBSYNC);
-}
-
-/// Deletions since mbsync's last run are known from its state under
-/// `~/.mbsync/` as well.
-#[test]
-fn changes_since_mbsyncs_last_run_with_its_state_in_home_are_carried_over_once() {
-    adopt_with_changes(Peer::Mbsync {
-        state_in_home: true,
-    });
-}
-
-#[test]
-fn changes_since_offlineimaps_last_run_are_carried_over_once() {
-    // Its records are where its config says, not in ~/.offlineimap.
-    adopt_with_changes(Peer::OfflineImap(OfflineImapSetup {
-        metadata: Some("~/.offlineimap-status"),
-        ..OfflineImapSetup::default()
-    }));
-}
-
-/// mbsync's second run is cut off mid-download: the folder is left with
-/// the first run's `.mbsyncstate`, a `.mbsyncstate.journal` of the
-/// interrupted run, and files the state does not know.
-#[test]
-fn an_interrupted_mbsync_run_is_adopted_without_duplicates() {
-    const BIG: &str = "Big";
-    const FIRST_RUN: usize = 100;
-    const BIG_COUNT: usize = 200;
-    let dovecot = Dovecot::start();
-    let mut client = dovecot.client();
-    let inbox = seed_corpus_folder(&mut client, "INBOX");
-    let archive = seed_corpus_folder(&mut client, "Archive/2023");
-    client.create(BIG);
-    let append_big = |client: &mut ImapClient, range: std::ops::Range<usize>| {
-        for i in range {
-            client.append(BIG, FLAGS[i % FLAGS.len()], &generate_message(i, BIG));
-        }
-    };
-    append_big(&mut client, 0..FIRST_RUN);
-    let imapdir = Imapdir::new(&dovecot);
-    mbsync_ok(&imapdir, dovecot.imap_port(), &MbsyncSetup::default());
-    append_big(&mut client, FIRST_RUN..BIG_COUNT);
-
-    // Without compression the proxy sees the message bodies and cuts the
-    // connection as the middle of the new messages arrives.
-    let proxy = FaultProxy::start(dovecot.imap_port());
-    let middle = (FIRST_RUN + BIG_COUNT) / 2;
-    proxy.arm(Fault::new(
-        Dir::ServerToClient,
-        &format!("Message {middle} of folder {BIG}"),
-        0,
-        Action::Cut,
-    ));
-    let setup = MbsyncSetup {
-        account_extra: vec!["DisableExtensions COMPRESS=DEFLATE".to_string()],
-        ..MbsyncSetup::default()
-    };
-    let out = run_mbsync(&imapdir, proxy.port(), &setup);
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(proxy.fired(), "mbsync reached message {middle}: {output}");
-    assert!(!out.status.success(), "mbsync noticed the cut: {output}");
-    drop(proxy);
-    let root = imapdir.maildir();
-    let big = root.join(BIG);
-    assert!(
-        big.join(".mbsyncstate.journal").exists() && big.join(".mbsyncstate").exists(),
-        "mbsync left its state and journal: {:?}",
-        tree_listing(&big)
-            .keys()
-            .filter(|k| !k.contains('/'))
-            .collect::<Vec<_>>()
-    );
-    let downloaded = maildir_messages(root, BIG).len();
-    assert!(
-        downloaded > FIRST_RUN && downloaded < BIG_COUNT,
-        "{downloaded} of {BIG_COUNT} downloaded before the cut"
-    );
-
-    // Every file mbsync wrote pairs, by its records or by content.
     let r = imapdir.run(&["sync", "--dry-run"]);
     r.expect_success();
-    let meetings = first_meetings(&r.stdout);
-    let (line, numbers) = meetings
-        .get(BIG)
-        .unwrap_or_else(|| panic!("no first-meeting line for {BIG}:\n{}", r.stdout));
-    assert_eq!(
-        numbers[..4].iter().sum::<usize>(),
-        BIG_COUNT,
-        "{BIG}: {line}"
-    );
-    assert_eq!(
-        numbers[2..4],
-        [0, BIG_COUNT - downloaded],
-        "{BIG}: only the messages not yet downloaded are unpaired: {line}"
-    );
-    let server_before = client.snapshot();
+    for (k, folder) in FOLDERS.iter().enumerate() {
+        let line = first_meeting_line(&r.stdout, folder);
+        assert!(
+            line.contains(&format!(
+                "{} by content, 0 local and 0 server messages not paired",
+                seeded_count(k)
+            )),
+            "{folder}: {line}"
+        );
+    }
 
-    imapdir.sync_ok();
+    assert_adopted_without_transfer(&mut client, &imapdir, &seeded);
+    for folder in FOLDERS {
+        let local = maildir_messages(root, folder);
+        assert_no_duplicate_message_ids(
+            local
+                .iter()
+                .map(|m| m.message_id())
+                .filter(|id| id.as_deref() != Some("<twin@test>")),
+            folder,
+        );
+    }
+}
 
-    assert!(
-        client.snapshot() == server_before,
-        "nothing uploaded, flagged or expunged on the server"
-    );
-    for (raw, count) in [
-        (BIG, BIG_COUNT),
-        ("INBOX", inbox),
-        ("Archive/2023", archive),
+const PROJECTS: &str = "Projects/bench &- co";
+const ENTWURFE: &str = "Entw&APw-rfe";
+
+/// Changes on both sides after the peer's last run, one of each kind and
+/// each in its own folder, then one imapdir sync: exactly those changes
+/// are carried over, and nothing else moves on either side.
+fn changes_after_the_peers_last_run_are_synced(
+    run_peer: fn(&Dovecot, &Imapdir) -> String,
+    peer: &str,
+) {
+    let (_dovecot, mut client, imapdir, _) = seeded_and_peer_synced(run_peer);
+    let root = imapdir.maildir();
+    let mid = generated_message_id;
+
+    // Local: one file deleted, one flagged, one new.
+    let inbox = maildir_messages(root, "INBOX");
+    fs::remove_file(&find_by_message_id(&inbox, &mid(3, "INBOX")).path).unwrap();
+    let archive = maildir_messages(root, "Archive/2023");
+    let flagged = find_by_message_id(&archive, &mid(9, "Archive/2023"));
+    assert!(flagged.name.ends_with(":2,S"), "{}", flagged.name);
+    set_local_flags(flagged, "FS");
+    let new_local = generate_message(200, PROJECTS);
+    write_local_message(root, PROJECTS, "1800000000.M1P1.laptop", &new_local, None);
+
+    // Server: one expunged, one marked \Seen, one new.
+    let expunged = find_server_by_message_id(&client.fetch_all(ENTWURFE), &mid(4, ENTWURFE)).uid;
+    client.expunge_uid(ENTWURFE, expunged);
+    let seen = find_server_by_message_id(&client.fetch_all(PROJECTS), &mid(5, PROJECTS)).uid;
+    client.store(PROJECTS, seen, "+FLAGS", "\\Seen");
+    let new_server = generate_message(100, "With Space");
+    client.append("With Space", "\\Answered", &new_server);
+
+    // The dry run tells new messages from deleted ones.
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    let count = |folder: &str| seeded_count(FOLDERS.iter().position(|f| *f == folder).unwrap());
+    let deleted = "; 1 deleted on one side since the peer's last run";
+    for (folder, paired, local, server, tail) in [
+        ("INBOX", count("INBOX") - 1, 0, 0, deleted),
+        ("Archive/2023", count("Archive/2023"), 0, 0, ""),
+        (ENTWURFE, count(ENTWURFE) - 1, 0, 0, deleted),
+        (PROJECTS, count(PROJECTS), 1, 0, ""),
+        ("With Space", count("With Space"), 0, 1, ""),
     ] {
-        let server = client.fetch_all(raw);
-        assert_eq!(server.len(), count, "{raw}: the server's messages");
-        assert_folder_matches(&mut client, root, raw);
+        assert_eq!(
+            first_meeting_line(&r.stdout, folder),
+            format!(
+                "first meeting: {paired} paired by peer records ({peer}), 0 by content, \
+                 {local} local and {server} server messages not paired{tail}"
+            ),
+            "{folder}"
+        );
     }
-    let big_server = client.fetch_all(BIG);
-    assert_no_duplicate_message_ids(big_server.iter().map(|m| m.message_id()), "server Big");
-    assert_no_duplicate_message_ids(
-        maildir_messages(root, BIG).iter().map(|m| m.message_id()),
-        "local Big",
+
+    let server_before = client.snapshot();
+    let local_before: BTreeMap<u64, String> = file_inodes(root)
+        .into_iter()
+        .map(|(path, ino)| (ino, path))
+        .collect();
+    let find_local =
+        |folder: &str, id: &str| find_by_message_id(&maildir_messages(root, folder), id).inode();
+    let expunged_inode = find_local(ENTWURFE, &mid(4, ENTWURFE));
+    let seen_inode = find_local(PROJECTS, &mid(5, PROJECTS));
+
+    imapdir.sync_ok();
+
+    // The server: the local deletion and flag, the local new message.
+    let mut expected = server_before.clone();
+    expected
+        .get_mut("INBOX")
+        .unwrap()
+        .1
+        .retain(|m| m.message_id().as_deref() != Some(mid(3, "INBOX").as_str()));
+    for m in &mut expected.get_mut("Archive/2023").unwrap().1 {
+        if m.message_id().as_deref() == Some(mid(9, "Archive/2023").as_str()) {
+            m.flags.push("\\Flagged".into());
+            m.flags.sort();
+        }
+    }
+    let server_after = client.snapshot();
+    assert_eq!(
+        server_after.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "no server folder created or deleted"
     );
+    for (folder, (uidvalidity, msgs)) in &server_after {
+        let (expected_uidvalidity, expected_msgs) = &expected[folder];
+        assert_eq!(uidvalidity, expected_uidvalidity, "{folder}: UIDVALIDITY");
+        let last_uid = server_before[folder].1.last().map_or(0, |m| m.uid);
+        let (old, new): (Vec<Msg>, Vec<Msg>) =
+            msgs.iter().cloned().partition(|m| m.uid <= last_uid);
+        assert!(
+            old == *expected_msgs,
+            "{folder}: the server changed beyond the local deletion and flag"
+        );
+        let new: Vec<Vec<u8>> = new.iter().map(|m| normalize(&m.body)).collect();
+        if folder == PROJECTS {
+            assert_eq!(new, vec![normalize(&new_local)], "{folder}: uploaded once");
+        } else {
+            assert!(new.is_empty(), "{folder}: nothing uploaded");
+        }
+    }
+
+    // The Maildir: the server's expunge, flag and new message; every
+    // other file keeps its name and inode.
+    let local_after = file_inodes(root);
+    let after_by_inode: BTreeMap<u64, String> =
+        local_after.iter().map(|(p, i)| (*i, p.clone())).collect();
+    for (ino, path) in &local_before {
+        if *ino == expunged_inode {
+            assert!(!after_by_inode.contains_key(ino), "{path} not removed");
+        } else if *ino == seen_inode {
+            let now = &after_by_inode[ino];
+            assert!(now.ends_with(":2,FS"), "{path} → {now}: \\Seen not added");
+        } else if path.contains("1800000000.M1P1.laptop") {
+            assert!(after_by_inode.contains_key(ino), "{path} replaced");
+        } else {
+            assert_eq!(after_by_inode.get(ino), Some(path), "{path} changed");
+        }
+    }
+    let downloaded: Vec<&String> = after_by_inode
+        .iter()
+        .filter(|(ino, _)| !local_before.contains_key(ino))
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(downloaded.len(), 1, "one download: {downloaded:?}");
+    assert!(downloaded[0].starts_with("With Space/"), "{downloaded:?}");
+    let body = fs::read(root.join(downloaded[0])).unwrap();
+    assert_eq!(normalize(&body), normalize(&new_server));
+    assert!(downloaded[0].ends_with(":2,R"), "{downloaded:?}");
+
+    assert_in_sync(&mut client, root, &peer_dir);
     assert_noop_sync(&imapdir, &mut client);
 }
 
-/// A Maildir that shares nothing with the server: the first sync would
-/// put both sides' messages on the other side.
-fn unrelated_maildir(local_count: usize) -> (Dovecot, ImapClient, Imapdir) {
+#[test]
+fn changes_after_mbsyncs_last_run_are_synced_and_nothing_else() {
+    changes_after_the_peers_last_run_are_synced(run_mbsync, "mbsync");
+}
+
+/// mbsync's default `SyncState`: every folder's state in `~/.mbsync/`,
+/// where folders created in the same second share a NearUidValidity.
+#[test]
+fn changes_after_mbsyncs_last_run_are_synced_with_its_state_in_home() {
+    changes_after_the_peers_last_run_are_synced(run_mbsync_state_in_home, "mbsync");
+}
+
+#[test]
+fn changes_after_offlineimaps_last_run_are_synced_and_nothing_else() {
+    changes_after_the_peers_last_run_are_synced(run_offlineimap, "OfflineIMAP");
+}
+
+/// Appends generated messages `indices` of `folder` in one MULTIAPPEND
+/// with non-synchronizing literals: one round trip instead of one each.
+fn append_many(client: &mut ImapClient, folder: &str, indices: &[usize]) {
+    let mut command = format!("APPEND \"{folder}\"");
+    for &i in indices {
+        let body = String::from_utf8(generate_message(i, folder)).unwrap();
+        let flags = FLAGS[i % FLAGS.len()];
+        command.push_str(&format!(" ({flags}) {{{}+}}\r\n{body}", body.len()));
+    }
+    client.command(&command);
+}
+
+/// Waits until the server has `n` IMAP sessions (per `doveadm who`).
+fn wait_for_sessions(dovecot: &Dovecot, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let who = dovecot.doveadm_ok(&["who"]);
+        let sessions: usize = who
+            .lines()
+            .filter(|l| l.starts_with(USER))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+            .sum();
+        if sessions == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {sessions} sessions:\n{who}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Counts the message files mbsync has delivered into a folder so far.
+fn delivered(dir: &Path) -> usize {
+    ["cur", "new"]
+        .iter()
+        .map(|sub| fs::read_dir(dir.join(sub)).map_or(0, |d| d.count()))
+        .sum()
+}
+
+#[test]
+fn mbsync_killed_with_its_journal_left_is_completed_without_duplicates() {
+    const BIG: usize = 1500;
     let dovecot = Dovecot::start();
     let mut client = dovecot.client();
-    for i in 0..30 {
-        client.append(
-            "INBOX",
-            FLAGS[i % FLAGS.len()],
-            &generate_message(i, "INBOX"),
+    seed_folder(&mut client, "INBOX", 0..5);
+    client.create("Big");
+    for chunk in (0..BIG).collect::<Vec<_>>().chunks(250) {
+        append_many(&mut client, "Big", chunk);
+    }
+    let server_before = client.snapshot();
+    let imapdir = Imapdir::new(&dovecot);
+    let big = imapdir.maildir().join("Big");
+    let journal = big.join(".mbsyncstate.journal");
+
+    // Killed while it downloads Big: its journal has records the state
+    // file does not, and files it wrote are not in either.
+    let mut mbsync = spawn_mbsync(&imapdir, dovecot.imap_port());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if journal.exists() && delivered(&big) >= 200 {
+            mbsync.kill().unwrap();
+            mbsync.wait().unwrap();
+            break;
+        }
+        if let Some(status) = mbsync.try_wait().unwrap() {
+            panic!("mbsync ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mbsync made no progress"
+        );
+        std::thread::yield_now();
+    }
+    assert!(journal.exists(), "mbsync's journal is left behind");
+    wait_for_sessions(&dovecot, 1);
+    let files_before = file_inodes(imapdir.maildir());
+    let big_before = delivered(&big);
+    assert!(
+        big_before < BIG,
+        "interrupted: {big_before} of {BIG} stored"
+    );
+
+    imapdir.sync_ok();
+
+    assert!(
+        client.snapshot() == server_before,
+        "nothing uploaded, expunged or flagged on the server"
+    );
+    let files_after = file_inodes(imapdir.maildir());
+    for (path, ino) in &files_before {
+        assert_eq!(files_after.get(path), Some(ino), "{path} downloaded again");
+    }
+    assert_eq!(
+        delivered(&big),
+        BIG,
+        "{big_before} kept, {} downloaded",
+        BIG - big_before
+    );
+    for folder in ["INBOX", "Big"] {
+        let server = client.fetch_all(folder);
+        let local = maildir_messages(imapdir.maildir(), folder);
+        assert_no_duplicate_message_ids(server.iter().map(|m| m.message_id()), folder);
+        assert_no_duplicate_message_ids(local.iter().map(|m| m.message_id()), folder);
+        assert_eq!(
+            server_view(&mut client, folder),
+            local_view(imapdir.maildir(), folder),
+            "{folder}: in sync"
         );
     }
-    let imapdir = Imapdir::new(&dovecot);
-    for i in 0..local_count {
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+/// Writes `count` local messages into INBOX that the server has never
+/// seen (their own Message-IDs), as a Maildir from elsewhere would hold.
+fn unrelated_local_messages(root: &Path, count: usize) {
+    for i in 0..count {
         write_local_message(
-            imapdir.maildir(),
+            root,
             "INBOX",
-            &format!("1700000{i:03}.M{i}P1.otherhost"),
-            &generate_message(i, "another account"),
+            &format!("1700000000.M{i}P1.oldbox"),
+            &generate_message(i, "Elsewhere"),
             Some("S"),
         );
     }
-    (dovecot, client, imapdir)
 }
 
 #[test]
-fn a_first_sync_that_would_copy_everything_both_ways_needs_allow_first_copy() {
-    let (_dovecot, mut client, imapdir) = unrelated_maildir(30);
-    let local_before = tree_listing(imapdir.maildir());
+fn first_copy_guard_refuses_two_unrelated_sides_until_allowed() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
+    let imapdir = Imapdir::new(&dovecot);
+    unrelated_local_messages(imapdir.maildir(), 30);
+    let tree_before = tree_listing(imapdir.maildir());
     let server_before = client.snapshot();
 
     let r = imapdir.run(&["sync"]);
     r.expect_code(1);
-    let text = r.all_output();
-    assert!(text.contains("--allow-first-copy"), "{text}");
-    assert!(text.contains("30"), "{text}");
-    assert_eq!(tree_listing(imapdir.maildir()), local_before, "{text}");
-    assert!(client.snapshot() == server_before, "{text}");
-    assert_eq!(client.fetch_all("INBOX").len(), 30);
-    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 30);
+    let output = r.all_output();
+    assert!(output.contains("--allow-first-copy"), "{output}");
+    assert!(output.contains("30 of 30"), "{output}");
+    assert!(output.contains("only 0 pair up"), "{output}");
+    assert_eq!(tree_listing(imapdir.maildir()), tree_before, "nothing here");
+    assert!(client.snapshot() == server_before, "nothing on the server");
 
     imapdir
         .run(&["sync", "--allow-first-copy"])
         .expect_success();
     assert_eq!(client.fetch_all("INBOX").len(), 60);
     assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 60);
-    assert_folder_matches(&mut client, imapdir.maildir(), "INBOX");
+    assert_eq!(
+        server_view(&mut client, "INBOX"),
+        local_view(imapdir.maildir(), "INBOX")
+    );
     assert_noop_sync(&imapdir, &mut client);
 }
 
 #[test]
-fn a_few_unrelated_local_messages_are_merged_without_allow_first_copy() {
-    let (_dovecot, mut client, imapdir) = unrelated_maildir(3);
+fn a_few_unrelated_local_messages_do_not_trip_the_first_copy_guard() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
+    let imapdir = Imapdir::new(&dovecot);
+    unrelated_local_messages(imapdir.maildir(), 3);
+
     imapdir.sync_ok();
     assert_eq!(client.fetch_all("INBOX").len(), 33);
-    assert_folder_matches(&mut client, imapdir.maildir(), "INBOX");
+    assert_eq!(
+        server_view(&mut client, "INBOX"),
+        local_view(imapdir.maildir(), "INBOX")
+    );
+}
+
+/// The UTF-8 spelling `local_names = "utf-8"` gives a directory.
+fn utf8_dir(folder: &str) -> String {
+    display_name(folder).to_string()
+}
+
+#[test]
+fn local_names_utf8_renames_mbsyncs_directories_once_without_transfer() {
+    let (_dovecot, mut client, mut imapdir, seeded) = seeded_and_peer_synced(run_mbsync);
+    let root = imapdir.maildir().to_path_buf();
+    imapdir.account.extra.push("local_names = \"utf-8\"".into());
+    let list_before = client.list();
+    let renamed = |path: &str| {
+        path.replacen("Entw&APw-rfe/", "Entwürfe/", 1).replacen(
+            "Projects/bench &- co/",
+            "Projects/bench & co/",
+            1,
+        )
+    };
+    let expected_files: BTreeMap<String, u64> = file_inodes(&root)
+        .into_iter()
+        .map(|(path, ino)| (renamed(&path), ino))
+        .collect();
+
+    let tree_before = tree_listing(&root);
+    let r = imapdir.run(&["sync", "--dry-run"]);
+    r.expect_success();
+    assert!(
+        r.stdout.contains("Entw&APw-rfe") && r.stdout.contains("bench &- co"),
+        "the dry run lists the renames:\n{}",
+        r.stdout
+    );
+    assert_eq!(tree_listing(&root), tree_before, "dry run");
+
+    imapdir.sync_ok();
+
+    assert_eq!(
+        maildir_folders(&root),
+        FOLDERS.iter().map(|f| utf8_dir(f)).collect(),
+        "renamed to their UTF-8 names"
+    );
+    assert_same_files(
+        &file_inodes(&root),
+        &expected_files,
+        "moved with their directories, nothing downloaded",
+    );
+    assert!(client.snapshot() == seeded, "nothing on the server");
+    assert_eq!(client.list(), list_before, "no server folder created");
+    assert_in_sync(&mut client, &root, &utf8_dir);
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn mbsync_killed_while_uploading_is_completed_without_duplicates() {
+    const BIG: usize = 600;
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let imapdir = Imapdir::new(&dovecot);
+    let root = imapdir.maildir();
+    make_local_folder(root, "INBOX");
+    for i in 0..BIG {
+        let letters = imap_flags_to_letters(&FLAGS[i % FLAGS.len()].split(' ').collect::<Vec<_>>());
+        write_local_message(
+            root,
+            "Big",
+            &format!("1700000000.M{i}P1.oldbox"),
+            &generate_message(i, "Big"),
+            Some(&letters),
+        );
+    }
+    let big = root.join("Big");
+    let journal = big.join(".mbsyncstate.journal");
+    let server_big = dovecot.mail_dir().join("Big");
+
+    // Killed while it uploads Big: some copies are on the server, with
+    // the X-TUID mbsync adds to find them, and not in its records.
+    let mut mbsync = spawn_mbsync(&imapdir, dovecot.imap_port());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if journal.exists() && delivered(&server_big) >= 100 {
+            mbsync.kill().unwrap();
+            mbsync.wait().unwrap();
+            break;
+        }
+        if let Some(status) = mbsync.try_wait().unwrap() {
+            panic!("mbsync ended ({status}) before it could be interrupted");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mbsync made no progress"
+        );
+        std::thread::yield_now();
+    }
+    assert!(journal.exists(), "mbsync's journal is left behind");
+    // Dovecot goes on with the APPENDs mbsync had already sent until it
+    // reads the end of the connection: only then is the server settled.
+    wait_for_sessions(&dovecot, 1);
+    let uploaded = client.fetch_all("Big");
+    assert!(
+        uploaded
+            .iter()
+            .any(|m| m.body.windows(8).any(|w| w == b"X-TUID: ")),
+        "mbsync's uploads carry X-TUID"
+    );
+    let uploaded = uploaded.len();
+    assert!(uploaded < BIG, "interrupted: {uploaded} of {BIG} uploaded");
+    let files_before = file_inodes(root);
+
+    imapdir.sync_ok();
+
+    let server = client.fetch_all("Big");
+    assert_no_duplicate_message_ids(server.iter().map(|m| m.message_id()), "server Big");
+    assert_eq!(server.len(), BIG, "{uploaded} kept, the rest uploaded once");
+    // Files imapdir uploaded are renamed to carry the server's UID; none
+    // is replaced by a download.
+    let inodes = |files: &BTreeMap<String, u64>| files.values().copied().collect::<Vec<_>>();
+    let (mut before, mut after) = (inodes(&files_before), inodes(&file_inodes(root)));
+    before.sort_unstable();
+    after.sort_unstable();
+    assert!(before == after, "every file kept, nothing downloaded");
+    assert_eq!(server_view(&mut client, "Big"), local_view(root, "Big"));
+    assert_noop_sync(&imapdir, &mut client);
 }

@@ -1,6 +1,6 @@
 //! Lost, replaced or corrupt state: the state is rebuilt by pairing
 //! messages by content, with no duplicates on either side and nothing
-//! deleted. (Maildirs written by mbsync and OfflineIMAP: tests/adoption.rs.)
+//! deleted. (Maildirs written by other tools: tests/adoption.rs.)
 
 mod common;
 

@@ -215,13 +215,22 @@ fn near_uidvalidity(folder_dir: &Path) -> Option<u32> {
 }
 
 /// Finds the state file mbsync keeps for this folder: `.mbsyncstate` in
-/// it, else the one under `state_dirs` whose NearUidValidity is this
-/// folder's (mbsync draws that number per folder from the clock).
-fn find_mbsync_state(folder_dir: &Path, near: u32, state_dirs: &[PathBuf]) -> Option<PathBuf> {
+/// it, else one under `state_dirs` with this folder's NearUidValidity.
+/// mbsync draws that number from the clock, so folders created in the same
+/// second share it: among such files the one named for this folder
+/// (`:far:BOX_:near:BOX`, `/` written `!`) wins, else the only one whose
+/// FarUidValidity is the server's. Anything less certain finds none.
+fn find_mbsync_state(
+    folder_dir: &Path,
+    near: u32,
+    uidvalidity: u32,
+    state_dirs: &[PathBuf],
+) -> Option<PathBuf> {
     let inside = folder_dir.join(".mbsyncstate");
     if inside.is_file() {
         return Some(inside);
     }
+    let mut candidates: Vec<(PathBuf, bool, bool)> = Vec::new();
     for dir in state_dirs {
         let Ok(entries) = fs::read_dir(dir) else {
             continue;
@@ -236,13 +245,34 @@ fn find_mbsync_state(folder_dir: &Path, near: u32, state_dirs: &[PathBuf]) -> Op
             let Ok(file) = fs::File::open(&path) else {
                 continue;
             };
-            let header = parse_mbsync_state(BufReader::new(file), true).ok();
-            if header.is_some_and(|h| h.near_uidvalidity == Some(near)) {
-                return Some(path);
+            let Ok(header) = parse_mbsync_state(BufReader::new(file), true) else {
+                continue;
+            };
+            if header.near_uidvalidity != Some(near) {
+                continue;
             }
+            let named = near_box(&name).is_some_and(|b| folder_dir.ends_with(b));
+            let far_matches = header.far_uidvalidity == Some(uidvalidity);
+            candidates.push((path, named, far_matches));
         }
     }
-    None
+    let named: Vec<&PathBuf> = candidates.iter().filter(|c| c.1).map(|c| &c.0).collect();
+    if let [only] = named[..] {
+        return Some(only.clone());
+    }
+    let far: Vec<&PathBuf> = candidates.iter().filter(|c| c.2).map(|c| &c.0).collect();
+    match far[..] {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// The Maildir box an mbsync state file is named for:
+/// `:far:Archive!2023_:near:Archive!2023` → `Archive/2023`.
+fn near_box(file_name: &str) -> Option<PathBuf> {
+    let (_, near) = file_name.rsplit_once("_:")?;
+    let (_, name) = near.split_once(':')?;
+    (!name.is_empty()).then(|| PathBuf::from(name.replace('!', "/")))
 }
 
 fn journal_of(state: &Path) -> PathBuf {
@@ -270,7 +300,7 @@ fn read_mbsync(
     let Some(near) = near_uidvalidity(folder_dir) else {
         return Ok(None);
     };
-    let Some(path) = find_mbsync_state(folder_dir, near, state_dirs) else {
+    let Some(path) = find_mbsync_state(folder_dir, near, uidvalidity, state_dirs) else {
         return Ok(None);
     };
     let file = fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -587,6 +617,41 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(r.records.len(), 3);
+    }
+
+    #[test]
+    fn mbsync_state_files_sharing_a_uidvalidity_are_told_apart_by_name() {
+        let root = tempfile::tempdir().unwrap();
+        let folder = root.path().join("Archive/2023");
+        fs::create_dir_all(&folder).unwrap();
+        fs::write(folder.join(".uidvalidity"), "1796547408\n6\n").unwrap();
+        let states = tempfile::tempdir().unwrap();
+        let other = STATE.replace("FarUidValidity 1700000001", "FarUidValidity 1700000002");
+        fs::write(states.path().join(":far:INBOX_:near:INBOX"), &other).unwrap();
+        fs::write(
+            states.path().join(":far:Archive!2023_:near:Archive!2023"),
+            STATE,
+        )
+        .unwrap();
+        let dirs = StateDirs {
+            mbsync: vec![states.path().to_path_buf()],
+            offlineimap: Vec::new(),
+        };
+        let r = read(&folder, &[], 1_700_000_001, &dirs).unwrap().unwrap();
+        assert_eq!(r.records.len(), 3);
+        // Unnamed files: the server's UIDVALIDITY decides, if only one fits.
+        fs::rename(
+            states.path().join(":far:Archive!2023_:near:Archive!2023"),
+            states.path().join("renamed"),
+        )
+        .unwrap();
+        assert!(read(&folder, &[], 1_700_000_001, &dirs).unwrap().is_some());
+        fs::write(states.path().join("copy"), STATE).unwrap();
+        assert!(read(&folder, &[], 1_700_000_001, &dirs).unwrap().is_none());
+        assert_eq!(
+            near_box(":far:Archive!2023_:near:Archive!2023"),
+            Some(PathBuf::from("Archive/2023"))
+        );
     }
 
     #[test]

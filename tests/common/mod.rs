@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_server;
+pub mod peer_configs;
 pub mod peers;
 pub mod proxy;
 

@@ -1,152 +1,158 @@
-//! The real mbsync (isync) and OfflineIMAP, configured for a harness
-//! Dovecot and an imapdir Maildir root: adoption tests must prove that the
-//! files those programs really write are understood, not imitations.
-//!
-//! Both programs talk plaintext IMAP to the server (or to a proxy in front
-//! of it) on loopback. A missing program fails the test: these tests are
-//! the only proof of adoption and must not pass by being skipped.
+//! The tools users come from, run for real against a test Dovecot: mbsync
+//! (isync) and OfflineIMAP write the Maildir imapdir must then adopt.
+//! Their configs live in the imapdir runner's temp dir, and both run with
+//! its `home` as HOME, where imapdir later looks for their state.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
-use super::{Imapdir, PASSWORD, USER};
+use super::{Dovecot, Imapdir, USER};
 
-/// Name of the mbsync channel and OfflineIMAP account in the configs.
-pub const PEER_ACCOUNT: &str = "test";
-
-/// The program's path on PATH; panics when it is missing.
-fn require(program: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{program} is not on PATH (Debian package {package}); \
-                 the adoption tests need it"
-            )
-        })
+/// Panics unless `program` is on PATH: a test that needs a peer tool must
+/// fail, not pass silently, where the tool is missing (`.ci/run` installs it).
+pub fn require(program: &str, package: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{program} is not installed (apt-get install {package}); the adoption tests need it"
+    );
 }
 
-/// Double-quoted for mbsync's config parser.
-fn mbsync_quote(s: &Path) -> String {
-    format!("\"{}\"", s.display())
-}
-
-/// The HOME both programs and imapdir run with.
 fn home(imapdir: &Imapdir) -> PathBuf {
-    imapdir.dir().join("home")
+    let home = imapdir.dir().join("home");
+    fs::create_dir_all(&home).unwrap();
+    home
 }
 
-/// How an mbsyncrc differs from the one [`write_mbsyncrc`] writes by
-/// default.
-#[derive(Clone, Debug, Default)]
-pub struct MbsyncSetup {
-    /// Lines for the IMAPAccount section (e.g. `DisableExtensions
-    /// COMPRESS=DEFLATE`, so a proxy sees the messages in clear).
-    pub account_extra: Vec<String>,
-    /// No `SyncState *`: the state files go to mbsync's default place,
-    /// `~/.mbsync/`, instead of each folder's directory.
-    pub state_in_home: bool,
-}
-
-/// Writes `~/.mbsyncrc` (in imapdir's HOME, where a user keeps it): the
-/// far side is 127.0.0.1:`port`, the near side imapdir's Maildir root
-/// with INBOX at `<root>/INBOX` and folders spelt as the server spells
-/// them (`SubFolders Verbatim`), state in each folder (`SyncState *`).
-pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) -> PathBuf {
-    let root = imapdir.maildir();
-    let rc = home(imapdir).join(".mbsyncrc");
+fn check(what: &str, out: Output) -> String {
     let text = format!(
-        "IMAPAccount {PEER_ACCOUNT}\n\
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+// ---------------------------------------------------------------------------
+// mbsync
+// ---------------------------------------------------------------------------
+
+/// Writes `<dir>/mbsyncrc`: the whole account into imapdir's Maildir, the
+/// state of each folder in the folder (`SyncState *`), as a typical user
+/// setup with `SubFolders Verbatim` has it.
+pub fn write_mbsyncrc(imapdir: &Imapdir, port: u16) -> PathBuf {
+    write_mbsyncrc_with(imapdir, port, "SyncState *")
+}
+
+/// [`write_mbsyncrc`] with another state line: `""` keeps mbsync's
+/// default, one state file per folder under `~/.mbsync/`.
+pub fn write_mbsyncrc_with(imapdir: &Imapdir, port: u16, sync_state: &str) -> PathBuf {
+    imapdir.write_config();
+    let root = imapdir.maildir().display().to_string();
+    let rc = format!(
+        "IMAPAccount test\n\
          Host 127.0.0.1\n\
          Port {port}\n\
          User {USER}\n\
-         Pass {PASSWORD}\n\
+         PassCmd \"cat {pass}\"\n\
          SSLType None\n\
          AuthMechs LOGIN\n\
-         {extra}\
          \n\
-         IMAPStore far\n\
-         Account {PEER_ACCOUNT}\n\
+         IMAPStore remote\n\
+         Account test\n\
          \n\
-         MaildirStore near\n\
-         Path {path}\n\
-         Inbox {inbox}\n\
+         MaildirStore local\n\
+         Path {root}/\n\
+         Inbox {root}/INBOX\n\
          SubFolders Verbatim\n\
          \n\
-         Channel {PEER_ACCOUNT}\n\
-         Far :far:\n\
-         Near :near:\n\
+         Channel test\n\
+         Far :remote:\n\
+         Near :local:\n\
          Patterns *\n\
          Create Both\n\
          Expunge Both\n\
-         {sync_state}",
-        path = mbsync_quote(&PathBuf::from(format!("{}/", root.display()))),
-        inbox = mbsync_quote(&root.join("INBOX")),
-        extra = setup
-            .account_extra
-            .iter()
-            .map(|l| format!("{l}\n"))
-            .collect::<String>(),
-        sync_state = if setup.state_in_home {
-            ""
-        } else {
-            "SyncState *\n"
-        },
+         {sync_state}\n",
+        pass = imapdir.password_file().display(),
     );
-    fs::write(&rc, text).unwrap();
-    rc
+    let path = imapdir.dir().join("mbsyncrc");
+    fs::write(&path, rc).unwrap();
+    path
 }
 
-/// Runs `mbsync -c <rc> -a` against 127.0.0.1:`port` and returns its
-/// output, whatever its exit status.
-pub fn run_mbsync(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) -> Output {
-    let program = require("mbsync", "isync");
-    let rc = write_mbsyncrc(imapdir, port, setup);
-    peer_command(imapdir, &program)
-        .arg("-c")
-        .arg(&rc)
+fn mbsync_command(imapdir: &Imapdir, rc: &Path) -> Command {
+    require("mbsync", "isync");
+    let mut cmd = Command::new("mbsync");
+    cmd.arg("-c")
+        .arg(rc)
         .arg("-a")
-        .output()
-        .expect("run mbsync")
+        .env("HOME", home(imapdir))
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null());
+    cmd
 }
 
-/// Runs mbsync against the server on `port` and panics with its output
-/// unless it succeeds.
-pub fn mbsync_ok(imapdir: &Imapdir, port: u16, setup: &MbsyncSetup) {
-    let out = run_mbsync(imapdir, port, setup);
-    assert_ran_ok("mbsync", &out, &home(imapdir).join(".mbsyncrc"));
+/// Runs `mbsync -a` against the server's plaintext port to completion;
+/// panics with its output if it fails. Returns that output.
+pub fn run_mbsync(dovecot: &Dovecot, imapdir: &Imapdir) -> String {
+    let rc = write_mbsyncrc(imapdir, dovecot.imap_port());
+    let out = mbsync_command(imapdir, &rc).output().expect("run mbsync");
+    check("mbsync -a", out)
 }
 
-/// How an offlineimaprc differs from the one [`write_offlineimaprc`]
-/// writes by default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OfflineImapSetup {
-    /// The `[general]` `metadata` setting (a `~/` path); None leaves
-    /// OfflineIMAP's `~/.offlineimap`.
-    pub metadata: Option<&'static str>,
-    /// `utf8foldernames = yes`: local directories named in UTF-8, not in
-    /// the server's modified UTF-7.
-    pub utf8_names: bool,
+/// [`run_mbsync`] with mbsync's default `SyncState`: the state of every
+/// folder in `~/.mbsync/`, none in the Maildir.
+pub fn run_mbsync_state_in_home(dovecot: &Dovecot, imapdir: &Imapdir) -> String {
+    let rc = write_mbsyncrc_with(imapdir, dovecot.imap_port(), "");
+    let out = mbsync_command(imapdir, &rc).output().expect("run mbsync");
+    check("mbsync -a", out)
 }
 
-/// Writes `~/.offlineimaprc` (in imapdir's HOME, where a user keeps it):
-/// the remote repository is 127.0.0.1:`port` without TLS, the local one
-/// imapdir's Maildir root with `sep = /`, so `Archive/2023` is a nested
-/// directory.
-pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, setup: &OfflineImapSetup) -> PathBuf {
-    let rc = home(imapdir).join(".offlineimaprc");
-    let text = format!(
+/// Starts `mbsync -a` without waiting (output discarded), through `port`.
+pub fn spawn_mbsync(imapdir: &Imapdir, port: u16) -> Child {
+    let rc = write_mbsyncrc(imapdir, port);
+    mbsync_command(imapdir, &rc)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mbsync")
+}
+
+// ---------------------------------------------------------------------------
+// OfflineIMAP
+// ---------------------------------------------------------------------------
+
+/// OfflineIMAP's metadata directory (status databases, UID validity).
+pub fn offlineimap_metadata(imapdir: &Imapdir) -> PathBuf {
+    imapdir.dir().join("offlineimap-metadata")
+}
+
+/// Writes `~/.offlineimaprc` (in imapdir's HOME, so imapdir finds the
+/// `metadata` directory it names) for the whole account, nested folders
+/// with `sep = /`, status in SQLite (the default).
+pub fn write_offlineimaprc(dovecot: &Dovecot, imapdir: &Imapdir) -> PathBuf {
+    imapdir.write_config();
+    let rc = format!(
         "[general]\n\
-         accounts = {PEER_ACCOUNT}\n\
-         {metadata}\
+         accounts = test\n\
+         metadata = {metadata}\n\
          \n\
-         [Account {PEER_ACCOUNT}]\n\
+         [Account test]\n\
          localrepository = local\n\
          remoterepository = remote\n\
-         {utf8}\
          \n\
          [Repository local]\n\
          type = Maildir\n\
@@ -158,77 +164,39 @@ pub fn write_offlineimaprc(imapdir: &Imapdir, port: u16, setup: &OfflineImapSetu
          remotehost = 127.0.0.1\n\
          remoteport = {port}\n\
          remoteuser = {USER}\n\
-         remotepass = {PASSWORD}\n\
+         remotepassfile = {pass}\n\
          ssl = no\n\
          starttls = no\n",
+        metadata = offlineimap_metadata(imapdir).display(),
         root = imapdir.maildir().display(),
-        metadata = setup
-            .metadata
-            .map(|m| format!("metadata = {m}\n"))
-            .unwrap_or_default(),
-        utf8 = if setup.utf8_names {
-            "utf8foldernames = yes\n"
-        } else {
-            ""
-        },
+        port = dovecot.imap_port(),
+        pass = imapdir.password_file().display(),
     );
-    fs::write(&rc, text).unwrap();
-    rc
+    let path = home(imapdir).join(".offlineimaprc");
+    fs::write(&path, rc).unwrap();
+    path
 }
 
-/// Runs `offlineimap -c <rc> -o -u basic` against 127.0.0.1:`port` and
-/// panics with its output unless it succeeds.
-pub fn offlineimap_ok(imapdir: &Imapdir, port: u16, setup: &OfflineImapSetup) {
-    let program = require("offlineimap", "offlineimap3");
-    let rc = write_offlineimaprc(imapdir, port, setup);
-    let out = peer_command(imapdir, &program)
+/// Runs `offlineimap -o -u basic` once to completion; panics with its
+/// output if it fails or reports an error. Returns that output.
+pub fn run_offlineimap(dovecot: &Dovecot, imapdir: &Imapdir) -> String {
+    require("offlineimap", "offlineimap3");
+    let rc = write_offlineimaprc(dovecot, imapdir);
+    let out = Command::new("offlineimap")
         .arg("-c")
         .arg(&rc)
         .args(["-o", "-u", "basic"])
+        .env("HOME", home(imapdir))
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
         .output()
         .expect("run offlineimap");
-    assert_ran_ok("offlineimap", &out, &rc);
-    let status = match setup.metadata {
-        Some(m) => home(imapdir).join(m.strip_prefix("~/").expect("a ~/ path")),
-        None => home(imapdir).join(".offlineimap"),
-    };
-    let status = status.join(format!("Account-{PEER_ACCOUNT}/LocalStatus-sqlite"));
+    let text = check("offlineimap", out);
+    // OfflineIMAP exits 0 after some per-folder errors; they would leave
+    // the Maildir half written and the test meaningless.
     assert!(
-        status.is_dir(),
-        "offlineimap keeps its status in {}",
-        status.display()
+        !text.contains("ERROR:"),
+        "offlineimap reported errors:\n{text}"
     );
-    // OfflineIMAP reports some failures only in its log and exits 0.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("ERROR"),
-        "offlineimap reported an error:\n{text}"
-    );
-}
-
-/// A command with imapdir's HOME and XDG directories: the programs never
-/// touch the caller's dotfiles, and imapdir finds their configs and
-/// records where a user's would be.
-fn peer_command(imapdir: &Imapdir, program: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env("HOME", home(imapdir))
-        .env("XDG_CONFIG_HOME", imapdir.dir().join("config"))
-        .env("XDG_STATE_HOME", imapdir.dir().join("state-home"))
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn assert_ran_ok(program: &str, out: &Output, rc: &Path) {
-    assert!(
-        out.status.success(),
-        "{program} failed ({})\n--- config\n{}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        fs::read_to_string(rc).unwrap_or_default(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    text
 }
