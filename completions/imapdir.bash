@@ -28,6 +28,9 @@ _imapdir() {
             imapdir,help)
                 cmd="imapdir__subcmd__help"
                 ;;
+            imapdir,import)
+                cmd="imapdir__subcmd__import"
+                ;;
             imapdir,status)
                 cmd="imapdir__subcmd__status"
                 ;;
@@ -49,6 +52,9 @@ _imapdir() {
             imapdir__subcmd__help,help)
                 cmd="imapdir__subcmd__help__subcmd__help"
                 ;;
+            imapdir__subcmd__help,import)
+                cmd="imapdir__subcmd__help__subcmd__import"
+                ;;
             imapdir__subcmd__help,status)
                 cmd="imapdir__subcmd__help__subcmd__status"
                 ;;
@@ -65,7 +71,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,7 +143,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch generate help"
+            opts="sync folders check status watch import generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +212,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -241,6 +261,24 @@ _imapdir() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__import)
+            opts="-v -h --write --config --verbose --trace-imap --json --help mbsync offlineimap"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Keeps local Maildirs and IMAP accounts in step, both ways, losing nothing.
 #[derive(Debug, Parser)]
@@ -47,11 +47,38 @@ pub enum Command {
     /// Stay running: sync at start, within seconds of a change on the server (IDLE)
     /// or in the Maildir, and every `interval`; SIGTERM or Ctrl-C exits 0
     Watch(WatchArgs),
+    /// Print an imapdir config made from an mbsync or OfflineIMAP config;
+    /// what cannot be mapped is listed on stderr and as comments
+    Import(ImportArgs),
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Whose config to read
+    pub peer: Peer,
+
+    /// The config file [default: mbsync: ~/.mbsyncrc, else $XDG_CONFIG_HOME/isyncrc;
+    /// offlineimap: ~/.offlineimaprc, else $XDG_CONFIG_HOME/offlineimap/config]
+    pub file: Option<PathBuf>,
+
+    /// Append the accounts to imapdir's config file (--config, else the default),
+    /// creating it when missing; refuses when an account name is already there
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// The sync tools `import` reads configs of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Peer {
+    /// mbsync (isync) 1.4: Channels, IMAP and Maildir Stores
+    Mbsync,
+    /// OfflineIMAP: accounts with a Maildir and an IMAP repository
+    Offlineimap,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, SyncArgs};
+use crate::cli::{Cli, Command, ImportArgs, Peer, SyncArgs};
 use crate::config::{Config, Environment};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
@@ -20,6 +20,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Generate { dir } = &cli.command {
         crate::generate::generate(dir)?;
         return Ok(ExitCode::Success);
+    }
+    if let Command::Import(args) = &cli.command {
+        return import(&cli, args);
     }
     if !cli.json {
         return run_command(&cli, &mut None);
@@ -54,6 +57,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Check { .. } => "check",
         Command::Status(_) => "status",
         Command::Watch(_) => "watch",
+        Command::Import(_) => "import",
         Command::Generate { .. } => "generate",
     }
 }
@@ -71,8 +75,47 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Check { account } => check(cli, &config, account.as_deref(), sink),
         Command::Status(args) => crate::status::command(cli, &config, args, sink),
         Command::Watch(args) => crate::watch::command(cli, &config, args),
-        Command::Generate { .. } => unreachable!("handled before the config is read"),
+        Command::Generate { .. } | Command::Import(_) => {
+            unreachable!("handled before the config is read")
+        }
     }
+}
+
+/// `import`: reads the peer's config, never imapdir's (except to append to it).
+fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    use crate::import::{self, Source};
+    let env = Environment::from_process();
+    let source = match args.peer {
+        Peer::Mbsync => Source::Mbsync,
+        Peer::Offlineimap => Source::OfflineImap,
+    };
+    let (file, imported) = import::read(source, args.file.as_deref(), &env)?;
+    for line in import::diagnostics(&imported, &file) {
+        eprintln!("{line}");
+    }
+    let text = import::render(&imported, source, &file);
+    import::validate(&text, &env)?;
+    if !args.write {
+        print_stdout(&text);
+        return Ok(ExitCode::Success);
+    }
+    let path = match &cli.config {
+        Some(p) => p.clone(),
+        None => env.default_config_path()?,
+    };
+    let names: Vec<String> = imported.accounts.iter().map(|a| a.name.clone()).collect();
+    import::append_to_config(&path, &text, &names)?;
+    eprintln!(
+        "imapdir: added {} {} to {}",
+        if names.len() == 1 {
+            "account"
+        } else {
+            "accounts"
+        },
+        names.join(", "),
+        path.display()
+    );
+    Ok(ExitCode::Success)
 }
 
 fn names(account: Option<&str>) -> Vec<String> {
