@@ -104,21 +104,16 @@ pub fn pre_sync(account: &Account) -> Result<(), PreSyncFailed> {
 }
 
 /// Runs the account's `post_sync_command`, if any. Its failure does not
-/// change how the sync went; the returned message is for a warning.
+/// change how the sync went; the returned message is for a warning
+/// (the caller names the account).
 pub fn post_sync(account: &Account, summary: &SyncSummary) -> Result<(), String> {
     let Some(command) = &account.post_sync_command else {
         return Ok(());
     };
     match run_shell(command, &summary.env(&account.name)) {
         Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!(
-            "account {}: post_sync_command failed ({status})",
-            account.name
-        )),
-        Err(e) => Err(format!(
-            "account {}: post_sync_command could not run: {e}",
-            account.name
-        )),
+        Ok(status) => Err(format!("post_sync_command failed ({status})")),
+        Err(e) => Err(format!("post_sync_command could not run: {e}")),
     }
 }
 

@@ -4,21 +4,17 @@
 //! binary, unit tests the modules.
 
 pub mod cli;
-pub mod commands;
+pub mod cmd;
 pub mod config;
 pub mod connect;
 pub mod exit_codes;
 pub mod flags;
-pub mod generate;
 pub mod hooks;
 pub mod imap;
 pub mod import;
-pub mod json;
 pub mod lock;
 pub mod mailbox_name;
 pub mod maildir;
 pub mod report;
 pub mod state;
-pub mod status;
 pub mod sync;
-pub mod watch;

@@ -5,7 +5,7 @@ use imapdir::exit_codes::for_error;
 
 fn main() {
     let cli = Cli::parse();
-    let code = match imapdir::commands::run(cli) {
+    let code = match imapdir::cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("imapdir: {err:#}");

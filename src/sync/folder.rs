@@ -335,7 +335,8 @@ pub fn sync_folder(
 
     let plan = plan(&remote, &pairs, &local, options.direction);
     if !options.allow_mass_delete {
-        super::guard::check_deletions(&plan, remote_count, local_count, options.max_delete_share)?;
+        let limit = session.account().max_delete_share;
+        super::guard::check_deletions(&plan, remote_count, local_count, limit)?;
     }
     if options.dry_run {
         dry_lines.extend(plan.describe());

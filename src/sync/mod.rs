@@ -10,6 +10,7 @@ pub mod content_hash;
 pub mod folder;
 pub mod folders;
 pub mod guard;
+pub mod pipeline;
 pub mod plan;
 pub mod repair;
 
@@ -30,6 +31,7 @@ use crate::state::StateDb;
 
 pub use folder::FolderReport;
 pub use folders::{folder_list, FolderJob, FolderList};
+pub use pipeline::{run_account, AccountRun};
 pub use plan::Direction;
 
 /// What the user asked of this run.
@@ -44,8 +46,6 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
     /// `--allow-first-copy`: skip the first-copy guard.
     pub allow_first_copy: bool,
-    /// The account's `max_delete_share`.
-    pub max_delete_share: f64,
 }
 
 /// How one account's sync went.
@@ -476,6 +476,11 @@ pub struct LazySession<'a> {
 }
 
 impl LazySession<'_> {
+    /// The account this connection logs in to (and whose settings apply).
+    pub fn account(&self) -> &Account {
+        self.account
+    }
+
     pub fn get(&mut self) -> anyhow::Result<&mut Session> {
         if self.slot.is_none() {
             *self.slot = Some(open_session(self.account, self.trace)?);

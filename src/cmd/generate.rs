@@ -200,7 +200,7 @@ fn roff_text(text: &str) -> String {
 }
 
 /// `imapdir.toml(5)`: the config file, written as roff.
-pub fn config_man_page() -> String {
+pub(crate) fn config_man_page() -> String {
     let version = env!("CARGO_PKG_VERSION");
     let mut s = String::new();
     s.push_str(&format!(
@@ -248,7 +248,7 @@ mod tests {
     /// The keys `RawAccount` in config.rs declares, read from its source so
     /// a new key cannot be added without documenting it here.
     fn config_keys() -> Vec<String> {
-        let source = include_str!("config.rs");
+        let source = include_str!("../config.rs");
         let start = source
             .find("struct RawAccount {")
             .expect("RawAccount in config.rs");

@@ -1,3 +1,6 @@
+//! What every command writes: the `--json` document and the account
+//! errors shown on stderr.
+//!
 //! `--json`: one JSON document on stdout, and nothing else there.
 //!
 //! On `--json` the process's stdout (fd 1) is pointed at stderr for the
@@ -12,8 +15,26 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use serde::Serialize;
 
+use crate::exit_codes::ExitCode;
 use crate::report::Counts;
 use crate::sync::{AccountOutcome, FolderResult};
+
+/// Where `--json` documents go; `None` without `--json` (or once written).
+pub type Sink = Option<JsonStdout>;
+
+/// Writes `doc` when the run has a `--json` sink that has not been used.
+pub fn emit<T: Serialize>(sink: &mut Sink, doc: &T) {
+    if let Some(out) = sink.take() {
+        out.emit(doc);
+    }
+}
+
+/// Reports an account-wide error on stderr and returns its exit code; the
+/// other accounts still run.
+pub fn account_error(e: &anyhow::Error) -> ExitCode {
+    eprintln!("imapdir: {e:#}");
+    crate::exit_codes::for_error(e)
+}
 
 /// Version of the document layout; bumped only for incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

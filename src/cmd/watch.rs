@@ -29,7 +29,7 @@ use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
 use crate::imap::IdleEvent;
 use crate::report::Reporter;
-use crate::sync::{sync_account, Direction, SyncOptions};
+use crate::sync::{run_account, AccountRun, Direction, SyncOptions};
 
 /// Quiet time after the last change before a sync starts.
 const DEBOUNCE: Duration = Duration::from_secs(1);
@@ -206,7 +206,6 @@ impl Watcher {
                 trace_imap: cli.trace_imap,
                 allow_mass_delete: false,
                 allow_first_copy: false,
-                max_delete_share: crate::sync::guard::DEFAULT_MAX_DELETE_SHARE,
             },
             reporter: Reporter::new(cli.verbose, false),
             rx,
@@ -290,19 +289,10 @@ impl Watcher {
         }
         let account = &self.accounts[index];
         self.schedules[index].dirty = None;
-        let options = SyncOptions {
-            max_delete_share: account.max_delete_share,
-            ..self.options
-        };
-        let result = match crate::hooks::pre_sync(account) {
-            Ok(()) => {
-                let result = sync_account(account, &options, &self.reporter);
-                if let Err(e) = crate::status::record_outcome(account, &result) {
-                    log(&account.name, format!("cannot record the result: {e:#}"));
-                }
-                if let Err(warning) =
-                    crate::hooks::post_sync(account, &crate::commands::sync_summary(&result))
-                {
+        let result = match run_account(account, &self.options, &self.reporter) {
+            AccountRun::Skipped(e) => Err(anyhow::Error::new(e)),
+            AccountRun::Synced { result, warnings } => {
+                for warning in warnings {
                     log(&account.name, warning);
                 }
                 result.map(|outcome| {
@@ -311,7 +301,6 @@ impl Watcher {
                     }
                 })
             }
-            Err(e) => Err(anyhow::Error::new(e)),
         };
         let now = Instant::now();
         let s = &mut self.schedules[index];

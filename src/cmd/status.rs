@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::output::{account_error, emit, Sink};
 use crate::cli::{Cli, StatusArgs};
-use crate::commands::{account_error, emit, Sink};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
@@ -21,7 +21,6 @@ use crate::mailbox_name::{local_components, local_path, remote_name, spelling_of
 use crate::maildir::{discover_folders, Maildir};
 use crate::report::print_stdout;
 use crate::state::{Pair, StateDb, ACCOUNT_RESULT};
-use crate::sync::AccountOutcome;
 
 /// Local changes in one folder since the last sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -213,46 +212,6 @@ pub fn pending_changes(pairs: &[Pair], files: &[(String, Flags)]) -> Pending {
         .filter(|p| !seen.contains_key(p.local_base.as_str()))
         .count() as u64;
     pending
-}
-
-/// Records how a sync run ended in the state, for `status`. Best effort:
-/// returns an error only for the caller to show as a warning.
-pub fn record_outcome(
-    account: &Account,
-    result: &anyhow::Result<AccountOutcome>,
-) -> anyhow::Result<()> {
-    if !account.state_file.exists() {
-        return Ok(());
-    }
-    if let Err(e) = result {
-        // Another run holds the account: it records its own result.
-        if e.chain().any(|c| c.is::<crate::lock::Locked>()) {
-            return Ok(());
-        }
-    }
-    // A run that got this far checked the file when it opened it; after a
-    // failure, check again rather than write into a damaged file.
-    let mut db = match result {
-        Ok(_) => StateDb::reopen(&account.state_file)?,
-        Err(_) => StateDb::open(&account.state_file)?,
-    };
-    match result {
-        Ok(outcome) => {
-            let mut results = vec![(ACCOUNT_RESULT, None)];
-            results.extend(
-                outcome
-                    .folders
-                    .iter()
-                    .map(|f| (f.folder.as_str(), f.error.as_deref())),
-            );
-            db.record_sync_results(&results)?;
-        }
-        Err(e) => {
-            let error = format!("{e:#}");
-            db.record_sync_results(&[(ACCOUNT_RESULT, Some(error.as_str()))])?;
-        }
-    }
-    Ok(())
 }
 
 /// "3 min ago" style age of a unix time.
@@ -448,7 +407,7 @@ pub fn command(
     emit(
         sink,
         &StatusDoc {
-            version: crate::json::SCHEMA_VERSION,
+            version: super::output::SCHEMA_VERSION,
             command: "status",
             offline: args.offline,
             exit_code: worst.code(),

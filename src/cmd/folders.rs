@@ -1,0 +1,124 @@
+//! `imapdir folders`: the server's folders and where each lives locally.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::connect::open_session;
+use crate::exit_codes::ExitCode;
+use crate::mailbox_name::{local_components, local_path};
+use crate::report::print_stdout;
+
+use super::output::{self as json, account_error, emit, Sink};
+
+pub fn command(
+    cli: &Cli,
+    config: &Config,
+    account: Option<&str>,
+    sink: &mut Sink,
+) -> anyhow::Result<ExitCode> {
+    let accounts = config.select(&super::names(account))?;
+    let many = accounts.len() > 1;
+    let mut worst = ExitCode::Success;
+    let mut docs = Vec::new();
+    for account in accounts {
+        let list = open_session(account, cli.trace_imap).and_then(|mut session| {
+            let list = session.list().context("cannot list folders");
+            let _ = session.logout();
+            list
+        });
+        let list = match list {
+            Ok(list) => list,
+            Err(e) => {
+                worst = worst.max(account_error(&e));
+                docs.push(json::FoldersAccount {
+                    account: account.name.clone(),
+                    error: Some(format!("{e:#}")),
+                    folders: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let paths = local_paths(account, &list);
+        let mut folders = Vec::new();
+        for entry in list {
+            let path: Option<PathBuf> =
+                local_components(&entry.name, entry.delimiter)
+                    .ok()
+                    .map(|c| {
+                        let key = if c == ["INBOX"] { "INBOX" } else { &entry.name };
+                        paths
+                            .get(key)
+                            .cloned()
+                            .unwrap_or_else(|| local_path(&account.maildir, &c))
+                    });
+            let reason = match (&path, entry.is_selectable()) {
+                (Some(_), true) => None,
+                (Some(_), false) => Some("container"),
+                (None, _) => Some("unsafe_name"),
+            };
+            let shown = match (&path, reason) {
+                (Some(p), None) => p.display().to_string(),
+                (_, Some("container")) => "(container only, not synced)".to_string(),
+                _ => "(unsafe name, not synced)".to_string(),
+            };
+            if sink.is_none() {
+                let line = if many {
+                    format!("{}\t{}\t{shown}\n", account.name, entry.name)
+                } else {
+                    format!("{}\t{shown}\n", entry.name)
+                };
+                print_stdout(&line);
+            }
+            folders.push(json::RemoteFolder {
+                name: entry.name.clone(),
+                delimiter: entry.delimiter.map(String::from),
+                local_path: path
+                    .filter(|_| reason.is_none())
+                    .map(|p| p.display().to_string()),
+                synced: reason.is_none(),
+                reason,
+            });
+        }
+        docs.push(json::FoldersAccount {
+            account: account.name.clone(),
+            error: None,
+            folders,
+        });
+    }
+    emit(
+        sink,
+        &json::FoldersDoc {
+            version: json::SCHEMA_VERSION,
+            command: "folders",
+            exit_code: worst.code(),
+            accounts: docs,
+        },
+    );
+    Ok(worst)
+}
+
+/// Where sync puts each server folder, by its server name: the Maildir's
+/// existing spelling of it, or the one a new directory would get.
+fn local_paths(
+    account: &crate::config::Account,
+    remote: &[crate::imap::ListEntry],
+) -> std::collections::HashMap<String, PathBuf> {
+    let local = crate::maildir::discover_folders(&account.maildir)
+        .map(|(folders, _)| folders)
+        .unwrap_or_default();
+    let list = crate::sync::folder_list(
+        remote,
+        &local,
+        &Default::default(),
+        &account.maildir,
+        account.local_names,
+    );
+    list.jobs
+        .into_iter()
+        .filter(|j| j.on_server)
+        .map(|j| (j.remote_name, j.local_path))
+        .collect()
+}

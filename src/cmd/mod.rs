@@ -1,0 +1,81 @@
+//! The subcommands: one module each, over [`output`] (the `--json` sink and
+//! account errors). Nothing outside `cmd` imports a command.
+
+mod check;
+mod folders;
+mod generate;
+mod import;
+pub mod output;
+mod status;
+mod sync;
+mod watch;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Environment};
+use crate::exit_codes::ExitCode;
+use output::{ErrorDoc, JsonStdout, Sink};
+
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Generate { dir } = &cli.command {
+        generate::generate(dir)?;
+        return Ok(ExitCode::Success);
+    }
+    if let Command::Import(args) = &cli.command {
+        return import::command(&cli, args);
+    }
+    if !cli.json {
+        return run_command(&cli, &mut None);
+    }
+    let mut sink = Some(JsonStdout::take().context("cannot set up --json output")?);
+    let result = run_command(&cli, &mut sink);
+    if let (Err(e), Some(out)) = (&result, sink.take()) {
+        // The command ended before writing its document: write one with the error.
+        out.emit(&ErrorDoc {
+            version: output::SCHEMA_VERSION,
+            command: command_name(&cli.command),
+            exit_code: crate::exit_codes::for_error(e).code(),
+            error: format!("{e:#}"),
+        });
+    }
+    result
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Sync(_) => "sync",
+        Command::Folders { .. } => "folders",
+        Command::Check { .. } => "check",
+        Command::Status(_) => "status",
+        Command::Watch(_) => "watch",
+        Command::Import(_) => "import",
+        Command::Generate { .. } => "generate",
+    }
+}
+
+fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
+    let env = Environment::from_process();
+    let path = match &cli.config {
+        Some(p) => p.clone(),
+        None => env.default_config_path()?,
+    };
+    let config = Config::load(&path, &env)?;
+    match &cli.command {
+        Command::Sync(args) => sync::command(cli, &config, args, sink),
+        Command::Folders { account } => folders::command(cli, &config, account.as_deref(), sink),
+        Command::Check { account } => check::command(cli, &config, account.as_deref(), sink),
+        Command::Status(args) => status::command(cli, &config, args, sink),
+        Command::Watch(args) => watch::command(cli, &config, args),
+        Command::Generate { .. } | Command::Import(_) => {
+            unreachable!("handled before the config is read")
+        }
+    }
+}
+
+/// The accounts a command naming at most one account runs on (all when none).
+fn names(account: Option<&str>) -> Vec<String> {
+    account.map(|a| vec![a.to_string()]).unwrap_or_default()
+}

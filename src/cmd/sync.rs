@@ -1,0 +1,78 @@
+//! `imapdir sync`: every selected account once, through the account
+//! pipeline, and one summary document.
+
+use crate::cli::{Cli, SyncArgs};
+use crate::config::Config;
+use crate::exit_codes::ExitCode;
+use crate::report::Reporter;
+use crate::sync::{run_account, AccountRun, Direction, SyncOptions};
+
+use super::output::{self as json, emit, Sink};
+
+pub fn command(
+    cli: &Cli,
+    config: &Config,
+    args: &SyncArgs,
+    sink: &mut Sink,
+) -> anyhow::Result<ExitCode> {
+    let accounts = config.select(&args.accounts)?;
+    let direction = match (args.pull, args.push) {
+        (true, false) => Direction::PULL,
+        (false, true) => Direction::PUSH,
+        _ => Direction::BOTH,
+    };
+    let options = SyncOptions {
+        direction,
+        dry_run: args.dry_run,
+        jobs: args.jobs.map(usize::from),
+        trace_imap: cli.trace_imap,
+        allow_mass_delete: args.allow_mass_delete,
+        allow_first_copy: args.allow_first_copy,
+    };
+    let reporter = Reporter::new(cli.verbose, !args.dry_run);
+    let mut worst = ExitCode::Success;
+    let mut docs = Vec::new();
+    for account in accounts {
+        let (result, warnings) = match run_account(account, &options, &reporter) {
+            AccountRun::Skipped(e) => {
+                reporter.error(e.to_string());
+                worst = worst.max(ExitCode::PartialFailure);
+                docs.push(json::SyncAccount::failed(
+                    &account.name,
+                    "skipped",
+                    e.to_string(),
+                ));
+                continue;
+            }
+            AccountRun::Synced { result, warnings } => (result, warnings),
+        };
+        let code = match &result {
+            Ok(outcome) if outcome.failed.is_empty() => ExitCode::Success,
+            Ok(_) => ExitCode::PartialFailure,
+            Err(e) => {
+                let code = crate::exit_codes::for_error(e);
+                reporter.error(format!("{}: {e:#}", account.name));
+                code.max(ExitCode::PartialFailure)
+            }
+        };
+        for warning in warnings {
+            reporter.warn(format!("{}: {warning}", account.name));
+        }
+        worst = worst.max(code);
+        docs.push(match &result {
+            Ok(outcome) => json::SyncAccount::from_outcome(&account.name, outcome),
+            Err(e) => json::SyncAccount::failed(&account.name, "failed", format!("{e:#}")),
+        });
+    }
+    emit(
+        sink,
+        &json::SyncDoc {
+            version: json::SCHEMA_VERSION,
+            command: "sync",
+            dry_run: args.dry_run,
+            exit_code: worst.code(),
+            accounts: docs,
+        },
+    );
+    Ok(worst)
+}
