@@ -17,7 +17,6 @@ use crate::config::{Config, Environment};
 use crate::exit_codes::ExitCode;
 use output::{ErrorDoc, JsonStdout, Sink};
 
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Generate { dir } = &cli.command {

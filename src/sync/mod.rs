@@ -25,11 +25,11 @@ use crate::config::Account;
 use crate::connect::{is_loopback, open_session};
 use crate::imap::{MailboxStatus, Session};
 use crate::lock::AccountLock;
-use crate::maildir::{discover_folders, Maildir, WitnessHub};
+use crate::maildir::{discover_folders, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
-pub use folder::FolderReport;
+pub use folder::{FolderReport, FolderWork};
 pub use folders::{folder_list, FolderJob, FolderList};
 pub use pipeline::{run_account, AccountRun};
 pub use plan::Direction;
@@ -103,7 +103,7 @@ impl AccountOutcome {
 }
 
 /// A folder job with its position in the folder list.
-type NumberedJob = (usize, FolderJob);
+type NumberedJob = (usize, FolderWork);
 
 /// Gives each job the server's status of its folder: from LIST-STATUS when
 /// the server has it, else one STATUS per previously synced folder when
@@ -156,30 +156,29 @@ fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<Work
         expected_downloads: 0,
     };
     for (index, job) in jobs.into_iter().enumerate() {
-        let stored = state.folder(&job.remote_name)?;
-        let skip = match &stored {
-            Some(stored) if job.on_server && job.on_disk => {
-                let stamp = Maildir::new(&job.local_path).stamp().ok();
-                let pending = !state.pending_appends(stored.id)?.is_empty();
-                folder::is_unchanged(stored, job.status.as_ref(), stamp, pending)
-            }
-            _ => false,
-        };
-        if skip {
-            work.unchanged.push((index, job));
+        let folder = FolderWork::read(state, job)?;
+        if folder.is_unchanged() {
+            work.unchanged.push((index, folder));
             continue;
         }
-        if let Some(status) = &job.status {
-            let new = match stored.and_then(|f| f.uidnext) {
+        if let Some(status) = &folder.job.status {
+            let new = match folder.stored.as_ref().and_then(|f| f.uidnext) {
                 Some(before) => status.uidnext.map(|next| next.saturating_sub(before)),
                 None => status.messages,
             };
             work.expected_downloads += u64::from(new.unwrap_or(0));
         }
-        work.to_sync.push((index, job));
+        work.to_sync.push((index, folder));
     }
-    work.to_sync.sort_by_key(|(_, job)| {
-        std::cmp::Reverse(job.status.as_ref().and_then(|s| s.messages).unwrap_or(0))
+    work.to_sync.sort_by_key(|(_, folder)| {
+        std::cmp::Reverse(
+            folder
+                .job
+                .status
+                .as_ref()
+                .and_then(|s| s.messages)
+                .unwrap_or(0),
+        )
     });
     Ok(work)
 }
@@ -280,7 +279,7 @@ pub fn sync_account(
     for (index, job) in unchanged {
         outcome
             .pending
-            .push((index, job.display_name, Ok(FolderReport::default())));
+            .push((index, job.job.display_name, Ok(FolderReport::default())));
     }
     let listed = outcome.pending.len();
     for (i, (folder, reason)) in conflicts.into_iter().enumerate() {
@@ -404,7 +403,7 @@ fn run_workers(
                     );
                     results.lock().expect("results").push((
                         index,
-                        job.display_name.clone(),
+                        job.job.display_name.clone(),
                         result,
                     ));
                 }
@@ -507,7 +506,7 @@ fn run_job(
     reporter: &Reporter,
     session: &mut Option<Session>,
     db: &mut StateDb,
-    job: &FolderJob,
+    job: &FolderWork,
     witnesses: Option<&Arc<WitnessHub>>,
 ) -> anyhow::Result<FolderReport> {
     let mut lazy = LazySession {

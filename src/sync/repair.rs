@@ -17,7 +17,7 @@ use crate::imap::{uid_sets, HeaderInfo, Session};
 use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, LocalMessage, Maildir};
 use crate::report::Reporter;
-use crate::state::{Pair, PairChange, StateDb};
+use crate::state::{AppendIntent, Pair, PairChange, StateDb};
 
 use super::content_hash::{ContentHash, ContentHasher, WithoutPeerFields, TUID_FIELD_SIZE};
 use super::plan::RemoteMessage;
@@ -435,13 +435,13 @@ pub fn recover_after_crash(
     db: &mut StateDb,
     folder_id: i64,
     maildir: &Maildir,
+    intents: &[AppendIntent],
     remote: &[RemoteMessage],
     local: &mut [LocalMessage],
     pairs: &[Pair],
     reporter: &Reporter,
     folder: &str,
 ) -> anyhow::Result<usize> {
-    let intents = db.pending_appends(folder_id)?;
     let paired_uids: BTreeSet<u32> = pairs.iter().map(|p| p.uid).collect();
     let paired_bases: BTreeSet<&str> = pairs.iter().map(|p| p.local_base.as_str()).collect();
     let remote_by_uid: HashMap<u32, &RemoteMessage> = remote
@@ -503,7 +503,7 @@ pub fn recover_after_crash(
             _ => None,
         })
         .collect();
-    for intent in &intents {
+    for intent in intents {
         resolved.push(intent.id);
         let already = paired_bases.contains(intent.local_base.as_str())
             || adopted_bases

@@ -1,0 +1,326 @@
+//! One folder's sync, in stages over one [`FolderWork`]:
+//!
+//! 1. **setup**: the folder created on the side that lacks it;
+//! 2. **snapshot** ([`snapshot`]): the server's messages, the recorded
+//!    pairs and the Maildir, each read once and as cheaply as possible;
+//! 3. **reconcile** ([`reconcile`]): pairs found where UIDs cannot be
+//!    trusted (a first meeting, a new UIDVALIDITY), or what a killed run
+//!    left half recorded;
+//! 4. **plan**: the pure planner, and the mass-deletion guard;
+//! 5. **apply** ([`super::apply`]) and **record** ([`record`]): the
+//!    changes, and what the next run compares against.
+//!
+//! A dry run is the same stages up to the plan, which is then printed:
+//! each stage that would change something returns what it would do, and
+//! only a real run does it.
+
+mod reconcile;
+mod record;
+mod snapshot;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::maildir::{DirStamp, DirWitness, Maildir, WitnessHub};
+use crate::report::{Counts, Reporter};
+use crate::state::{AppendIntent, FolderState, StateDb};
+
+use super::apply::Applier;
+use super::folders::FolderJob;
+use super::plan::{plan, Direction, Plan};
+use super::{LazySession, SyncOptions};
+use snapshot::is_unchanged;
+
+/// A folder to sync with what the run already read about it, so that no
+/// stage reads it again.
+#[derive(Debug)]
+pub struct FolderWork {
+    pub job: FolderJob,
+    pub maildir: Maildir,
+    /// The folder's row in the state; `None` for a folder never synced.
+    pub stored: Option<FolderState>,
+    /// APPENDs journaled but not confirmed by an earlier run.
+    pub pending_appends: Vec<AppendIntent>,
+}
+
+impl FolderWork {
+    /// Reads the folder's state row and its unconfirmed APPENDs.
+    pub fn read(state: &StateDb, job: FolderJob) -> anyhow::Result<FolderWork> {
+        let stored = state.folder(&job.remote_name)?;
+        let pending_appends = match &stored {
+            Some(f) => state.pending_appends(f.id)?,
+            None => Vec::new(),
+        };
+        Ok(FolderWork {
+            maildir: Maildir::new(&job.local_path),
+            job,
+            stored,
+            pending_appends,
+        })
+    }
+
+    /// Whether the folder can be skipped without selecting or scanning it.
+    pub fn is_unchanged(&self) -> bool {
+        let (job, Some(stored)) = (&self.job, &self.stored) else {
+            return false;
+        };
+        job.on_server
+            && job.on_disk
+            && is_unchanged(
+                stored,
+                job.status.as_ref(),
+                self.maildir.stamp().ok(),
+                !self.pending_appends.is_empty(),
+            )
+    }
+}
+
+/// What one folder's sync did, or in a dry run would do.
+#[derive(Debug, Default)]
+pub struct FolderReport {
+    pub counts: Counts,
+    /// A dry run's actions, one line each, printed in folder order at the end.
+    pub planned: Vec<String>,
+    /// The stamp this sync's own writes left, not yet settled when the
+    /// folder was done: recorded at the end of the run if it has settled
+    /// by then and nothing else has touched the folder.
+    pub unsettled: Option<UnsettledStamp>,
+}
+
+/// A folder's stamp after imapdir's own writes, still under watch.
+#[derive(Debug)]
+pub struct UnsettledStamp {
+    pub folder_id: i64,
+    pub witness: DirWitness,
+    pub maildir: Maildir,
+}
+
+impl UnsettledStamp {
+    /// The stamp, if it can be trusted now.
+    pub fn trusted(mut self) -> Option<DirStamp> {
+        self.witness.trusted(&self.maildir)
+    }
+}
+
+/// The folders a sync creates before anything else: on the server, in the
+/// Maildir, or both.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    create_remote: bool,
+    create_local: bool,
+}
+
+impl Setup {
+    fn of(work: &FolderWork) -> Setup {
+        Setup {
+            create_remote: !work.job.on_server,
+            create_local: !work.maildir.exists(),
+        }
+    }
+
+    /// Folders created, as counted: a folder new on both sides is one.
+    fn count(self) -> u64 {
+        u64::from(self.create_remote) + u64::from(self.create_local && !self.create_remote)
+    }
+
+    fn describe(self, work: &FolderWork) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.create_remote {
+            lines.push(format!("create remote folder {}", work.job.display_name));
+        }
+        if self.create_local {
+            lines.push(format!(
+                "create local folder {}",
+                work.job.local_path.display()
+            ));
+        }
+        lines
+    }
+
+    fn apply(
+        self,
+        session: &mut LazySession<'_>,
+        work: &FolderWork,
+        reporter: &Reporter,
+    ) -> anyhow::Result<()> {
+        let job = &work.job;
+        if self.create_remote {
+            session.get()?.create(&job.remote_name).with_context(|| {
+                format!("cannot create folder {} on the server", job.display_name)
+            })?;
+            reporter.info(format!("{}: created on the server", job.display_name));
+        }
+        if self.create_local {
+            work.maildir
+                .create()
+                .with_context(|| format!("cannot create {}", job.local_path.display()))?;
+            reporter.info(format!(
+                "{}: created {}",
+                job.display_name,
+                job.local_path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Syncs one folder and returns what it did (or, in a dry run, would do).
+pub fn sync_folder(
+    session: &mut LazySession<'_>,
+    db: &mut StateDb,
+    work: &FolderWork,
+    options: &SyncOptions,
+    reporter: &Reporter,
+    witnesses: Option<&Arc<WitnessHub>>,
+) -> anyhow::Result<FolderReport> {
+    let job = &work.job;
+    if !job.on_disk && job.in_state {
+        return Err(super::guard::missing_local_folder(&job.local_path));
+    }
+    let setup = Setup::of(work);
+    if !options.dry_run {
+        setup.apply(session, work, reporter)?;
+    }
+
+    // Watch cur/ and new/ from before they are read: if this sync's own
+    // writes are the only changes, the stamp after them is as good as a
+    // scan's and the next run need not list the folder again.
+    let complete = options.direction == Direction::BOTH;
+    let mut witness = match witnesses {
+        Some(hub) if complete && !options.dry_run => hub.watch(&work.maildir),
+        _ => None,
+    };
+
+    let snapshot::Snapshot {
+        mut sides,
+        mut info,
+        uidvalidity,
+    } = snapshot::take(session, db, work, options, reporter)?;
+    let folder_state = match &work.stored {
+        Some(f) => Some(f.clone()),
+        None if options.dry_run => None,
+        None => Some(db.add_folder(&job.remote_name, uidvalidity)?),
+    };
+    let reconciled = reconcile::pairs(
+        session,
+        db,
+        work,
+        folder_state.as_ref(),
+        &mut sides,
+        info.is_some(),
+        uidvalidity,
+        options,
+        reporter,
+    )?;
+
+    let plan = plan(
+        &sides.remote,
+        &reconciled.pairs,
+        &sides.local,
+        options.direction,
+    );
+    if !options.allow_mass_delete {
+        let limit = session.account().max_delete_share;
+        super::guard::check_deletions(&plan, sides.remote_count, sides.local_count, limit)?;
+    }
+    if options.dry_run {
+        let mut planned = setup.describe(work);
+        planned.extend(reconciled.described);
+        planned.extend(plan.describe());
+        return Ok(FolderReport {
+            counts: Counts {
+                folders_created: setup.count(),
+                ..planned_counts(&plan)
+            },
+            planned,
+            unsettled: None,
+        });
+    }
+    for line in plan.describe() {
+        reporter.debug(format!("{}: {line}", job.display_name));
+    }
+    let folder_state = folder_state.expect("state folder exists outside dry runs");
+
+    // Selecting is needed only to change something; an unchanged server
+    // with nothing to do costs no round trip at all.
+    if info.is_none() && plan.action_count() > 0 {
+        info = Some(snapshot::open_mailbox(session.get()?, job, options)?);
+    }
+
+    let progress = reporter.folder(&job.display_name, plan.action_count() as u64);
+    let mut done = Counts::default();
+    if !plan.is_empty() {
+        let mut applier = Applier::new(
+            session.get()?,
+            db,
+            &work.maildir,
+            folder_state.id,
+            &job.remote_name,
+            &progress,
+        )
+        .witnessed_by(witness.as_mut());
+        let uidnext = info.as_ref().and_then(|i| i.uidnext);
+        let applied = applier.apply(plan, uidnext);
+        done = applier.counts();
+        if let Err(e) = applied {
+            progress.finish("failed");
+            return Err(e);
+        }
+    }
+    progress.finish(if done.is_empty() {
+        "up to date".to_string()
+    } else {
+        done.to_string()
+    });
+    if !done.is_empty() {
+        reporter.info(format!("{}: {done}", job.display_name));
+    }
+
+    let unsettled = record::folder_synced(
+        db,
+        work,
+        &folder_state,
+        record::Done {
+            info: info.as_ref(),
+            counts: done,
+            renamed_locally: reconciled.renamed_locally,
+            scan_stamp: sides.stamp,
+            complete,
+            witness,
+        },
+    )?;
+    let mut counts = Counts {
+        folders_created: setup.count(),
+        ..Counts::default()
+    };
+    counts += done;
+    Ok(FolderReport {
+        counts,
+        planned: Vec::new(),
+        unsettled,
+    })
+}
+
+fn planned_counts(plan: &Plan) -> Counts {
+    Counts {
+        downloaded: plan.downloads.len() as u64,
+        uploaded: plan.uploads.len() as u64,
+        flags_pulled: plan
+            .flag_changes
+            .iter()
+            .filter(|c| c.new_local_flags.is_some())
+            .count() as u64,
+        flags_pushed: plan
+            .flag_changes
+            .iter()
+            .filter(|c| !c.remote_add.is_empty() || !c.remote_remove.is_empty())
+            .count() as u64,
+        deleted_local: plan.local_deletions.len() as u64,
+        deleted_remote: plan.remote_deletions.len() as u64,
+        folders_created: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;
