@@ -17,6 +17,7 @@ pub mod json;
 pub mod lock;
 pub mod mailbox_name;
 pub mod maildir;
+pub mod net;
 pub mod report;
 pub mod state;
 pub mod status;

@@ -1,9 +1,13 @@
 //! Session tests against scripted servers on loopback, plus parser robustness.
 
+use super::fetch::FetchAttrs;
+use super::response::{ignore_untagged, parse_response, parse_sanitised};
 use super::*;
-use std::io::{BufRead, BufReader, Write};
+use imap_proto::Response;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::thread;
+use std::time::Duration;
 
 /// One exchange: the client line must start with `expect` (after the tag);
 /// `reply` is sent back with `TAG` replaced by the client's tag.
@@ -151,7 +155,7 @@ fn trace_redacts_credentials() {
     s.login("bob", "s3cr\u{e9}t!!").unwrap();
     s.append("INBOX", Flags::empty(), None, &mut &b"hello"[..], 5)
         .unwrap();
-    let traced = s.conn.traced.clone();
+    let traced = s.conn.traced().to_vec();
     drop(s);
     server.join().unwrap();
     let all = traced.join("\n");
@@ -177,7 +181,7 @@ fn authenticate_trace_is_redacted() {
     opts.trace = true;
     let mut s = Session::connect(&opts).unwrap();
     s.login("bench", "bench").unwrap();
-    let traced = s.conn.traced.clone();
+    let traced = s.conn.traced().to_vec();
     drop(s);
     server.join().unwrap();
     let all = traced.join("\n");
@@ -788,4 +792,12 @@ fn a_failed_deferred_enable_fails_the_command_it_went_with() {
     );
     drop(s);
     server.join().unwrap();
+}
+
+impl Session {
+    /// NOOP: a command with nothing to it, to see what comes back.
+    fn noop(&mut self) -> Result<()> {
+        let done = self.run(vec![Arg::raw("NOOP")], &mut ignore_untagged())?;
+        check(done, "NOOP").map(|_| ())
+    }
 }
