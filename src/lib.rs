@@ -3,6 +3,7 @@
 //! The binary is a thin shell over this library; integration tests drive the
 //! binary, unit tests the modules.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
