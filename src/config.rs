@@ -1,15 +1,16 @@
-//! The TOML config: accounts, their defaults, validation and secrets.
+//! The TOML config: accounts, their defaults, validation, and where each
+//! secret comes from (read by [`crate::auth::secrets`]).
 //!
 //! Parsing is strict (unknown keys are errors) because a misspelt key in an
 //! unattended backup would otherwise be silently ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::auth::secrets::PasswordSource;
 use crate::imap::TlsMode;
 use crate::mailbox_name::LocalNames;
 
@@ -62,17 +63,6 @@ pub enum CompressMode {
     Auto,
     Yes,
     No,
-}
-
-/// Where the password comes from; the secret itself is read only when needed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    /// Run through `sh -c`; the first line of stdout is the password.
-    Command(String),
-    /// An environment variable's value.
-    Env(String),
-    /// The first line of a file.
-    File(PathBuf),
 }
 
 /// One account, validated, with every default filled in.
@@ -366,39 +356,7 @@ impl Account {
 
     /// Fetches the secret. Errors never contain it.
     pub fn password(&self) -> Result<String, ConfigError> {
-        let first_line = |s: &str| s.lines().next().unwrap_or("").to_string();
-        let pw = match &self.password {
-            PasswordSource::Command(cmd) => {
-                let out = Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .map_err(|e| config_error(format!("password_command could not run: {e}")))?;
-                if !out.status.success() {
-                    return Err(config_error(format!(
-                        "password_command failed ({})",
-                        out.status
-                    )));
-                }
-                first_line(&String::from_utf8_lossy(&out.stdout))
-            }
-            PasswordSource::Env(var) => std::env::var(var).map_err(|_| {
-                config_error(format!(
-                    "password_env: environment variable {var} is not set"
-                ))
-            })?,
-            PasswordSource::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| config_error(format!("password_file {}: {e}", path.display())))?;
-                first_line(&text)
-            }
-        };
-        if pw.is_empty() {
-            return Err(config_error("the password source gave an empty password"));
-        }
-        Ok(pw)
+        self.password.read().map_err(|e| config_error(e.0))
     }
 
     /// The lock file beside the state database.

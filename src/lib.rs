@@ -3,6 +3,7 @@
 //! The binary is a thin shell over this library; integration tests drive the
 //! binary, unit tests the modules.
 
+pub mod auth;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod import;
 pub mod lock;
 pub mod mailbox_name;
 pub mod maildir;
+pub mod net;
 pub mod report;
 pub mod state;
 pub mod sync;

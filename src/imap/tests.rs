@@ -1,9 +1,13 @@
 //! Session tests against scripted servers on loopback, plus parser robustness.
 
+use super::fetch::FetchAttrs;
+use super::response::{ignore_untagged, parse_response, parse_sanitised};
 use super::*;
-use std::io::{BufRead, BufReader, Write};
+use imap_proto::Response;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::thread;
+use std::time::Duration;
 
 /// One exchange: the client line must start with `expect` (after the tag);
 /// `reply` is sent back with `TAG` replaced by the client's tag.
@@ -151,7 +155,7 @@ fn trace_redacts_credentials() {
     s.login("bob", "s3cr\u{e9}t!!").unwrap();
     s.append("INBOX", Flags::empty(), None, &mut &b"hello"[..], 5)
         .unwrap();
-    let traced = s.conn.traced.clone();
+    let traced = s.conn.traced().to_vec();
     drop(s);
     server.join().unwrap();
     let all = traced.join("\n");
@@ -177,7 +181,7 @@ fn authenticate_trace_is_redacted() {
     opts.trace = true;
     let mut s = Session::connect(&opts).unwrap();
     s.login("bench", "bench").unwrap();
-    let traced = s.conn.traced.clone();
+    let traced = s.conn.traced().to_vec();
     drop(s);
     server.join().unwrap();
     let all = traced.join("\n");
@@ -517,90 +521,6 @@ mod robustness {
     }
 }
 
-const IDLE_GREETING: &str = "* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n";
-
-#[test]
-fn idle_returns_on_a_change_and_ends_with_done() {
-    let (opts, server) = serve(
-        IDLE_GREETING,
-        vec![
-            (
-                "IDLE",
-                b"+ idling\r\n* OK Still here\r\n* 4 EXISTS\r\n".to_vec(),
-            ),
-            (
-                "",
-                b"* 1 FETCH (FLAGS (\\Seen))\r\nTAG OK Idle completed\r\n".to_vec(),
-            ),
-            ("NOOP", b"TAG OK noop\r\n".to_vec()),
-        ],
-    );
-    let mut s = Session::connect(&opts).unwrap();
-    let event = s.idle_wait(Duration::from_secs(5), &|| false).unwrap();
-    assert_eq!(event, IdleEvent::Changed);
-    s.noop().unwrap();
-    drop(s);
-    let seen = server.join().unwrap();
-    assert_eq!(seen[1], "DONE", "{seen:?}");
-}
-
-#[test]
-fn idle_times_out_and_stops_on_interrupt() {
-    let (opts, server) = serve(
-        IDLE_GREETING,
-        vec![
-            ("IDLE", b"+ idling\r\n".to_vec()),
-            ("", b"TAG OK Idle completed\r\n".to_vec()),
-            ("IDLE", b"+ idling\r\n".to_vec()),
-            ("", b"TAG OK Idle completed\r\n".to_vec()),
-        ],
-    );
-    let mut s = Session::connect(&opts).unwrap();
-    let started = std::time::Instant::now();
-    let event = s.idle_wait(Duration::from_millis(300), &|| false).unwrap();
-    assert_eq!(event, IdleEvent::TimedOut);
-    assert!(started.elapsed() >= Duration::from_millis(300));
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let started = std::time::Instant::now();
-    let event = s
-        .idle_wait(Duration::from_secs(60), &|| {
-            // Asked to stop a little after the wait began.
-            let late = started.elapsed() > Duration::from_millis(250);
-            stop.load(std::sync::atomic::Ordering::SeqCst) || late
-        })
-        .unwrap();
-    assert_eq!(event, IdleEvent::Interrupted);
-    assert!(started.elapsed() < Duration::from_secs(2));
-    drop(s);
-    server.join().unwrap();
-}
-
-#[test]
-fn idle_reports_a_server_hang_up_as_a_lost_connection() {
-    let (opts, server) = serve(
-        IDLE_GREETING,
-        vec![(
-            "IDLE",
-            b"+ idling\r\n* BYE Server shutting down.\r\n".to_vec(),
-        )],
-    );
-    let mut s = Session::connect(&opts).unwrap();
-    let err = s.idle_wait(Duration::from_secs(5), &|| false).unwrap_err();
-    assert!(err.is_connection_lost(), "{err:?}");
-    server.join().unwrap();
-}
-
-#[test]
-fn idle_needs_the_capability() {
-    let (opts, server) = serve(GREETING, vec![]);
-    let mut s = Session::connect(&opts).unwrap();
-    assert!(!s.can_idle());
-    let err = s.idle_wait(Duration::from_secs(1), &|| false).unwrap_err();
-    assert!(matches!(err, ImapError::Protocol(_)), "{err:?}");
-    drop(s);
-    server.join().unwrap();
-}
-
 const QRESYNC_GREETING: &str = "* OK [CAPABILITY IMAP4rev1 UIDPLUS CONDSTORE QRESYNC] ready\r\n";
 
 #[test]
@@ -789,3 +709,13 @@ fn a_failed_deferred_enable_fails_the_command_it_went_with() {
     drop(s);
     server.join().unwrap();
 }
+
+impl Session {
+    /// NOOP: a command with nothing to it, to see what comes back.
+    fn noop(&mut self) -> Result<()> {
+        let done = self.run(vec![Arg::raw("NOOP")], &mut ignore_untagged())?;
+        check(done, "NOOP").map(|_| ())
+    }
+}
+
+mod idle;

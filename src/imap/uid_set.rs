@@ -78,6 +78,17 @@ pub fn is_valid_uid_set(set: &str) -> bool {
         })
 }
 
+/// Splits a caller's UID set into command-sized pieces, rejecting anything
+/// that is not a UID set so it cannot inject command text.
+pub(super) fn checked_uid_sets(uids: &str) -> super::Result<Vec<String>> {
+    if !is_valid_uid_set(uids) {
+        return Err(super::ImapError::Protocol(format!(
+            "invalid UID set {uids:?}"
+        )));
+    }
+    Ok(split_uid_set(uids, MAX_UID_SET_LEN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,8 +34,6 @@ pub struct FolderJob {
 pub struct FolderList {
     pub jobs: Vec<FolderJob>,
     pub warnings: Vec<String>,
-    /// The server's hierarchy delimiter, used to name local-only folders.
-    pub delimiter: Option<char>,
     /// Folders not synced this run because of a problem the user must
     /// fix, as (folder, reason); they count as failed folders.
     pub conflicts: Vec<(String, String)>,
@@ -57,15 +55,13 @@ pub fn folder_list(
     root: &Path,
     names: LocalNames,
 ) -> FolderList {
+    // The server's hierarchy delimiter, used to name local-only folders.
     let delimiter = remote
         .iter()
         .find(|e| e.name.eq_ignore_ascii_case("INBOX"))
         .or_else(|| remote.iter().find(|e| e.delimiter.is_some()))
         .and_then(|e| e.delimiter);
-    let mut list = FolderList {
-        delimiter,
-        ..FolderList::default()
-    };
+    let mut list = FolderList::default();
     let spelling = LocalSpelling::new(local, names);
     // Local folders by the folder name they spell; two spellings of one
     // name (an old tool's `Entw&APw-rfe` beside `Entwürfe`) are an error
@@ -310,7 +306,6 @@ mod tests {
         );
         assert_eq!(list.jobs[3].local_path, PathBuf::from("/m/Été"));
         assert_eq!(list.jobs[3].display_name, "Été");
-        assert_eq!(list.delimiter, Some('/'));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use openssl::ssl::{
 use openssl::x509::verify::X509CheckFlags;
 use openssl::x509::X509VerifyResult;
 
-use super::{ImapError, Result};
+use super::{NetError, Result};
 
 /// A TLS-wrapped TCP stream.
 pub type TlsStream = SslStream<TcpStream>;
@@ -32,7 +32,7 @@ pub type TlsStream = SslStream<TcpStream>;
 /// chain against the system roots plus `ca_file`, and its name.
 pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<TlsStream> {
     let context = context(ca_file)?;
-    let tls_error = |e: openssl::error::ErrorStack| ImapError::Tls(e.to_string());
+    let tls_error = |e: openssl::error::ErrorStack| NetError::Tls(e.to_string());
     let mut ssl = Ssl::new(&context).map_err(tls_error)?;
     let param = ssl.param_mut();
     param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
@@ -53,7 +53,7 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
             } else {
                 mid.error().to_string()
             };
-            Err(ImapError::Tls(format!(
+            Err(NetError::Tls(format!(
                 "handshake with {host} failed: {detail}"
             )))
         }
@@ -65,7 +65,7 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            Err(ImapError::Timeout(timeout))
+            Err(NetError::Timeout(timeout))
         }
     }
 }
@@ -88,7 +88,7 @@ fn context(ca_file: Option<&Path>) -> Result<SslContext> {
 }
 
 fn build_context(ca_file: Option<&Path>) -> Result<SslContext> {
-    let tls_error = |e: openssl::error::ErrorStack| ImapError::Tls(e.to_string());
+    let tls_error = |e: openssl::error::ErrorStack| NetError::Tls(e.to_string());
     let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(tls_error)?;
     builder.set_options(SslOptions::ALL | SslOptions::NO_COMPRESSION);
     builder
@@ -105,11 +105,11 @@ fn build_context(ca_file: Option<&Path>) -> Result<SslContext> {
     if let Some(path) = ca_file {
         // Read it ourselves first, for an error that names the problem.
         let pem = std::fs::read(path)
-            .map_err(|e| ImapError::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
+            .map_err(|e| NetError::Tls(format!("cannot read CA file {}: {e}", path.display())))?;
         let certs = openssl::x509::X509::stack_from_pem(&pem)
-            .map_err(|e| ImapError::Tls(format!("cannot load CA file {}: {e}", path.display())))?;
+            .map_err(|e| NetError::Tls(format!("cannot load CA file {}: {e}", path.display())))?;
         if certs.is_empty() {
-            return Err(ImapError::Tls(format!(
+            return Err(NetError::Tls(format!(
                 "CA file {} holds no PEM certificate",
                 path.display()
             )));

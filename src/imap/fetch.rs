@@ -1,0 +1,286 @@
+//! Finding and fetching messages: UID SEARCH, and UID FETCH of flags,
+//! headers or whole bodies, the bodies streamed to the caller's writers
+//! literal by literal rather than buffered.
+
+use std::io;
+
+use imap_proto::{AttributeValue, MailboxDatum, Response};
+
+use super::command::Arg;
+use super::framing::{BodySink, Frame};
+use super::response::{check, ResponseHandler, Untagged};
+use super::uid_set::checked_uid_sets;
+use super::{
+    extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, MessageMeta, Result, Session,
+};
+
+impl Session {
+    /// Unsolicited FETCH responses without UID are ignored.
+    pub fn uid_fetch_meta(
+        &mut self,
+        uids: &str,
+        changed_since: Option<u64>,
+        each: &mut dyn FnMut(MessageMeta),
+    ) -> Result<()> {
+        let condstore = self.has_capability("CONDSTORE");
+        if changed_since.is_some() && !condstore {
+            return Err(ImapError::Protocol(
+                "CHANGEDSINCE needs CONDSTORE, which the server does not offer".into(),
+            ));
+        }
+        let items = if condstore {
+            "(UID FLAGS RFC822.SIZE MODSEQ)"
+        } else {
+            "(UID FLAGS RFC822.SIZE)"
+        };
+        let suffix = changed_since
+            .map(|m| format!(" (CHANGEDSINCE {m})"))
+            .unwrap_or_default();
+        for set in checked_uid_sets(uids)? {
+            let done = self.run(
+                vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
+                &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                    if let Response::Fetch(_, attrs) = resp {
+                        if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                            each(meta);
+                        }
+                    }
+                }),
+            )?;
+            check(done, "UID FETCH")?;
+        }
+        Ok(())
+    }
+
+    /// UID FETCH <set> (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[]).
+    ///
+    /// Each body literal goes to a writer from `open_sink(len)` in small
+    /// chunks; when the message's response is complete, `done` gets the
+    /// writer back. After the first error from `open_sink`, a writer or
+    /// `done`, the rest of the response is read and discarded so the
+    /// session stays usable, and that error is returned.
+    pub fn uid_fetch_bodies<W: io::Write>(
+        &mut self,
+        uids: &str,
+        open_sink: &mut dyn FnMut(u64) -> io::Result<W>,
+        done: &mut dyn FnMut(FetchedBody, W) -> io::Result<()>,
+    ) -> Result<()> {
+        for set in checked_uid_sets(uids)? {
+            let mut fetch = BodyFetch {
+                open_sink: &mut *open_sink,
+                done: &mut *done,
+                current: None,
+                finished: Vec::new(),
+                error: None,
+            };
+            let tagged = self.run(
+                vec![Arg::raw(format!(
+                    "UID FETCH {set} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
+                ))],
+                &mut fetch,
+            )?;
+            if let Some(e) = fetch.error {
+                return Err(e);
+            }
+            check(tagged, "UID FETCH")?;
+        }
+        Ok(())
+    }
+
+    /// UID FETCH <set> (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]).
+    pub fn uid_fetch_headers(
+        &mut self,
+        uids: &str,
+        each: &mut dyn FnMut(HeaderInfo),
+    ) -> Result<()> {
+        for set in checked_uid_sets(uids)? {
+            let done = self.run(
+                vec![Arg::raw(format!(
+                    "UID FETCH {set} (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+                ))],
+                &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                    if let Response::Fetch(_, attrs) = resp {
+                        let m = FetchAttrs::from(attrs.as_slice());
+                        if let (Some(uid), Some(header)) = (m.uid, m.header) {
+                            each(HeaderInfo {
+                                uid,
+                                size: m.size.unwrap_or(0),
+                                message_id: extract_message_id(&header),
+                            });
+                        }
+                    }
+                }),
+            )?;
+            check(done, "UID FETCH")?;
+        }
+        Ok(())
+    }
+
+    /// UID SEARCH with criteria already encoded by the caller, e.g. `DELETED`.
+    pub fn uid_search(&mut self, criteria: &str) -> Result<Vec<u32>> {
+        if criteria.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(ImapError::Protocol(
+                "search criteria must not contain line breaks".into(),
+            ));
+        }
+        self.search(vec![Arg::raw(format!("UID SEARCH {criteria}"))])
+    }
+
+    /// UID SEARCH HEADER Message-ID <id>, quoting or sending a literal as needed.
+    pub fn uid_search_message_id(&mut self, message_id: &str) -> Result<Vec<u32>> {
+        self.search(vec![
+            Arg::raw("UID SEARCH HEADER Message-ID "),
+            Arg::string(message_id),
+        ])
+    }
+
+    fn search(&mut self, args: Vec<Arg<'_>>) -> Result<Vec<u32>> {
+        let mut found = Vec::new();
+        let done = self.run(
+            args,
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
+                    found.extend_from_slice(uids);
+                }
+            }),
+        )?;
+        check(done, "UID SEARCH")?;
+        Ok(found)
+    }
+}
+
+impl MessageMeta {
+    /// The metadata in one FETCH response; `None` for an unsolicited one
+    /// without UID or FLAGS.
+    pub(super) fn from_fetch(attrs: &[AttributeValue<'_>]) -> Option<MessageMeta> {
+        let m = FetchAttrs::from(attrs);
+        Some(MessageMeta {
+            uid: m.uid?,
+            flags: m.flags?,
+            size: m.size,
+            modseq: m.modseq,
+        })
+    }
+}
+
+/// The FETCH items this client asks for, pulled out of one response.
+#[derive(Default)]
+pub(super) struct FetchAttrs {
+    pub(super) uid: Option<u32>,
+    pub(super) flags: Option<Flags>,
+    pub(super) size: Option<u32>,
+    pub(super) modseq: Option<u64>,
+    pub(super) internal_date: Option<String>,
+    pub(super) header: Option<Vec<u8>>,
+}
+
+impl From<&[AttributeValue<'_>]> for FetchAttrs {
+    fn from(attrs: &[AttributeValue<'_>]) -> Self {
+        let mut out = FetchAttrs::default();
+        for attr in attrs {
+            match attr {
+                AttributeValue::Uid(u) => out.uid = Some(*u),
+                AttributeValue::Flags(names) => {
+                    out.flags = Some(
+                        names
+                            .iter()
+                            .filter_map(|n| Flags::from_imap_name(n))
+                            .fold(Flags::empty(), Flags::union),
+                    )
+                }
+                AttributeValue::Rfc822Size(s) => out.size = Some(*s),
+                AttributeValue::ModSeq(m) => out.modseq = Some(*m),
+                AttributeValue::InternalDate(d) => out.internal_date = Some(d.to_string()),
+                AttributeValue::BodySection {
+                    section: Some(_),
+                    data: Some(d),
+                    ..
+                }
+                | AttributeValue::Rfc822Header(Some(d)) => out.header = Some(d.to_vec()),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// Streams body literals to the caller's writers and hands each back once
+/// its FETCH response is complete.
+struct BodyFetch<'a, W> {
+    open_sink: &'a mut dyn FnMut(u64) -> io::Result<W>,
+    done: &'a mut dyn FnMut(FetchedBody, W) -> io::Result<()>,
+    /// The writer of the literal being received and its byte count.
+    current: Option<(W, u64)>,
+    /// Completed literals of the current response.
+    finished: Vec<(W, u64)>,
+    /// First failure; once set, everything else is discarded.
+    error: Option<ImapError>,
+}
+
+impl<W: io::Write> BodySink for BodyFetch<'_, W> {
+    fn begin(&mut self, len: u64) {
+        if self.error.is_none() {
+            match (self.open_sink)(len) {
+                Ok(w) => self.current = Some((w, 0)),
+                Err(e) => self.error = Some(ImapError::Io(e)),
+            }
+        }
+    }
+
+    fn chunk(&mut self, data: &[u8]) {
+        if let Some((w, n)) = &mut self.current {
+            match w.write_all(data) {
+                Ok(()) => *n += data.len() as u64,
+                Err(e) => {
+                    self.current = None;
+                    self.error.get_or_insert(ImapError::Io(e));
+                }
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(finished) = self.current.take() {
+            self.finished.push(finished);
+        }
+    }
+}
+
+impl<W: io::Write> ResponseHandler for BodyFetch<'_, W> {
+    fn untagged(&mut self, resp: &Response<'_>, _frame: &Frame) {
+        let Response::Fetch(_, attrs) = resp else {
+            return;
+        };
+        let mut bodies = std::mem::take(&mut self.finished);
+        if self.error.is_some() || bodies.is_empty() {
+            return;
+        }
+        let m = FetchAttrs::from(attrs.as_slice());
+        let Some(uid) = m.uid else {
+            self.error = Some(ImapError::Protocol(
+                "FETCH response with a body but no UID".into(),
+            ));
+            return;
+        };
+        let (writer, body_len) = bodies.swap_remove(0);
+        let fetched = FetchedBody {
+            uid,
+            flags: m.flags.unwrap_or_default(),
+            size: m.size,
+            internal_date: m.internal_date,
+            body_len,
+        };
+        if let Err(e) = (self.done)(fetched, writer) {
+            self.error = Some(ImapError::Io(e));
+        }
+    }
+
+    fn frame_done(&mut self) {
+        if !self.finished.is_empty() {
+            self.finished.clear();
+            self.error.get_or_insert(ImapError::Protocol(
+                "unreadable FETCH response; its message body was dropped".into(),
+            ));
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Commands on mailboxes: LIST, CREATE, SELECT and EXAMINE, STATUS and
+//! leaving a mailbox.
+
+use imap_proto::{MailboxDatum, Response, ResponseCode, Status};
+
+use super::command::Arg;
+use super::condstore;
+use super::framing::Frame;
+use super::response::{check, ignore_untagged, name_attribute, Done, Untagged};
+use super::{ImapError, ListEntry, MailboxInfo, MailboxStatus, Result, Session};
+
+/// What a SELECT or EXAMINE reports about the mailbox, gathered from its
+/// untagged responses.
+pub(super) struct Selecting {
+    verb: &'static str,
+    info: MailboxInfo,
+    uidvalidity: Option<u32>,
+}
+
+impl Selecting {
+    pub(super) fn new(verb: &str) -> Selecting {
+        let verb = if verb == "EXAMINE" {
+            "EXAMINE"
+        } else {
+            "SELECT"
+        };
+        Selecting {
+            verb,
+            info: MailboxInfo {
+                read_only: verb == "EXAMINE",
+                ..MailboxInfo::default()
+            },
+            uidvalidity: None,
+        }
+    }
+
+    pub(super) fn handler(&mut self) -> Untagged<impl FnMut(&Response<'_>, &Frame) + '_> {
+        Untagged(|resp: &Response<'_>, _: &Frame| match resp {
+            Response::Data {
+                status: Status::Ok,
+                outcome,
+            } => match outcome.code {
+                Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(v),
+                Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(v),
+                Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(v),
+                _ => {}
+            },
+            Response::MailboxData(MailboxDatum::Exists(n)) => self.info.exists = *n,
+            _ => {}
+        })
+    }
+
+    pub(super) fn finish(mut self, done: Done) -> Result<MailboxInfo> {
+        let done = check(done, self.verb)?;
+        match done.code {
+            Some(ResponseCode::ReadOnly) => self.info.read_only = true,
+            Some(ResponseCode::ReadWrite) => self.info.read_only = false,
+            _ => {}
+        }
+        self.info.uidvalidity = self.uidvalidity.ok_or_else(|| {
+            ImapError::Protocol(format!("{} response carried no UIDVALIDITY", self.verb))
+        })?;
+        Ok(self.info)
+    }
+}
+
+impl Session {
+    /// LIST "" "*".
+    pub fn list(&mut self) -> Result<Vec<ListEntry>> {
+        let mut entries = Vec::new();
+        let done = self.run(
+            vec![Arg::raw("LIST \"\" \"*\"")],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::MailboxData(MailboxDatum::List(data)) = resp {
+                    entries.push(ListEntry {
+                        name: data.name.to_string(),
+                        delimiter: data.delimiter.as_deref().and_then(|d| d.chars().next()),
+                        attributes: data.name_attributes.iter().map(name_attribute).collect(),
+                    });
+                }
+            }),
+        )?;
+        check(done, "LIST")?;
+        Ok(entries)
+    }
+
+    /// CREATE a mailbox (raw modified UTF-7 name); an existing one is fine.
+    pub fn create(&mut self, name: &str) -> Result<()> {
+        let done = self.run(
+            vec![Arg::raw("CREATE "), Arg::string(name)],
+            &mut ignore_untagged(),
+        )?;
+        if !done.is_ok()
+            && done
+                .text
+                .to_ascii_uppercase()
+                .starts_with("[ALREADYEXISTS]")
+        {
+            return Ok(());
+        }
+        check(done, "CREATE").map(|_| ())
+    }
+
+    /// SELECT, with CONDSTORE when the server has it.
+    pub fn select(&mut self, name: &str) -> Result<MailboxInfo> {
+        self.select_or_examine("SELECT", name)
+    }
+
+    /// EXAMINE: like SELECT but read-only, for dry runs.
+    pub fn examine(&mut self, name: &str) -> Result<MailboxInfo> {
+        self.select_or_examine("EXAMINE", name)
+    }
+
+    pub(super) fn select_or_examine(&mut self, verb: &str, name: &str) -> Result<MailboxInfo> {
+        let args = self.select_args(verb, name);
+        let mut selecting = Selecting::new(verb);
+        let done = self.run(args, &mut selecting.handler())?;
+        selecting.finish(done)
+    }
+
+    pub(super) fn select_args<'n>(&self, verb: &str, name: &'n str) -> Vec<Arg<'n>> {
+        let mut args = vec![Arg::raw(format!("{verb} ")), Arg::string(name)];
+        if self.has_capability("CONDSTORE") {
+            args.push(Arg::raw(" (CONDSTORE)"));
+        }
+        args
+    }
+
+    /// STATUS (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]).
+    pub fn status(&mut self, name: &str) -> Result<MailboxStatus> {
+        let items = if self.has_capability("CONDSTORE") {
+            " (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+        } else {
+            " (MESSAGES UIDNEXT UIDVALIDITY)"
+        };
+        let mut status = MailboxStatus::default();
+        let done = self.run(
+            vec![Arg::raw("STATUS "), Arg::string(name), Arg::raw(items)],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::MailboxData(MailboxDatum::Status { status: attrs, .. }) = resp {
+                    status = condstore::status_from(attrs);
+                }
+            }),
+        )?;
+        check(done, "STATUS")?;
+        Ok(status)
+    }
+
+    /// Leaves the selected mailbox with UNSELECT. Without UNSELECT the
+    /// mailbox stays selected: CLOSE would expunge `\Deleted` messages.
+    pub fn close(&mut self) -> Result<()> {
+        if !self.has_capability("UNSELECT") {
+            return Ok(());
+        }
+        let done = self.run(vec![Arg::raw("UNSELECT")], &mut ignore_untagged())?;
+        check(done, "UNSELECT").map(|_| ())
+    }
+}
