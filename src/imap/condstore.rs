@@ -15,13 +15,12 @@ use super::{
 };
 
 impl Session {
-    /// `LIST "" "*" RETURN (STATUS (...))`: the folders and, per folder
-    /// name, its status, in one round trip. Needs LIST-STATUS.
+    /// The folders and, per folder name, its status, in one round trip
+    /// (`LIST "" "*" RETURN (STATUS (...))`) where the server has
+    /// LIST-STATUS; elsewhere a plain LIST and no statuses.
     pub fn list_with_status(&mut self) -> Result<(Vec<ListEntry>, HashMap<String, MailboxStatus>)> {
         if !self.has_capability("LIST-STATUS") {
-            return Err(ImapError::Protocol(
-                "LIST RETURN (STATUS) needs LIST-STATUS, which the server does not offer".into(),
-            ));
+            return Ok((self.list()?, HashMap::new()));
         }
         let items = if self.has_capability("CONDSTORE") {
             "MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ"
@@ -83,11 +82,33 @@ fn collect_changes(
 }
 
 impl Session {
+    /// Opens a folder (EXAMINE when `read_only`) and, where the server has
+    /// QRESYNC and `since` holds the folder's recorded UIDVALIDITY and
+    /// HIGHESTMODSEQ, gets the changes since then in the same round trip.
+    /// No changes means the caller must list the folder: the server cannot
+    /// tell them, or the UIDVALIDITY changed.
+    pub fn open_with_changes(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        since: Option<(u32, u64)>,
+    ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
+        match since {
+            Some((uidvalidity, modseq)) if self.has_capability("QRESYNC") => {
+                self.select_with_changes(name, read_only, uidvalidity, modseq)
+            }
+            _ => {
+                let verb = if read_only { "EXAMINE" } else { "SELECT" };
+                Ok((self.select_or_examine(verb, name)?, None))
+            }
+        }
+    }
+
     /// SELECT (EXAMINE when `read_only`) and the changes since `modseq` in
     /// one round trip. The changes are `None` when the folder's UIDVALIDITY
     /// is no longer `uidvalidity`: they would name other messages. Needs
     /// QRESYNC enabled.
-    pub fn select_with_changes(
+    pub(super) fn select_with_changes(
         &mut self,
         name: &str,
         read_only: bool,

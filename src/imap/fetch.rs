@@ -9,7 +9,7 @@ use imap_proto::{AttributeValue, MailboxDatum, Response};
 use super::command::Arg;
 use super::framing::{BodySink, Frame};
 use super::response::{check, ResponseHandler, Untagged};
-use super::uid_set::checked_uid_sets;
+use super::uid_set::UidSet;
 use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, MessageMeta, Result, Session,
 };
@@ -18,7 +18,7 @@ impl Session {
     /// Unsolicited FETCH responses without UID are ignored.
     pub fn uid_fetch_meta(
         &mut self,
-        uids: &str,
+        set: &UidSet,
         changed_since: Option<u64>,
         each: &mut dyn FnMut(MessageMeta),
     ) -> Result<()> {
@@ -36,19 +36,17 @@ impl Session {
         let suffix = changed_since
             .map(|m| format!(" (CHANGEDSINCE {m})"))
             .unwrap_or_default();
-        for set in checked_uid_sets(uids)? {
-            let done = self.run(
-                vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
-                &mut Untagged(|resp: &Response<'_>, _: &Frame| {
-                    if let Response::Fetch(_, attrs) = resp {
-                        if let Some(meta) = MessageMeta::from_fetch(attrs) {
-                            each(meta);
-                        }
+        let done = self.run(
+            vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::Fetch(_, attrs) = resp {
+                    if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                        each(meta);
                     }
-                }),
-            )?;
-            check(done, "UID FETCH")?;
-        }
+                }
+            }),
+        )?;
+        check(done, "UID FETCH")?;
         Ok(())
     }
 
@@ -61,58 +59,54 @@ impl Session {
     /// session stays usable, and that error is returned.
     pub fn uid_fetch_bodies<W: io::Write>(
         &mut self,
-        uids: &str,
+        set: &UidSet,
         open_sink: &mut dyn FnMut(u64) -> io::Result<W>,
         done: &mut dyn FnMut(FetchedBody, W) -> io::Result<()>,
     ) -> Result<()> {
-        for set in checked_uid_sets(uids)? {
-            let mut fetch = BodyFetch {
-                open_sink: &mut *open_sink,
-                done: &mut *done,
-                current: None,
-                finished: Vec::new(),
-                error: None,
-            };
-            let tagged = self.run(
-                vec![Arg::raw(format!(
-                    "UID FETCH {set} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
-                ))],
-                &mut fetch,
-            )?;
-            if let Some(e) = fetch.error {
-                return Err(e);
-            }
-            check(tagged, "UID FETCH")?;
+        let mut fetch = BodyFetch {
+            open_sink: &mut *open_sink,
+            done: &mut *done,
+            current: None,
+            finished: Vec::new(),
+            error: None,
+        };
+        let tagged = self.run(
+            vec![Arg::raw(format!(
+                "UID FETCH {set} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
+            ))],
+            &mut fetch,
+        )?;
+        if let Some(e) = fetch.error {
+            return Err(e);
         }
+        check(tagged, "UID FETCH")?;
         Ok(())
     }
 
     /// UID FETCH <set> (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]).
     pub fn uid_fetch_headers(
         &mut self,
-        uids: &str,
+        set: &UidSet,
         each: &mut dyn FnMut(HeaderInfo),
     ) -> Result<()> {
-        for set in checked_uid_sets(uids)? {
-            let done = self.run(
-                vec![Arg::raw(format!(
-                    "UID FETCH {set} (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
-                ))],
-                &mut Untagged(|resp: &Response<'_>, _: &Frame| {
-                    if let Response::Fetch(_, attrs) = resp {
-                        let m = FetchAttrs::from(attrs.as_slice());
-                        if let (Some(uid), Some(header)) = (m.uid, m.header) {
-                            each(HeaderInfo {
-                                uid,
-                                size: m.size.unwrap_or(0),
-                                message_id: extract_message_id(&header),
-                            });
-                        }
+        let done = self.run(
+            vec![Arg::raw(format!(
+                "UID FETCH {set} (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+            ))],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::Fetch(_, attrs) = resp {
+                    let m = FetchAttrs::from(attrs.as_slice());
+                    if let (Some(uid), Some(header)) = (m.uid, m.header) {
+                        each(HeaderInfo {
+                            uid,
+                            size: m.size.unwrap_or(0),
+                            message_id: extract_message_id(&header),
+                        });
                     }
-                }),
-            )?;
-            check(done, "UID FETCH")?;
-        }
+                }
+            }),
+        )?;
+        check(done, "UID FETCH")?;
         Ok(())
     }
 

@@ -146,6 +146,16 @@ impl Session {
         Ok(status)
     }
 
+    /// STATUS with HIGHESTMODSEQ, or `None` where the server lacks
+    /// CONDSTORE: without a modseq a status cannot show that a folder's
+    /// flags are unchanged, so asking would cost a round trip for nothing.
+    pub fn status_with_modseq(&mut self, name: &str) -> Result<Option<MailboxStatus>> {
+        if !self.has_capability("CONDSTORE") {
+            return Ok(None);
+        }
+        self.status(name).map(Some)
+    }
+
     /// Leaves the selected mailbox with UNSELECT. Without UNSELECT the
     /// mailbox stays selected: CLOSE would expunge `\Deleted` messages.
     pub fn close(&mut self) -> Result<()> {

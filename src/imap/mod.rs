@@ -40,11 +40,12 @@ pub use idle::IdleEvent;
 pub use message_id::extract_message_id;
 pub use quota::QuotaUsage;
 pub use session::Session;
+pub use store::Expunged;
 pub use types::{
     ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo, MailboxStatus,
     MessageMeta, Result,
 };
-pub use uid_set::uid_sets;
+pub use uid_set::UidSet;
 
 // For the extension modules (`condstore`, `idle`, `quota`) and the tests.
 use command::Arg;

@@ -1,5 +1,6 @@
 //! Changing messages: APPEND, UID STORE of flags (pipelined), and
-//! deleting with UID EXPUNGE or a bare EXPUNGE.
+//! expunging exactly the given UIDs, with UID EXPUNGE where the server has
+//! UIDPLUS and a checked bare EXPUNGE where it does not.
 
 use std::io::Read;
 
@@ -8,8 +9,8 @@ use imap_proto::ResponseCode;
 
 use super::command::{quote, Arg};
 use super::response::{check, ignore_untagged};
-use super::uid_set::checked_uid_sets;
-use super::{Flags, ImapError, Result, Session};
+use super::uid_set::UidSet;
+use super::{Flags, Result, Session};
 
 impl Session {
     /// APPEND exactly `len` bytes from `body` with `flags` and an optional
@@ -45,73 +46,99 @@ impl Session {
     }
 
     /// UID STORE <set> +FLAGS.SILENT (...) or -FLAGS.SILENT (...).
-    pub fn uid_store(&mut self, uids: &str, add: bool, flags: Flags) -> Result<()> {
+    pub fn uid_store(&mut self, set: &UidSet, add: bool, flags: Flags) -> Result<()> {
         if flags.is_empty() {
             return Ok(());
         }
         let sign = if add { '+' } else { '-' };
-        for set in checked_uid_sets(uids)? {
-            let done = self.run(
-                vec![Arg::raw(format!(
-                    "UID STORE {set} {sign}FLAGS.SILENT {}",
-                    flags.to_imap_list()
-                ))],
-                &mut ignore_untagged(),
-            )?;
-            check(done, "UID STORE")?;
-        }
-        Ok(())
+        let done = self.run(
+            vec![Arg::raw(format!(
+                "UID STORE {set} {sign}FLAGS.SILENT {}",
+                flags.to_imap_list()
+            ))],
+            &mut ignore_untagged(),
+        )?;
+        check(done, "UID STORE").map(drop)
     }
 
-    /// Several `UID STORE <set> (+|-)FLAGS.SILENT (...)`, as `(uids, add,
+    /// Several `UID STORE <set> (+|-)FLAGS.SILENT (...)`, as `(set, add,
     /// flags)`, sent without waiting for each answer: one round trip for a
     /// folder's flag changes. Every answer is read; the first failure is
     /// returned.
-    pub fn uid_store_many(&mut self, stores: &[(String, bool, Flags)]) -> Result<()> {
-        let mut commands = Vec::new();
-        for (uids, add, flags) in stores.iter().filter(|(_, _, f)| !f.is_empty()) {
-            let sign = if *add { '+' } else { '-' };
-            for set in checked_uid_sets(uids)? {
-                commands.push((
+    pub fn uid_store_many(&mut self, stores: &[(UidSet, bool, Flags)]) -> Result<()> {
+        let commands = stores
+            .iter()
+            .filter(|(_, _, f)| !f.is_empty())
+            .map(|(set, add, flags)| {
+                let sign = if *add { '+' } else { '-' };
+                (
                     format!(
                         "UID STORE {set} {sign}FLAGS.SILENT {}",
                         flags.to_imap_list()
                     ),
                     "UID STORE",
+                )
+            })
+            .collect();
+        self.run_all(commands)
+    }
+
+    /// Removes exactly the messages `uids` from the selected folder.
+    ///
+    /// With UIDPLUS: `\Deleted` and UID EXPUNGE per set, in one round trip.
+    /// Without it only a bare EXPUNGE exists, which removes every
+    /// `\Deleted` message, other clients' too; so it is used only when
+    /// `UID SEARCH DELETED` shows nothing else marked. Otherwise the
+    /// messages are only marked `\Deleted`, for a later run to expunge,
+    /// and the answer says so.
+    pub fn expunge_uids(&mut self, uids: &[u32]) -> Result<Expunged> {
+        if uids.is_empty() {
+            return Ok(Expunged::All);
+        }
+        if self.has_capability("UIDPLUS") {
+            let mut commands = Vec::new();
+            for set in UidSet::covering(uids) {
+                commands.push((
+                    format!(
+                        "UID STORE {set} +FLAGS.SILENT {}",
+                        Flags::DELETED.to_imap_list()
+                    ),
+                    "UID STORE",
                 ));
+                commands.push((format!("UID EXPUNGE {set}"), "UID EXPUNGE"));
+            }
+            self.run_all(commands)?;
+            return Ok(Expunged::All);
+        }
+        let others = self.uid_search("DELETED")?;
+        let marked_by_others = others.iter().any(|u| !uids.contains(u));
+        for set in UidSet::covering(uids) {
+            self.uid_store(&set, true, Flags::DELETED)?;
+            if !marked_by_others {
+                self.expunge()?;
             }
         }
-        self.run_all(commands)
+        Ok(if marked_by_others {
+            Expunged::MarkedOnly
+        } else {
+            Expunged::All
+        })
     }
 
-    /// Marks the messages `\Deleted` and expunges exactly them (UID
-    /// EXPUNGE, so UIDPLUS is needed), all in one round trip.
-    pub fn uid_delete(&mut self, uids: &str) -> Result<()> {
-        if !self.has_capability("UIDPLUS") {
-            return Err(ImapError::Protocol(
-                "UID EXPUNGE needs UIDPLUS, which the server does not offer".into(),
-            ));
-        }
-        let mut commands = Vec::new();
-        for set in checked_uid_sets(uids)? {
-            commands.push((
-                format!(
-                    "UID STORE {set} +FLAGS.SILENT {}",
-                    Flags::DELETED.to_imap_list()
-                ),
-                "UID STORE",
-            ));
-            commands.push((format!("UID EXPUNGE {set}"), "UID EXPUNGE"));
-        }
-        self.run_all(commands)
-    }
-
-    /// Bare EXPUNGE: removes every `\\Deleted` message of the folder, other
-    /// clients' too, so callers use it only after checking with
-    /// `UID SEARCH DELETED` that nothing else is marked, on servers without
-    /// UIDPLUS.
-    pub fn expunge(&mut self) -> Result<()> {
+    /// Bare EXPUNGE: removes every `\Deleted` message of the folder.
+    fn expunge(&mut self) -> Result<()> {
         let done = self.run(vec![Arg::raw("EXPUNGE")], &mut ignore_untagged())?;
         check(done, "EXPUNGE").map(drop)
     }
+}
+
+/// What [`Session::expunge_uids`] could do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expunged {
+    /// The messages are gone.
+    All,
+    /// The server lacks UIDPLUS and other messages are marked `\Deleted`:
+    /// a bare EXPUNGE would remove them too, so the messages are only
+    /// marked, to be expunged by a later run.
+    MarkedOnly,
 }

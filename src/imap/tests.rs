@@ -9,6 +9,13 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
+/// The one set a test names, checked as a caller's text would be.
+fn set(text: &str) -> UidSet {
+    let mut sets = UidSet::parse(text).unwrap();
+    assert_eq!(sets.len(), 1);
+    sets.remove(0)
+}
+
 /// One exchange: the client line must start with `expect` (after the tag);
 /// `reply` is sent back with `TAG` replaced by the client's tag.
 type Script = Vec<(&'static str, Vec<u8>)>;
@@ -254,7 +261,7 @@ fn fetch_bodies_stream_and_survive_sink_errors() {
     let mut s = Session::connect(&opts).unwrap();
     let mut got = Vec::new();
     s.uid_fetch_bodies(
-        "1:*",
+        &UidSet::all(),
         &mut |len| Ok(Vec::with_capacity(len as usize)),
         &mut |meta, body: Vec<u8>| {
             got.push((meta, body));
@@ -276,7 +283,10 @@ fn fetch_bodies_stream_and_survive_sink_errors() {
     // The first `done` fails: the error comes back and the session stays usable.
     let mut calls = 0;
     let err = s
-        .uid_fetch_bodies("1:*", &mut |_| Ok(Vec::new()), &mut |_, _: Vec<u8>| {
+        .uid_fetch_bodies(&UidSet::all(), &mut |_| Ok(Vec::new()), &mut |_,
+                                                                         _: Vec<
+            u8,
+        >| {
             calls += 1;
             Err(io::Error::other("disk full"))
         })
@@ -288,7 +298,7 @@ fn fetch_bodies_stream_and_survive_sink_errors() {
     let mut opened = 0;
     let err = s
         .uid_fetch_bodies(
-            "1:*",
+            &UidSet::all(),
             &mut |_| -> io::Result<Vec<u8>> {
                 opened += 1;
                 Err(io::Error::other("no space"))
@@ -332,7 +342,7 @@ fn fetch_meta_headers_search_and_append() {
     );
     let mut s = Session::connect(&opts).unwrap();
     let mut metas = Vec::new();
-    s.uid_fetch_meta("1:3", Some(5), &mut |m| metas.push(m))
+    s.uid_fetch_meta(&set("1:3"), Some(5), &mut |m| metas.push(m))
         .unwrap();
     assert_eq!(
         metas,
@@ -344,7 +354,8 @@ fn fetch_meta_headers_search_and_append() {
         }]
     );
     let mut headers = Vec::new();
-    s.uid_fetch_headers("1", &mut |h| headers.push(h)).unwrap();
+    s.uid_fetch_headers(&set("1"), &mut |h| headers.push(h))
+        .unwrap();
     assert_eq!(headers[0].message_id.as_deref(), Some("<x@y>"));
     assert_eq!(headers[0].size, 10);
     assert_eq!(s.uid_search_message_id("<x@y>").unwrap(), vec![1, 4]);
@@ -358,11 +369,12 @@ fn fetch_meta_headers_search_and_append() {
         )
         .unwrap();
     assert_eq!(appended, Some((99, 12)));
-    s.uid_store("1:3", false, Flags::SEEN).unwrap();
-    s.uid_store("1:3", true, Flags::empty()).unwrap();
-    s.uid_delete("2").unwrap();
+    s.uid_store(&set("1:3"), false, Flags::SEEN).unwrap();
+    s.uid_store(&set("1:3"), true, Flags::empty()).unwrap();
+    assert_eq!(s.expunge_uids(&[2]).unwrap(), Expunged::All);
+    // Command text cannot pass for a UID set.
     assert!(matches!(
-        s.uid_store("1 FLAGS", true, Flags::SEEN),
+        UidSet::parse("1 FLAGS"),
         Err(ImapError::Protocol(_))
     ));
     drop(s);
@@ -540,7 +552,7 @@ fn select_with_changes_pipelines_select_and_fetch() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let (info, changes) = s.select_with_changes("Work", false, 77, 10).unwrap();
+    let (info, changes) = s.open_with_changes("Work", false, Some((77, 10))).unwrap();
     assert_eq!((info.uidvalidity, info.exists), (77, 3));
     assert_eq!(info.highestmodseq, Some(20));
     let changes = changes.expect("same UIDVALIDITY: the changes apply");
@@ -553,6 +565,57 @@ fn select_with_changes_pipelines_select_and_fetch() {
     drop(s);
     let seen = server.join().unwrap();
     assert!(seen[1].contains("UID FETCH"), "{seen:?}");
+}
+
+#[test]
+fn open_with_changes_without_qresync_only_selects() {
+    let (opts, server) = serve(
+        GREETING,
+        vec![
+            (
+                "SELECT \"Work\"",
+                b"* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nTAG OK [READ-WRITE] done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let (info, changes) = s.open_with_changes("Work", false, Some((77, 10))).unwrap();
+    assert_eq!((info.uidvalidity, info.exists), (77, 3));
+    assert!(changes.is_none(), "the caller lists the folder instead");
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+#[test]
+fn list_with_status_without_list_status_is_a_plain_list() {
+    let (opts, server) = serve(
+        GREETING,
+        vec![(
+            "LIST \"\" \"*\"",
+            b"* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\nTAG OK done\r\n".to_vec(),
+        )],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let (entries, statuses) = s.list_with_status().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(statuses.is_empty());
+    drop(s);
+    let seen = server.join().unwrap();
+    assert!(!seen[0].contains("RETURN"), "{seen:?}");
+}
+
+#[test]
+fn status_with_modseq_asks_nothing_without_condstore() {
+    let (opts, server) = serve(GREETING, vec![("NOOP", b"TAG OK noop\r\n".to_vec())]);
+    let mut s = Session::connect(&opts).unwrap();
+    assert!(s.status_with_modseq("Work").unwrap().is_none());
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 1, "no STATUS is sent: {seen:?}");
 }
 
 #[test]
@@ -629,10 +692,10 @@ fn uid_store_many_reads_every_answer_and_reports_the_first_failure() {
     let mut s = Session::connect(&opts).unwrap();
     let err = s
         .uid_store_many(&[
-            ("1:3".into(), true, Flags::SEEN),
-            ("1:3".into(), false, Flags::FLAGGED),
-            ("5".into(), true, Flags::empty()),
-            ("7".into(), true, Flags::ANSWERED),
+            (set("1:3"), true, Flags::SEEN),
+            (set("1:3"), false, Flags::FLAGGED),
+            (set("5"), true, Flags::empty()),
+            (set("7"), true, Flags::ANSWERED),
         ])
         .unwrap_err();
     assert!(
@@ -646,7 +709,7 @@ fn uid_store_many_reads_every_answer_and_reports_the_first_failure() {
 }
 
 #[test]
-fn uid_delete_marks_then_expunges_exactly_the_set() {
+fn expunge_uids_marks_then_expunges_exactly_the_set() {
     let (opts, server) = serve(
         GREETING,
         vec![
@@ -662,10 +725,66 @@ fn uid_delete_marks_then_expunges_exactly_the_set() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    s.uid_delete("4,9").unwrap();
+    assert_eq!(s.expunge_uids(&[9, 4]).unwrap(), Expunged::All);
     s.noop().unwrap();
     drop(s);
     server.join().unwrap();
+}
+
+/// Without UIDPLUS there is no UID EXPUNGE; a bare EXPUNGE is safe only
+/// when no other message is marked `\Deleted`.
+const NO_UIDPLUS_GREETING: &str = "* OK [CAPABILITY IMAP4rev1 UNSELECT] ready\r\n";
+
+#[test]
+fn expunge_uids_without_uidplus_expunges_when_nothing_else_is_marked() {
+    let (opts, server) = serve(
+        NO_UIDPLUS_GREETING,
+        vec![
+            (
+                "UID SEARCH DELETED",
+                b"* SEARCH 4\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID STORE 4,9 +FLAGS.SILENT (\\Deleted)",
+                b"TAG OK done\r\n".to_vec(),
+            ),
+            (
+                "EXPUNGE",
+                b"* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nTAG OK done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    assert_eq!(s.expunge_uids(&[4, 9]).unwrap(), Expunged::All);
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert!(seen.iter().any(|l| l.ends_with(" EXPUNGE")), "{seen:?}");
+}
+
+#[test]
+fn expunge_uids_without_uidplus_only_marks_when_others_are_marked() {
+    let (opts, server) = serve(
+        NO_UIDPLUS_GREETING,
+        vec![
+            (
+                "UID SEARCH DELETED",
+                b"* SEARCH 4 5\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID STORE 4 +FLAGS.SILENT (\\Deleted)",
+                b"TAG OK done\r\n".to_vec(),
+            ),
+            ("NOOP", b"TAG OK noop\r\n".to_vec()),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    assert_eq!(s.expunge_uids(&[4]).unwrap(), Expunged::MarkedOnly);
+    s.noop().unwrap();
+    drop(s);
+    let seen = server.join().unwrap();
+    assert!(!seen.iter().any(|l| l.contains("EXPUNGE")), "{seen:?}");
 }
 
 #[test]

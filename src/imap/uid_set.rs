@@ -1,15 +1,66 @@
-//! Compact UID set strings (`1:5,7,9:12`) for UID commands.
+//! UID sets (`1:5,7,9:12`) for UID commands, as a type that is valid and
+//! short enough for one command line by construction.
 //!
 //! Servers limit command line length (Dovecot at 64 KiB, others lower), so
-//! long sets are split into several strings of bounded size, each sent as
-//! its own command.
+//! long sets are split into several sets of bounded size, each sent as its
+//! own command. Because a [`UidSet`] can only be built from UIDs or from
+//! checked text, no command has to check or split its set again, and no
+//! caller can smuggle other command text into a UID command.
+
+use std::fmt;
+
+use super::{ImapError, Result};
 
 /// Upper bound for one UID set string.
 pub const MAX_UID_SET_LEN: usize = 4000;
 
+/// A non-empty UID set of at most [`MAX_UID_SET_LEN`] bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UidSet(String);
+
+impl UidSet {
+    /// Every message of the folder: `1:*`.
+    pub fn all() -> UidSet {
+        UidSet("1:*".into())
+    }
+
+    /// `first:*`: the message with UID `first` and every later one.
+    pub fn from_uid(first: u32) -> UidSet {
+        UidSet(format!("{first}:*"))
+    }
+
+    /// The fewest sets that cover `uids` (any order, duplicates allowed).
+    /// No UIDs, no sets.
+    pub fn covering(uids: &[u32]) -> Vec<UidSet> {
+        uid_sets(uids).into_iter().map(UidSet).collect()
+    }
+
+    /// Checks set text such as `1:100,200,300:*` and splits it at commas
+    /// into command-sized sets.
+    pub fn parse(text: &str) -> Result<Vec<UidSet>> {
+        if !is_valid_uid_set(text) {
+            return Err(ImapError::Protocol(format!("invalid UID set {text:?}")));
+        }
+        Ok(split_uid_set(text, MAX_UID_SET_LEN)
+            .into_iter()
+            .map(UidSet)
+            .collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Compresses `uids` (any order, duplicates allowed) into UID set strings of
 /// at most [`MAX_UID_SET_LEN`] bytes each. No UIDs → no strings.
-pub fn uid_sets(uids: &[u32]) -> Vec<String> {
+fn uid_sets(uids: &[u32]) -> Vec<String> {
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -34,7 +85,7 @@ pub fn uid_sets(uids: &[u32]) -> Vec<String> {
 
 /// Splits a caller-supplied set such as `1:100,200,300:*` at commas into
 /// strings of at most `max` bytes, so a long set becomes several commands.
-pub fn split_uid_set(set: &str, max: usize) -> Vec<String> {
+fn split_uid_set(set: &str, max: usize) -> Vec<String> {
     if set.len() <= max {
         return vec![set.to_string()];
     }
@@ -61,7 +112,7 @@ fn pack<'a>(items: impl Iterator<Item = &'a str>, max: usize) -> Vec<String> {
 
 /// Whether `set` is a syntactically valid UID set (numbers, ranges, `*`),
 /// so callers cannot smuggle other command text into a UID command.
-pub fn is_valid_uid_set(set: &str) -> bool {
+fn is_valid_uid_set(set: &str) -> bool {
     !set.is_empty()
         && set.split(',').all(|item| {
             let mut parts = item.split(':');
@@ -76,17 +127,6 @@ pub fn is_valid_uid_set(set: &str) -> bool {
                 _ => false,
             }
         })
-}
-
-/// Splits a caller's UID set into command-sized pieces, rejecting anything
-/// that is not a UID set so it cannot inject command text.
-pub(super) fn checked_uid_sets(uids: &str) -> super::Result<Vec<String>> {
-    if !is_valid_uid_set(uids) {
-        return Err(super::ImapError::Protocol(format!(
-            "invalid UID set {uids:?}"
-        )));
-    }
-    Ok(split_uid_set(uids, MAX_UID_SET_LEN))
 }
 
 #[cfg(test)]
@@ -137,6 +177,18 @@ mod tests {
     fn splits_caller_sets_at_commas() {
         assert_eq!(split_uid_set("1:*", 10), vec!["1:*"]);
         assert_eq!(split_uid_set("1,2,3,4,5", 3), vec!["1,2", "3,4", "5"]);
+    }
+
+    #[test]
+    fn typed_sets_come_only_from_uids_or_checked_text() {
+        assert_eq!(UidSet::all().as_str(), "1:*");
+        assert_eq!(UidSet::from_uid(7).to_string(), "7:*");
+        assert_eq!(UidSet::covering(&[3, 1, 2]), vec![UidSet("1:3".into())]);
+        assert!(UidSet::parse("1 FLAGS").is_err());
+        assert!(UidSet::parse("").is_err());
+        let long: Vec<String> = (1..3000).map(|i| (i * 2).to_string()).collect();
+        let sets = UidSet::parse(&long.join(",")).unwrap();
+        assert!(sets.len() > 1 && sets.iter().all(|s| s.as_str().len() <= MAX_UID_SET_LEN));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::Context;
 
 use crate::flags::Flags;
-use crate::imap::{format_internal_date, uid_sets, Session};
+use crate::imap::{format_internal_date, Expunged, Session, UidSet};
 use crate::maildir::{
     base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, DirWitness,
     LfWriter, LocalMessage, Maildir, BLOCK_WRITER_CAPACITY,
@@ -162,7 +162,7 @@ impl<'a> Applier<'a> {
         // round trip.
         let mut stores = Vec::new();
         for ((add, remove), uids) in &server_groups {
-            for set in uid_sets(uids) {
+            for set in UidSet::covering(uids) {
                 stores.push((set.clone(), true, *add));
                 stores.push((set, false, *remove));
             }
@@ -179,29 +179,12 @@ impl<'a> Applier<'a> {
         if uids.is_empty() {
             return Ok(());
         }
-        if !self.session.has_capability("UIDPLUS") {
-            // A bare EXPUNGE could remove other clients' \Deleted messages.
-            let others = self.session.uid_search("DELETED")?;
-            if others.iter().any(|u| !uids.contains(u)) {
-                for set in uid_sets(uids) {
-                    self.session.uid_store(&set, true, Flags::DELETED)?;
-                }
-                anyhow::bail!(
-                    "the server lacks UIDPLUS and other messages are marked \\Deleted; \
-                     {} messages were marked \\Deleted and will be expunged by a later run",
-                    uids.len()
-                );
-            }
-        }
-        if self.session.has_capability("UIDPLUS") {
-            for set in uid_sets(uids) {
-                self.session.uid_delete(&set)?;
-            }
-        } else {
-            for set in uid_sets(uids) {
-                self.session.uid_store(&set, true, Flags::DELETED)?;
-                self.session.expunge()?;
-            }
+        if self.session.expunge_uids(uids)? == Expunged::MarkedOnly {
+            anyhow::bail!(
+                "the server lacks UIDPLUS and other messages are marked \\Deleted; \
+                 {} messages were marked \\Deleted and will be expunged by a later run",
+                uids.len()
+            );
         }
         self.pending
             .extend(uids.iter().map(|&uid| PairChange::Remove { uid }));
@@ -253,7 +236,7 @@ impl<'a> Applier<'a> {
         let maildir = self.maildir;
         // One write buffer goes from message to message.
         let spare = Cell::new(Vec::new());
-        for set in uid_sets(&uids) {
+        for set in UidSet::covering(&uids) {
             let mut open_sink = |_len: u64| {
                 let mut buffer = spare.take();
                 buffer.reserve(BLOCK_WRITER_CAPACITY);
@@ -408,7 +391,7 @@ impl<'a> Applier<'a> {
         }
         let mut found = None;
         self.session
-            .uid_fetch_meta(&format!("{floor}:*"), None, &mut |m| {
+            .uid_fetch_meta(&UidSet::from_uid(floor), None, &mut |m| {
                 if m.uid >= floor && m.size.map(u64::from) == Some(size) {
                     found = found.max(Some(m.uid));
                 }

@@ -123,13 +123,10 @@ fn attach_statuses(
                 .cloned();
             job.status = key.and_then(|k| statuses.remove(&k));
         }
-        if job.status.is_none() && !by_status && job.in_state && session.has_capability("CONDSTORE")
-        {
-            job.status = Some(
-                session
-                    .status(&job.remote_name)
-                    .with_context(|| format!("cannot get the status of {}", job.display_name))?,
-            );
+        if job.status.is_none() && !by_status && job.in_state {
+            job.status = session
+                .status_with_modseq(&job.remote_name)
+                .with_context(|| format!("cannot get the status of {}", job.display_name))?;
         }
     }
     Ok(())
@@ -233,12 +230,9 @@ pub fn sync_account(
     let mut session = connecting
         .join()
         .unwrap_or_else(|_| Err(anyhow::anyhow!("the login thread panicked")))?;
-    let (remote, mut statuses) = if session.has_capability("LIST-STATUS") {
-        session.list_with_status()
-    } else {
-        session.list().map(|l| (l, HashMap::new()))
-    }
-    .context("cannot list the server's folders")?;
+    let (remote, mut statuses) = session
+        .list_with_status()
+        .context("cannot list the server's folders")?;
     let mut list = folder_list(&remote, &local, &known_folders, root, account.local_names);
     if !list.renames.is_empty() {
         if options.dry_run {

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use anyhow::Context;
 
-use crate::imap::{uid_sets, HeaderInfo, Session};
+use crate::imap::{HeaderInfo, Session, UidSet};
 use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, LocalMessage, Maildir};
 use crate::report::Reporter;
@@ -28,7 +28,7 @@ type ContentKey = (String, u64);
 /// Fetches Message-ID and size for the given UIDs.
 fn remote_keys(session: &mut Session, uids: &[u32]) -> anyhow::Result<Vec<HeaderInfo>> {
     let mut out = Vec::with_capacity(uids.len());
-    for set in uid_sets(uids) {
+    for set in UidSet::covering(uids) {
         session
             .uid_fetch_headers(&set, &mut |h| out.push(h))
             .context("cannot fetch Message-IDs")?;
@@ -75,7 +75,7 @@ impl RemoteHashes {
             .copied()
             .filter(|u| !self.0.contains_key(u))
             .collect();
-        for set in uid_sets(&missing) {
+        for set in UidSet::covering(&missing) {
             let hashes = &mut self.0;
             session
                 .uid_fetch_bodies(

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::Context;
 
 use crate::flags::Flags;
-use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session};
+use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
 use crate::maildir::{DirStamp, LocalMessage, Maildir};
 use crate::report::Reporter;
 use crate::state::{FolderState, Pair, StateDb};
@@ -356,32 +356,22 @@ fn remote_snapshot(
     if remote_unchanged {
         return Ok((RemoteSnapshot::Unchanged, None));
     }
-    // With QRESYNC, the SELECT and the changes since the last sync go out
-    // together: one round trip for a changed folder.
-    let since = stored.and_then(|f| Some((f.uidvalidity, f.highestmodseq?)));
-    if let (Some((uidvalidity, modseq)), false, true) = (
-        since,
-        pending_appends,
-        session.get()?.has_capability("QRESYNC"),
-    ) {
-        let (selected, changes) = session
-            .get()?
-            .select_with_changes(&job.remote_name, options.dry_run, uidvalidity, modseq)
-            .with_context(|| format!("cannot open {} on the server", job.display_name))?;
-        let snapshot = match changes {
-            Some(changes) => RemoteSnapshot::Changes(changes),
-            None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
-            None => RemoteSnapshot::Listed(Vec::new()),
-        };
-        return Ok((snapshot, Some(selected)));
-    }
-    let selected = open_mailbox(session.get()?, job, options)?;
-    let listed = if selected.exists > 0 {
-        fetch_remote(session.get()?)?
-    } else {
-        Vec::new()
+    // The changes since the last sync, where the server can tell them
+    // (QRESYNC: in the same round trip as the SELECT). Not while APPENDs
+    // are unconfirmed: finding them needs the whole listing.
+    let since = stored
+        .filter(|_| !pending_appends)
+        .and_then(|f| Some((f.uidvalidity, f.highestmodseq?)));
+    let (selected, changes) = session
+        .get()?
+        .open_with_changes(&job.remote_name, options.dry_run, since)
+        .with_context(|| format!("cannot open {} on the server", job.display_name))?;
+    let snapshot = match changes {
+        Some(changes) => RemoteSnapshot::Changes(changes),
+        None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
+        None => RemoteSnapshot::Listed(Vec::new()),
     };
-    Ok((RemoteSnapshot::Listed(listed), Some(selected)))
+    Ok((snapshot, Some(selected)))
 }
 
 /// SELECT, or EXAMINE for a dry run.
@@ -444,7 +434,7 @@ fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMes
 fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
     let mut remote = Vec::new();
     session
-        .uid_fetch_meta("1:*", None, &mut |m| {
+        .uid_fetch_meta(&UidSet::all(), None, &mut |m| {
             remote.push(RemoteMessage {
                 uid: m.uid,
                 flags: m.flags,
