@@ -11,8 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::auth::secrets::PasswordSource;
-use crate::imap::TlsMode;
-use crate::mailbox_name::LocalNames;
+use crate::model::{CompressMode, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +53,6 @@ struct RawAccount {
     interval: Option<u64>,
     watch_folders: Option<Vec<String>>,
     local_names: Option<String>,
-}
-
-/// Whether to use COMPRESS=DEFLATE when the server offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompressMode {
-    /// On for remote hosts, off for loopback, where it only costs CPU.
-    Auto,
-    Yes,
-    No,
 }
 
 /// One account, validated, with every default filled in.
@@ -221,6 +211,10 @@ impl Config {
 /// Folders synced at once when the config does not say.
 pub const DEFAULT_JOBS: usize = 4;
 
+/// `max_delete_share`'s default: deleting more than half of a folder in
+/// one run is suspicious.
+pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
+
 impl Account {
     /// How many folders to sync at once: the configured `jobs`, else
     /// [`DEFAULT_JOBS`], but no more than this machine's cores when the
@@ -303,9 +297,7 @@ impl Account {
                 )))
             }
         };
-        let max_delete_share = raw
-            .max_delete_share
-            .unwrap_or(crate::sync::guard::DEFAULT_MAX_DELETE_SHARE);
+        let max_delete_share = raw.max_delete_share.unwrap_or(DEFAULT_MAX_DELETE_SHARE);
         if !(0.0..=1.0).contains(&max_delete_share) {
             return Err(config_error(
                 "max_delete_share must be between 0 and 1 (a share of the folder, e.g. 0.5)",

@@ -1,7 +1,8 @@
 //! Opening a logged-in IMAP session for an account.
 
-use crate::config::{Account, CompressMode, ConfigError};
+use crate::config::{Account, ConfigError};
 use crate::imap::{ConnectOptions, ImapError, Session};
+use crate::model::CompressMode;
 
 /// Could not reach the server, agree on TLS, or log in; maps to exit code 3.
 #[derive(Debug, thiserror::Error)]

@@ -234,18 +234,6 @@ pub(crate) fn component_problem(component: &str, is_child: bool) -> Option<&'sta
     None
 }
 
-/// How local directory names spell folder names with non-ASCII letters or
-/// `&`: mbsync and OfflineIMAP write the server's modified UTF-7
-/// (`Entw&APw-rfe`), imapdir by default writes UTF-8 (`Entwürfe`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LocalNames {
-    /// What the Maildir already uses; UTF-8 for a Maildir that shows neither.
-    #[default]
-    Keep,
-    Utf8,
-    ModifiedUtf7,
-}
-
 /// Which spelling one local directory name shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spelling {

@@ -4,7 +4,7 @@ use crate::cli::Cli;
 use crate::config::Config;
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::imap::TlsMode;
+use crate::model::TlsMode;
 use crate::report::print_stdout;
 
 use super::output::{self as json, account_error, emit, Sink};

@@ -11,7 +11,7 @@ use imap_proto::{MailboxDatum, Response, StatusAttribute};
 use super::framing::Frame;
 use super::{
     check, name_attribute, raw_command, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
-    MessageMeta, Result, Selecting, Session, Untagged,
+    RemoteMessage, Result, Selecting, Session, Untagged,
 };
 
 impl Session {
@@ -55,7 +55,7 @@ impl Session {
 #[derive(Debug, Default)]
 pub struct FolderChanges {
     /// Messages whose flags changed, or that arrived.
-    pub changed: Vec<MessageMeta>,
+    pub changed: Vec<RemoteMessage>,
     /// UID ranges expunged.
     pub vanished: Vec<RangeInclusive<u32>>,
 }
@@ -72,7 +72,7 @@ fn collect_changes(
 ) -> Untagged<impl FnMut(&Response<'_>, &Frame) + '_> {
     Untagged(|resp: &Response<'_>, _: &Frame| match resp {
         Response::Fetch(_, attrs) => {
-            if let Some(meta) = MessageMeta::from_fetch(attrs) {
+            if let Some(meta) = RemoteMessage::from_fetch(attrs) {
                 changes.changed.push(meta);
             }
         }

@@ -11,7 +11,7 @@ use super::framing::{BodySink, Frame};
 use super::response::{check, ResponseHandler, Untagged};
 use super::uid_set::UidSet;
 use super::{
-    extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, MessageMeta, Result, Session,
+    extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
 };
 
 impl Session {
@@ -20,7 +20,7 @@ impl Session {
         &mut self,
         set: &UidSet,
         changed_since: Option<u64>,
-        each: &mut dyn FnMut(MessageMeta),
+        each: &mut dyn FnMut(RemoteMessage),
     ) -> Result<()> {
         let condstore = self.has_capability("CONDSTORE");
         if changed_since.is_some() && !condstore {
@@ -40,7 +40,7 @@ impl Session {
             vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
             &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                 if let Response::Fetch(_, attrs) = resp {
-                    if let Some(meta) = MessageMeta::from_fetch(attrs) {
+                    if let Some(meta) = RemoteMessage::from_fetch(attrs) {
                         each(meta);
                     }
                 }
@@ -143,12 +143,12 @@ impl Session {
     }
 }
 
-impl MessageMeta {
+impl RemoteMessage {
     /// The metadata in one FETCH response; `None` for an unsolicited one
     /// without UID or FLAGS.
-    pub(super) fn from_fetch(attrs: &[AttributeValue<'_>]) -> Option<MessageMeta> {
+    pub(super) fn from_fetch(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
         let m = FetchAttrs::from(attrs);
-        Some(MessageMeta {
+        Some(RemoteMessage {
             uid: m.uid?,
             flags: m.flags?,
             size: m.size,

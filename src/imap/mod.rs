@@ -32,20 +32,21 @@ mod store;
 mod types;
 mod uid_set;
 
-pub use crate::flags::Flags;
-pub use crate::net::TlsMode;
 pub use command::{format_internal_date, quote};
 pub use condstore::FolderChanges;
 pub use idle::IdleEvent;
 pub use message_id::extract_message_id;
 pub use quota::QuotaUsage;
 pub use session::Session;
-pub use store::Expunged;
+pub use store::{AppendUid, Expunged};
 pub use types::{
     ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo, MailboxStatus,
-    MessageMeta, Result,
+    Result,
 };
 pub use uid_set::UidSet;
+
+// The shared values the commands take and return.
+use crate::model::{Flags, RemoteMessage};
 
 // For the extension modules (`condstore`, `idle`, `quota`) and the tests.
 use command::Arg;

@@ -13,7 +13,8 @@ use super::framing::{self, Frame};
 use super::response::{
     capability_name, check, ignore_untagged, parse_response, starts_with_ignore_case, Untagged,
 };
-use super::{ConnectOptions, ImapError, Result, TlsMode};
+use super::{ConnectOptions, ImapError, Result};
+use crate::model::TlsMode;
 
 /// `ENABLE <extensions>`, or `None` for no extensions.
 fn enable_command(extensions: &[&str]) -> Result<Option<String>> {

@@ -15,7 +15,8 @@ use super::{Flags, Result, Session};
 impl Session {
     /// APPEND exactly `len` bytes from `body` with `flags` and an optional
     /// INTERNALDATE (`dd-Mon-yyyy hh:mm:ss +zzzz`, see
-    /// [`format_internal_date`]). Returns `(uidvalidity, uid)` from APPENDUID.
+    /// [`format_internal_date`]). Returns where the message went, when the
+    /// server says (APPENDUID, with UIDPLUS).
     pub fn append(
         &mut self,
         mailbox: &str,
@@ -23,7 +24,7 @@ impl Session {
         internal_date: Option<&str>,
         body: &mut dyn Read,
         len: u64,
-    ) -> Result<Option<(u32, u32)>> {
+    ) -> Result<Option<AppendUid>> {
         let mut args = vec![
             Arg::raw("APPEND "),
             Arg::string(mailbox),
@@ -37,10 +38,15 @@ impl Session {
         let done = self.run(args, &mut ignore_untagged())?;
         let done = check(done, "APPEND")?;
         Ok(match done.code {
-            Some(ResponseCode::AppendUid(validity, members)) => members.first().map(|m| match m {
-                UidSetMember::Uid(u) => (validity, *u),
-                UidSetMember::UidRange(r) => (validity, *r.start()),
-            }),
+            Some(ResponseCode::AppendUid(uidvalidity, members)) => {
+                members.first().map(|m| AppendUid {
+                    uidvalidity,
+                    uid: match m {
+                        UidSetMember::Uid(u) => *u,
+                        UidSetMember::UidRange(r) => *r.start(),
+                    },
+                })
+            }
             _ => None,
         })
     }
@@ -130,6 +136,13 @@ impl Session {
         let done = self.run(vec![Arg::raw("EXPUNGE")], &mut ignore_untagged())?;
         check(done, "EXPUNGE").map(drop)
     }
+}
+
+/// Where an APPEND put the message (APPENDUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendUid {
+    pub uidvalidity: u32,
+    pub uid: u32,
 }
 
 /// What [`Session::expunge_uids`] could do.

@@ -3,6 +3,7 @@
 use super::fetch::FetchAttrs;
 use super::response::{ignore_untagged, parse_response, parse_sanitised};
 use super::*;
+use crate::model::TlsMode;
 use imap_proto::Response;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -346,7 +347,7 @@ fn fetch_meta_headers_search_and_append() {
         .unwrap();
     assert_eq!(
         metas,
-        vec![MessageMeta {
+        vec![RemoteMessage {
             uid: 1,
             flags: Flags::SEEN.union(Flags::FORWARDED),
             size: Some(10),
@@ -368,7 +369,13 @@ fn fetch_meta_headers_search_and_append() {
             4,
         )
         .unwrap();
-    assert_eq!(appended, Some((99, 12)));
+    assert_eq!(
+        appended,
+        Some(AppendUid {
+            uidvalidity: 99,
+            uid: 12
+        })
+    );
     s.uid_store(&set("1:3"), false, Flags::SEEN).unwrap();
     s.uid_store(&set("1:3"), true, Flags::empty()).unwrap();
     assert_eq!(s.expunge_uids(&[2]).unwrap(), Expunged::All);

@@ -1,7 +1,8 @@
 //! The client's public types: what commands return and how they fail.
 
 use super::Flags;
-use crate::net::{NetError, TlsMode};
+use crate::model::TlsMode;
+use crate::net::NetError;
 use std::time::Duration;
 
 /// Where and how to connect.
@@ -92,15 +93,6 @@ pub struct MailboxStatus {
     pub uidnext: Option<u32>,
     pub uidvalidity: Option<u32>,
     pub highestmodseq: Option<u64>,
-}
-
-/// Flags and size of one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageMeta {
-    pub uid: u32,
-    pub flags: Flags,
-    pub size: Option<u32>,
-    pub modseq: Option<u64>,
 }
 
 /// A message whose body has been written to the caller's sink.

@@ -17,7 +17,7 @@ use super::{
     account_name, dedupe_names, is_loopback_name, Context, Imported, ImportedAccount, Password,
     Unmapped,
 };
-use crate::imap::TlsMode;
+use crate::model::TlsMode;
 
 /// One configuration line: its keyword and arguments.
 #[derive(Debug, Clone)]

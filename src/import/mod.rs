@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError, Environment};
-use crate::imap::TlsMode;
+use crate::model::TlsMode;
 
 /// A directive of the peer's config, with where it came from and why it
 /// has no equivalent (or what the user should know about its mapping).
@@ -563,10 +563,7 @@ mod tests {
             crate::config::PasswordSource::Command("pass show \"mail\" | head -1".into())
         );
         assert_eq!(work.watch_folders[1], "Ünï \\ \"q\"");
-        assert_eq!(
-            work.local_names,
-            crate::mailbox_name::LocalNames::ModifiedUtf7
-        );
+        assert_eq!(work.local_names, crate::model::LocalNames::ModifiedUtf7);
         let plain = config.accounts.iter().find(|a| a.name == "plain").unwrap();
         assert_eq!((plain.tls, plain.port), (TlsMode::Plain, 1143));
         assert!(text.contains(

@@ -13,7 +13,7 @@ use super::{
     account_name, dedupe_names, is_loopback_name, Context, Imported, ImportedAccount, Password,
     Unmapped,
 };
-use crate::imap::TlsMode;
+use crate::model::TlsMode;
 
 #[derive(Debug, Clone)]
 struct Entry {

@@ -19,8 +19,8 @@ use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::flags::Flags;
-use crate::maildir::LocalMessage;
+use crate::model::Flags;
+use crate::model::LocalMessage;
 
 /// Which tool wrote the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,7 +517,7 @@ fn md5_hex(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maildir::Subdir;
+    use crate::model::Subdir;
 
     fn msg(name: &str) -> LocalMessage {
         let base = name.split(':').next().unwrap().to_string();

@@ -24,7 +24,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::flags::Flags;
+use crate::model::{DirStamp, Flags, LocalMessage, Subdir};
 
 pub use discover::discover_folders;
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
@@ -40,46 +40,6 @@ const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 60 * 60);
 /// How often to chase a message another program keeps renaming.
 const MAX_FOLLOW: usize = 4;
 
-/// The subdirectory a message file lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Subdir {
-    New,
-    Cur,
-}
-
-impl Subdir {
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Subdir::New => "new",
-            Subdir::Cur => "cur",
-        }
-    }
-
-    /// Where a message with these flags is delivered: new/ only when it has
-    /// none (unseen and untouched, as a mail reader would find it).
-    pub fn for_flags(flags: Flags) -> Subdir {
-        if flags.is_empty() {
-            Subdir::New
-        } else {
-            Subdir::Cur
-        }
-    }
-}
-
-/// One message file as listed by [`Maildir::scan`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalMessage {
-    pub subdir: Subdir,
-    /// File name only.
-    pub name: String,
-    /// The name without its info part; stays the same across flag changes,
-    /// so it identifies the message.
-    pub base: String,
-    pub uid_hint: Option<u32>,
-    /// From the info part; a file in new/ without info has no flags.
-    pub flags: Flags,
-}
-
 impl LocalMessage {
     fn from_name(subdir: Subdir, name: &str) -> LocalMessage {
         let parsed = parse_name(name);
@@ -93,14 +53,6 @@ impl LocalMessage {
     }
 }
 
-/// mtimes of cur/ and new/ (nanoseconds): lets a later run skip a folder
-/// nothing has changed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DirStamp {
-    pub cur_mtime_ns: i64,
-    pub new_mtime_ns: i64,
-}
-
 /// How long a directory's mtime must lie in the past before it is trusted
 /// as "unchanged since": a change in the same timestamp tick as the scan
 /// would otherwise go unnoticed.
@@ -108,24 +60,6 @@ pub const STAMP_SETTLE_NS: i64 = 1_000_000_000;
 /// The same where mtimes are whole seconds (FAT keeps them in two-second
 /// steps, HFS+ in seconds): there a tick is up to two seconds long.
 pub const COARSE_STAMP_SETTLE_NS: i64 = 3_000_000_000;
-
-impl DirStamp {
-    /// Both mtimes in whole seconds: a file system with coarse timestamps.
-    pub fn whole_seconds(&self) -> bool {
-        [self.cur_mtime_ns, self.new_mtime_ns]
-            .iter()
-            .all(|ns| ns % 1_000_000_000 == 0)
-    }
-
-    /// Nanoseconds since the later of the two mtimes.
-    pub fn age_ns(&self) -> i64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        now - self.cur_mtime_ns.max(self.new_mtime_ns)
-    }
-}
 
 /// How long this stamp's mtimes must lie in the past to be trusted.
 pub fn settle_ns(stamp: &DirStamp) -> i64 {

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Subdir;
-use crate::flags::Flags;
+use crate::model::Flags;
 
 /// A Maildir file name taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,17 +18,6 @@ pub use transport::{Stream, Transport};
 
 use std::time::Duration;
 
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// TLS from the first byte (port 993).
-    Tls,
-    /// Plain connection upgraded with STARTTLS; fails if the server does not offer it.
-    StartTls,
-    /// No encryption at all.
-    Plain,
-}
-
 /// Why the transport failed. Each protocol client maps these onto its own
 /// error type, keeping the texts.
 #[derive(Debug, thiserror::Error)]

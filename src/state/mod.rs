@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::flags::Flags;
-use crate::maildir::DirStamp;
+pub use crate::model::Pair;
+use crate::model::{DirStamp, Flags};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -89,14 +89,6 @@ pub struct FolderState {
     pub highestmodseq: Option<u64>,
     pub stamp: Option<DirStamp>,
     pub last_sync: Option<i64>,
-}
-
-/// A message known on both sides at the last sync, with the flags both had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    pub uid: u32,
-    pub local_base: String,
-    pub flags: Flags,
 }
 
 /// One change to the recorded pairs, applied in batches.

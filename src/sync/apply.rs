@@ -17,16 +17,17 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::Context;
 
-use crate::flags::Flags;
 use crate::imap::{format_internal_date, Expunged, Session, UidSet};
 use crate::maildir::{
     base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, DirWitness,
-    LfWriter, LocalMessage, Maildir, BLOCK_WRITER_CAPACITY,
+    LfWriter, Maildir, BLOCK_WRITER_CAPACITY,
 };
+use crate::model::Flags;
 use crate::report::{Counts, FolderProgress};
 use crate::state::{Pair, PairChange, StateDb};
 
-use super::plan::{FlagChange, Plan, RemoteMessage};
+use super::plan::{FlagChange, Plan};
+use crate::model::{LocalMessage, RemoteMessage};
 
 /// Bodies fetched per command and made durable together.
 const DOWNLOAD_BATCH_MESSAGES: usize = 500;
@@ -355,7 +356,7 @@ impl<'a> Applier<'a> {
             .append(self.mailbox, msg.flags, date.as_deref(), &mut body, size)
             .with_context(|| format!("cannot upload {}", msg.name))?;
         let uid = match appended {
-            Some((_, uid)) => Some(uid),
+            Some(appended) => Some(appended.uid),
             None => self.find_appended(message_id.as_deref(), size, *next_uid)?,
         };
         let Some(uid) = uid else {

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::imap::{ListEntry, MailboxStatus};
 use crate::mailbox_name::{
     component_problem, encode_mutf7, local_components, local_path, remote_name, spelling_of,
-    LocalNames, Spelling,
+    Spelling,
 };
+use crate::model::LocalNames;
 
 /// One folder to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

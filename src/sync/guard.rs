@@ -17,9 +17,6 @@ use std::path::Path;
 
 use super::plan::Plan;
 
-/// The account key's default: more than half of a folder is suspicious.
-pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
-
 /// Deleting this many messages or fewer never trips the guard, whatever the
 /// share: emptying a folder of three messages is ordinary housekeeping.
 pub const ALWAYS_ALLOWED_DELETIONS: usize = 5;
@@ -135,8 +132,8 @@ pub fn missing_local_folder(path: &Path) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Flags;
-    use crate::maildir::{LocalMessage, Subdir};
+    use crate::model::Flags;
+    use crate::model::{LocalMessage, Subdir};
 
     fn local(i: usize) -> LocalMessage {
         LocalMessage {

@@ -10,17 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::flags::Flags;
-use crate::maildir::LocalMessage;
-use crate::state::Pair;
-
-/// A message as the server lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteMessage {
-    pub uid: u32,
-    pub flags: Flags,
-    pub size: Option<u32>,
-}
+use crate::model::{Flags, LocalMessage, Pair, RemoteMessage};
 
 /// Which way changes may flow in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +140,8 @@ impl Plan {
 
 fn subdir_name(m: &LocalMessage) -> &'static str {
     match m.subdir {
-        crate::maildir::Subdir::New => "new",
-        crate::maildir::Subdir::Cur => "cur",
+        crate::model::Subdir::New => "new",
+        crate::model::Subdir::Cur => "cur",
     }
 }
 
@@ -254,7 +244,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maildir::Subdir;
+    use crate::model::Subdir;
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -280,6 +270,7 @@ mod tests {
             uid,
             flags,
             size: Some(100),
+            modseq: None,
         }
     }
 

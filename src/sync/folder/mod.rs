@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::maildir::{DirStamp, DirWitness, Maildir, WitnessHub};
+use crate::maildir::{DirWitness, Maildir, WitnessHub};
+use crate::model::DirStamp;
 use crate::report::{Counts, Reporter};
 use crate::state::{AppendIntent, FolderState, StateDb};
 
@@ -200,7 +201,10 @@ pub fn sync_folder(
     let folder_state = match &work.stored {
         Some(f) => Some(f.clone()),
         None if options.dry_run => None,
-        None => Some(db.add_folder(&job.remote_name, uidvalidity)?),
+        None => {
+            let uidvalidity = uidvalidity.context("the folder was not selected on the server")?;
+            Some(db.add_folder(&job.remote_name, uidvalidity)?)
+        }
     };
     let reconciled = reconcile::pairs(
         session,

@@ -4,9 +4,10 @@
 //! never seen), and completed where a killed run left them half recorded.
 
 use crate::import::peer_records::{self, PeerRecords};
-use crate::maildir::LocalMessage;
+use crate::model::LocalMessage;
 use crate::report::Reporter;
 use crate::state::{FolderState, Pair, StateDb};
+use anyhow::Context;
 
 use super::super::{guard, repair, LazySession, SyncOptions};
 use super::snapshot::Sides;
@@ -32,7 +33,7 @@ pub fn pairs(
     folder_state: Option<&FolderState>,
     sides: &mut Sides,
     selected: bool,
-    uidvalidity: u32,
+    uidvalidity: Option<u32>,
     options: &SyncOptions,
     reporter: &Reporter,
 ) -> anyhow::Result<Reconciled> {
@@ -46,7 +47,7 @@ pub fn pairs(
     };
     let (remote, local) = (&sides.remote, &mut sides.local);
     let uidvalidity_changed =
-        selected && folder_state.is_some_and(|f| f.uidvalidity != uidvalidity);
+        selected && folder_state.is_some_and(|f| Some(f.uidvalidity) != uidvalidity);
     let first_meeting = reconciled.pairs.is_empty() && !remote.is_empty() && !local.is_empty();
     if uidvalidity_changed || first_meeting {
         if uidvalidity_changed {
@@ -55,10 +56,11 @@ pub fn pairs(
                 job.display_name
             ));
         }
-        let records = if first_meeting {
-            peer_records_of(work, local, uidvalidity, reporter)
-        } else {
-            None
+        let records = match uidvalidity {
+            Some(uidvalidity) if first_meeting => {
+                peer_records_of(work, local, uidvalidity, reporter)
+            }
+            _ => None,
         };
         let found = repair::pair_first_meeting(
             session.get()?,
@@ -94,6 +96,7 @@ pub fn pairs(
             let mut pairs = repair::rename_to_new_uids(&work.maildir, local, found.by_content)?;
             pairs.extend(found.recorded);
             pairs.sort_by_key(|p| p.uid);
+            let uidvalidity = uidvalidity.context("the folder was not selected on the server")?;
             db.replace_pairs(f.id, uidvalidity, &pairs)?;
             reconciled.pairs = pairs;
             reconciled.renamed_locally = true;

@@ -4,7 +4,8 @@
 //! directories' stamp only where it can be trusted.
 
 use crate::imap::MailboxInfo;
-use crate::maildir::{settle_ns, DirStamp, DirWitness};
+use crate::maildir::{settle_ns, DirWitness};
+use crate::model::DirStamp;
 use crate::report::Counts;
 use crate::state::{FolderState, StateDb};
 

@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 
-use crate::flags::Flags;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
-use crate::maildir::{DirStamp, LocalMessage, Maildir};
+use crate::maildir::Maildir;
+use crate::model::Flags;
+use crate::model::{DirStamp, LocalMessage, RemoteMessage};
 use crate::report::Reporter;
 use crate::state::{FolderState, Pair, StateDb};
 
 use super::super::folders::FolderJob;
-use super::super::plan::RemoteMessage;
 use super::super::{LazySession, SyncOptions};
 use super::FolderWork;
 
@@ -29,9 +29,9 @@ pub struct Snapshot {
     pub sides: Sides,
     /// The SELECT response, when the folder was selected.
     pub info: Option<MailboxInfo>,
-    /// The server's UIDVALIDITY: selected, else as recorded (0 for a
-    /// folder neither selected nor recorded, which only a dry run sees).
-    pub uidvalidity: u32,
+    /// The server's UIDVALIDITY: selected, else as recorded. None for a
+    /// folder neither selected nor recorded, which only a dry run sees.
+    pub uidvalidity: Option<u32>,
 }
 
 /// Reads both sides of the folder.
@@ -134,9 +134,8 @@ pub fn take(
         );
     }
     let uidvalidity = match (&info, stored) {
-        (Some(i), _) => i.uidvalidity,
-        (None, Some(f)) => f.uidvalidity,
-        (None, None) => 0,
+        (Some(i), _) => Some(i.uidvalidity),
+        (None, stored) => stored.map(|f| f.uidvalidity),
     };
     Ok(Snapshot {
         sides,
@@ -396,6 +395,7 @@ fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
             uid: p.uid,
             flags: p.flags,
             size: None,
+            modseq: None,
         })
         .collect()
 }
@@ -403,11 +403,7 @@ fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
 /// Adds or updates the changed messages and drops the expunged ones.
 fn merge_changes(by_uid: &mut BTreeMap<u32, RemoteMessage>, changes: &FolderChanges) {
     for m in &changes.changed {
-        let entry = by_uid.entry(m.uid).or_insert(RemoteMessage {
-            uid: m.uid,
-            flags: m.flags,
-            size: m.size,
-        });
+        let entry = by_uid.entry(m.uid).or_insert(*m);
         entry.flags = m.flags;
         entry.size = entry.size.or(m.size);
     }
@@ -434,13 +430,7 @@ fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMes
 fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
     let mut remote = Vec::new();
     session
-        .uid_fetch_meta(&UidSet::all(), None, &mut |m| {
-            remote.push(RemoteMessage {
-                uid: m.uid,
-                flags: m.flags,
-                size: m.size,
-            })
-        })
+        .uid_fetch_meta(&UidSet::all(), None, &mut |m| remote.push(m))
         .context("cannot list the folder's messages")?;
     // An unsolicited FETCH (another client changed flags) can repeat a UID;
     // keep the last flags and any size seen.

@@ -4,8 +4,8 @@
 use super::record::settled;
 use super::snapshot::is_unchanged;
 use crate::imap::MailboxStatus;
-use crate::maildir::DirStamp;
 use crate::maildir::{COARSE_STAMP_SETTLE_NS, STAMP_SETTLE_NS};
+use crate::model::DirStamp;
 use crate::state::FolderState;
 use std::time::{SystemTime, UNIX_EPOCH};
 
