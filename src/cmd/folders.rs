@@ -8,7 +8,7 @@ use crate::cli::Cli;
 use crate::config::Config;
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::mailbox_name::{local_components, local_path};
+use crate::folders::{local_components, local_path};
 use crate::report::print_stdout;
 
 use super::output::{self as json, account_error, emit, Sink};
@@ -109,7 +109,7 @@ fn local_paths(
     let local = crate::maildir::discover_folders(&account.maildir)
         .map(|(folders, _)| folders)
         .unwrap_or_default();
-    let list = crate::sync::folder_list(
+    let list = crate::folders::folder_list(
         remote,
         &local,
         &Default::default(),

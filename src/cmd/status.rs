@@ -16,7 +16,7 @@ use crate::cli::{Cli, StatusArgs};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::mailbox_name::{local_components, local_path, remote_name, spelling_of, Spelling};
+use crate::folders::{local_components, local_path, remote_name, spelling_of, Spelling};
 use crate::maildir::{discover_folders, Maildir};
 use crate::model::Flags;
 use crate::report::print_stdout;

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::is_maildir;
-use crate::mailbox_name::component_problem;
+use crate::folders::component_problem;
 
 /// Walks `root` and returns every directory below it that is a Maildir
 /// folder (has cur/ new/ tmp/), as relative path components, sorted.
@@ -16,7 +16,7 @@ use crate::mailbox_name::component_problem;
 /// followed: one leaving the root would sync mail that is not ours, and one
 /// inside it would make two folders of one directory; each gets a warning.
 /// Names that are not UTF-8 or not usable as folder names (see
-/// [`crate::mailbox_name::local_components`]) are skipped with a warning. The root itself is
+/// [`crate::folders::local_components`]) are skipped with a warning. The root itself is
 /// not a folder (INBOX is `root/INBOX`); if it is a Maildir, that is warned
 /// about too.
 pub fn discover_folders(root: &Path) -> io::Result<(Vec<Vec<String>>, Vec<String>)> {

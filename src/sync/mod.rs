@@ -8,7 +8,6 @@
 pub mod apply;
 pub mod content_hash;
 pub mod folder;
-pub mod folders;
 pub mod guard;
 pub mod pipeline;
 pub mod plan;
@@ -29,8 +28,8 @@ use crate::maildir::{discover_folders, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
+use crate::folders::{folder_list, FolderJob};
 pub use folder::{FolderReport, FolderWork};
-pub use folders::{folder_list, FolderJob, FolderList};
 pub use pipeline::{run_account, AccountRun};
 pub use plan::Direction;
 

@@ -28,9 +28,9 @@ use crate::report::{Counts, Reporter};
 use crate::state::{AppendIntent, FolderState, StateDb};
 
 use super::apply::Applier;
-use super::folders::FolderJob;
 use super::plan::{plan, Direction, Plan};
 use super::{LazySession, SyncOptions};
+use crate::folders::FolderJob;
 use snapshot::is_unchanged;
 
 /// A folder to sync with what the run already read about it, so that no

@@ -20,9 +20,9 @@ use crate::model::{DirStamp, LocalMessage, RemoteMessage};
 use crate::report::Reporter;
 use crate::state::{FolderState, Pair, StateDb};
 
-use super::super::folders::FolderJob;
 use super::super::{LazySession, SyncOptions};
 use super::FolderWork;
+use crate::folders::FolderJob;
 
 /// Both sides as the later stages see them.
 pub struct Snapshot {

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::imap::{ListEntry, MailboxStatus};
-use crate::mailbox_name::{
+use super::names::{
     component_problem, encode_mutf7, local_components, local_path, remote_name, spelling_of,
     Spelling,
 };
+use crate::imap::{ListEntry, MailboxStatus};
 use crate::model::LocalNames;
 
 /// One folder to sync.
