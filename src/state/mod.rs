@@ -30,8 +30,10 @@ pub use support::{create_private_file, unix_now};
 
 use support::{create_private_dir, wait_while_busy};
 
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this imapdir writes, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 2;
 
+/// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
 CREATE TABLE folders (
     id            INTEGER PRIMARY KEY,
@@ -61,7 +63,29 @@ CREATE TABLE intents (
     uidnext    INTEGER,
     created    INTEGER NOT NULL
 );
+CREATE TABLE sync_results (
+    folder   TEXT PRIMARY KEY,
+    finished INTEGER NOT NULL,
+    error    TEXT
+);
 ";
+
+/// Upgrades of a database written by an older imapdir, in order:
+/// `MIGRATIONS[i]` takes version `i + 1` to `i + 2`. Each runs in one
+/// transaction with its new version, so an interrupted upgrade leaves the
+/// database at the version before it. A new migration is one more entry
+/// here, the same change in [`SCHEMA`], and [`SCHEMA_VERSION`] one higher.
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: sync_results joins the schema. Versions before this created it
+    // on first use, so a version-1 database may already hold it, and rows.
+    "CREATE TABLE IF NOT EXISTS sync_results (
+         folder   TEXT PRIMARY KEY,
+         finished INTEGER NOT NULL,
+         error    TEXT
+     );",
+];
+
+const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
 
 /// A state database that cannot be used as it is; the message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -261,11 +285,10 @@ impl StateDb {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
         if version > SCHEMA_VERSION {
-            return Err(StateError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known: SCHEMA_VERSION,
-            });
+            return Err(self.too_new(version));
+        }
+        if version < 0 {
+            return Err(corrupt(format!("schema version {version}")));
         }
         if version == 0 {
             let has_tables: i64 = self
@@ -286,8 +309,41 @@ impl StateDb {
             self.conn
                 .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
                 .map_err(|e| self.err(e))?;
+            if version < SCHEMA_VERSION {
+                self.migrate()?;
+            }
         }
         Ok(())
+    }
+
+    /// Brings an older database up to [`SCHEMA_VERSION`], one migration per
+    /// transaction. The version is read again under the write lock, so a
+    /// connection that lost the race to upgrade finds nothing left to do.
+    /// A read-only open never gets here: it reads the older schema as it is.
+    fn migrate(&self) -> Result<()> {
+        loop {
+            let tx = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(|e| self.err(e))?;
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if version > SCHEMA_VERSION {
+                return Err(self.too_new(version));
+            }
+            let Some(step) = usize::try_from(version - 1)
+                .ok()
+                .and_then(|i| MIGRATIONS.get(i))
+            else {
+                return Ok(());
+            };
+            tx.execute_batch(step).map_err(|e| self.err(e))?;
+            tx.pragma_update(None, "user_version", version + 1)
+                .map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+        }
     }
 
     /// A transaction that takes the write lock at once (waiting in the busy
@@ -301,6 +357,14 @@ impl StateDb {
 
     fn err(&self, e: rusqlite::Error) -> StateError {
         sqlite(&self.path, e)
+    }
+
+    fn too_new(&self, found: i64) -> StateError {
+        StateError::TooNew {
+            path: self.path.clone(),
+            found,
+            known: SCHEMA_VERSION,
+        }
     }
 
     pub fn path(&self) -> PathBuf {

@@ -1,7 +1,10 @@
 //! Unit tests of the state database: batches, intents, private files,
-//! damaged files, read-only opens and the busy wait.
+//! damaged files, read-only opens, schema migrations and the busy wait.
 
+use std::path::Path;
 use std::time::Duration;
+
+use rusqlite::Connection;
 
 use super::support::{busy_delay, busy_waited, BUSY_TIMEOUT};
 use super::*;
@@ -209,4 +212,207 @@ fn read_only_open_creates_nothing() {
     let db = StateDb::open_read_only(&path).unwrap();
     assert!(db.folders().unwrap().is_empty());
     assert!(!path.exists());
+}
+
+/// The schema as version 1 wrote it, before `sync_results` joined it.
+const V1_SCHEMA: &str = "
+CREATE TABLE folders (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    uidvalidity   INTEGER NOT NULL,
+    uidnext       INTEGER,
+    highestmodseq INTEGER,
+    cur_mtime_ns  INTEGER,
+    new_mtime_ns  INTEGER,
+    last_sync     INTEGER
+);
+CREATE TABLE pairs (
+    folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    local_base TEXT NOT NULL,
+    flags      INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX pairs_by_base ON pairs(folder_id, local_base);
+CREATE TABLE intents (
+    id         INTEGER PRIMARY KEY,
+    folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    local_base TEXT NOT NULL,
+    message_id TEXT,
+    size       INTEGER NOT NULL,
+    uidnext    INTEGER,
+    created    INTEGER NOT NULL
+);
+";
+
+/// A database as imapdir left it at schema version 1, with one folder and
+/// pair; `with_results` adds the table version 1 created on first use,
+/// holding one result.
+fn v1_database(path: &Path, with_results: bool) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN; {V1_SCHEMA} PRAGMA user_version = 1; COMMIT;
+         INSERT INTO folders (name, uidvalidity) VALUES ('INBOX', 5);
+         INSERT INTO pairs (folder_id, uid, local_base, flags) VALUES (1, 7, 'a', 0);"
+    ))
+    .unwrap();
+    if with_results {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sync_results (
+                 folder   TEXT PRIMARY KEY,
+                 finished INTEGER NOT NULL,
+                 error    TEXT
+             );
+             INSERT INTO sync_results VALUES ('INBOX', 1000, 'timed out');",
+        )
+        .unwrap();
+    }
+}
+
+fn user_version(path: &Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Every table's columns and every index, to compare two schemas whatever
+/// the text that created them.
+fn schema_shape(db: &StateDb) -> Vec<String> {
+    let mut stmt = db
+        .conn
+        .prepare(
+            "SELECT m.type, m.name, p.name, p.type, p.\"notnull\", p.pk
+             FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table'
+             UNION ALL
+             SELECT type, name, tbl_name, '', 0, 0 FROM sqlite_master WHERE type = 'index'
+             ORDER BY 1, 2, 3",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{} {} {} {} {} {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+#[test]
+fn a_new_database_is_at_the_current_version_with_sync_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acc.sqlite");
+    let mut db = StateDb::open(&path).unwrap();
+    assert!(db.sync_results().unwrap().is_empty());
+    db.record_sync_results(&[("INBOX", None)]).unwrap();
+    assert_eq!(db.sync_results().unwrap().len(), 1);
+    drop(db);
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
+}
+
+#[test]
+fn a_version_1_database_without_sync_results_migrates_then_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acc.sqlite");
+    v1_database(&path, false);
+    let mut db = StateDb::open(&path).unwrap();
+    assert_eq!(user_version(&path), 2);
+    let f = db.folder("INBOX").unwrap().expect("folder kept");
+    assert_eq!(db.pairs(f.id).unwrap(), vec![pair(7, "a", Flags::empty())]);
+    assert!(db.sync_results().unwrap().is_empty());
+    db.record_sync_results(&[("INBOX", Some("no such folder")), (ACCOUNT_RESULT, None)])
+        .unwrap();
+    let results = db.sync_results().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1].0, "INBOX");
+    assert_eq!(results[1].2.as_deref(), Some("no such folder"));
+
+    let fresh = StateDb::open(&dir.path().join("fresh.sqlite")).unwrap();
+    assert_eq!(schema_shape(&db), schema_shape(&fresh));
+}
+
+#[test]
+fn a_version_1_database_with_sync_results_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acc.sqlite");
+    v1_database(&path, true);
+    let mut db = StateDb::open(&path).unwrap();
+    assert_eq!(user_version(&path), 2);
+    assert_eq!(
+        db.sync_results().unwrap(),
+        vec![("INBOX".to_string(), 1000, Some("timed out".to_string()))]
+    );
+    db.record_sync_results(&[("INBOX", None)]).unwrap();
+    let results = db.sync_results().unwrap();
+    assert_eq!((results.len(), results[0].2.as_deref()), (1, None));
+    // Opening again finds nothing left to migrate.
+    drop(db);
+    assert_eq!(
+        StateDb::open(&path).unwrap().sync_results().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_imapdir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acc.sqlite");
+    drop(StateDb::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+        .unwrap();
+    for err in [
+        StateDb::open(&path).err().expect("newer must not open"),
+        StateDb::open_read_only(&path).err().expect("nor read-only"),
+    ] {
+        assert!(
+            matches!(
+                err,
+                StateError::TooNew {
+                    found: 3,
+                    known: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer imapdir"), "{err}");
+    }
+    assert_eq!(user_version(&path), SCHEMA_VERSION + 1, "left as it was");
+}
+
+#[test]
+fn a_read_only_open_of_version_1_reads_it_without_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let without = dir.path().join("without.sqlite");
+    v1_database(&without, false);
+    let db = StateDb::open_read_only(&without).unwrap();
+    assert!(db.sync_results().unwrap().is_empty());
+    assert!(db
+        .open_another()
+        .unwrap()
+        .sync_results()
+        .unwrap()
+        .is_empty());
+    assert_eq!(db.folders().unwrap().len(), 1);
+    drop(db);
+    assert_eq!(user_version(&without), 1, "a read-only open writes nothing");
+
+    let with = dir.path().join("with.sqlite");
+    v1_database(&with, true);
+    let db = StateDb::open_read_only(&with).unwrap();
+    assert_eq!(db.sync_results().unwrap().len(), 1);
+    drop(db);
+    assert_eq!(user_version(&with), 1);
 }
