@@ -1,0 +1,105 @@
+//! Folder rows: one per folder the state knows, with its UIDVALIDITY and
+//! what the last clean sync saw (UIDNEXT, HIGHESTMODSEQ, the directories'
+//! stamp), which the next run compares against to skip unchanged folders.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::support::unix_now;
+use super::{FolderState, Result, StateDb};
+use crate::maildir::DirStamp;
+
+impl StateDb {
+    /// Every folder the state knows, by name.
+    pub fn folders(&self) -> Result<Vec<FolderState>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
+                 FROM folders ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], folder_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn folder(&self, name: &str) -> Result<Option<FolderState>> {
+        self.conn
+            .query_row(
+                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
+                 FROM folders WHERE name = ?1",
+                [name],
+                folder_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a folder seen for the first time (or returns the existing one).
+    pub fn add_folder(&self, name: &str, uidvalidity: u32) -> Result<FolderState> {
+        self.conn
+            .execute(
+                "INSERT INTO folders (name, uidvalidity) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, uidvalidity],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.folder(name)?.expect("folder row just inserted"))
+    }
+
+    /// Records that a folder finished syncing cleanly, with what the next run
+    /// compares against to decide whether anything changed.
+    pub fn mark_folder_synced(
+        &self,
+        folder_id: i64,
+        uidnext: Option<u32>,
+        highestmodseq: Option<u64>,
+        stamp: Option<DirStamp>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET uidnext = ?2, highestmodseq = ?3, cur_mtime_ns = ?4,
+                 new_mtime_ns = ?5, last_sync = ?6 WHERE id = ?1",
+                params![
+                    folder_id,
+                    uidnext,
+                    highestmodseq.map(|m| m as i64),
+                    stamp.map(|s| s.cur_mtime_ns),
+                    stamp.map(|s| s.new_mtime_ns),
+                    unix_now(),
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records the directory stamp of a folder synced earlier in this run,
+    /// once it can be trusted.
+    pub fn set_stamp(&self, folder_id: i64, stamp: DirStamp) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET cur_mtime_ns = ?2, new_mtime_ns = ?3 WHERE id = ?1",
+                params![folder_id, stamp.cur_mtime_ns, stamp.new_mtime_ns],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
+    let cur: Option<i64> = r.get(5)?;
+    let new: Option<i64> = r.get(6)?;
+    Ok(FolderState {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        uidvalidity: r.get(2)?,
+        uidnext: r.get(3)?,
+        highestmodseq: r.get::<_, Option<i64>>(4)?.map(|m| m as u64),
+        stamp: cur.zip(new).map(|(cur_mtime_ns, new_mtime_ns)| DirStamp {
+            cur_mtime_ns,
+            new_mtime_ns,
+        }),
+        last_sync: r.get(7)?,
+    })
+}
