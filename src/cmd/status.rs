@@ -19,8 +19,9 @@ use crate::exit_codes::ExitCode;
 use crate::folders::{local_components, local_path, remote_name, spelling_of, Spelling};
 use crate::maildir::{discover_folders, Maildir};
 use crate::model::Flags;
+use crate::model::Pair;
 use crate::report::print_stdout;
-use crate::state::{Pair, StateDb, ACCOUNT_RESULT};
+use crate::state::{StateDb, ACCOUNT_RESULT};
 
 /// Local changes in one folder since the last sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

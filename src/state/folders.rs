@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::support::unix_now;
 use super::{FolderState, Result, StateDb};
-use crate::maildir::DirStamp;
+use crate::model::DirStamp;
 
 impl StateDb {
     /// Every folder the state knows, by name.

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use crate::model::Pair;
-use crate::model::{DirStamp, Flags};
+use crate::model::{DirStamp, Flags, Pair};
 
 mod folders;
 mod intents;

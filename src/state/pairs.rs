@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use rusqlite::{params, OptionalExtension};
 
 use super::{sqlite, Pair, PairChange, Result, StateDb};
-use crate::flags::Flags;
+use crate::model::Flags;
 
 impl StateDb {
     /// The pairs of a folder, by UID.

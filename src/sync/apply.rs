@@ -24,10 +24,10 @@ use crate::maildir::{
 };
 use crate::model::Flags;
 use crate::report::{Counts, FolderProgress};
-use crate::state::{Pair, PairChange, StateDb};
+use crate::state::{PairChange, StateDb};
 
 use super::plan::{FlagChange, Plan};
-use crate::model::{LocalMessage, RemoteMessage};
+use crate::model::{LocalMessage, Pair, RemoteMessage};
 
 /// Bodies fetched per command and made durable together.
 const DOWNLOAD_BATCH_MESSAGES: usize = 500;

@@ -16,9 +16,9 @@ use anyhow::Context;
 use crate::imap::{HeaderInfo, Session, UidSet};
 use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, Maildir};
-use crate::model::{LocalMessage, RemoteMessage};
+use crate::model::{LocalMessage, Pair, RemoteMessage};
 use crate::report::Reporter;
-use crate::state::{AppendIntent, Pair, PairChange, StateDb};
+use crate::state::{AppendIntent, PairChange, StateDb};
 
 use super::content_hash::{ContentHash, ContentHasher, WithoutPeerFields, TUID_FIELD_SIZE};
 use super::LazySession;

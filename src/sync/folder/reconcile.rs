@@ -4,9 +4,9 @@
 //! never seen), and completed where a killed run left them half recorded.
 
 use crate::import::peer_records::{self, PeerRecords};
-use crate::model::LocalMessage;
+use crate::model::{LocalMessage, Pair};
 use crate::report::Reporter;
-use crate::state::{FolderState, Pair, StateDb};
+use crate::state::{FolderState, StateDb};
 use anyhow::Context;
 
 use super::super::{guard, repair, LazySession, SyncOptions};

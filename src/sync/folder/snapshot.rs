@@ -16,9 +16,9 @@ use anyhow::Context;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
 use crate::maildir::Maildir;
 use crate::model::Flags;
-use crate::model::{DirStamp, LocalMessage, RemoteMessage};
+use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage};
 use crate::report::Reporter;
-use crate::state::{FolderState, Pair, StateDb};
+use crate::state::{FolderState, StateDb};
 
 use super::super::{LazySession, SyncOptions};
 use super::FolderWork;
