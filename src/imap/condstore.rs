@@ -13,6 +13,7 @@ use super::{
     check, name_attribute, raw_command, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
     RemoteMessage, Result, Selecting, Session, Untagged,
 };
+use crate::model::{ModSeq, UidValidity};
 
 impl Session {
     /// The folders and, per folder name, its status, in one round trip
@@ -62,7 +63,7 @@ pub struct FolderChanges {
 
 /// The messages changed or arrived since `modseq`, and (QRESYNC) the UIDs
 /// expunged since.
-fn changes_since(modseq: u64) -> String {
+fn changes_since(modseq: ModSeq) -> String {
     format!("UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)")
 }
 
@@ -91,7 +92,7 @@ impl Session {
         &mut self,
         name: &str,
         read_only: bool,
-        since: Option<(u32, u64)>,
+        since: Option<(UidValidity, ModSeq)>,
     ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
         match since {
             Some((uidvalidity, modseq)) if self.has_capability("QRESYNC") => {
@@ -112,8 +113,8 @@ impl Session {
         &mut self,
         name: &str,
         read_only: bool,
-        uidvalidity: u32,
-        modseq: u64,
+        uidvalidity: UidValidity,
+        modseq: ModSeq,
     ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
         if !self.has_capability("QRESYNC") {
             return Err(ImapError::Protocol(
@@ -157,8 +158,8 @@ pub(super) fn status_from(attrs: &[StatusAttribute]) -> MailboxStatus {
         match attr {
             StatusAttribute::Messages(n) => status.messages = Some(*n),
             StatusAttribute::UidNext(n) => status.uidnext = Some(*n),
-            StatusAttribute::UidValidity(n) => status.uidvalidity = Some(*n),
-            StatusAttribute::HighestModSeq(n) => status.highestmodseq = Some(*n),
+            StatusAttribute::UidValidity(n) => status.uidvalidity = Some(UidValidity(*n)),
+            StatusAttribute::HighestModSeq(n) => status.highestmodseq = Some(ModSeq(*n)),
             _ => {}
         }
     }

@@ -13,13 +13,14 @@ use super::uid_set::UidSet;
 use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
 };
+use crate::model::ModSeq;
 
 impl Session {
     /// Unsolicited FETCH responses without UID are ignored.
     pub fn uid_fetch_meta(
         &mut self,
         set: &UidSet,
-        changed_since: Option<u64>,
+        changed_since: Option<ModSeq>,
         each: &mut dyn FnMut(RemoteMessage),
     ) -> Result<()> {
         let condstore = self.has_capability("CONDSTORE");
@@ -163,7 +164,7 @@ pub(super) struct FetchAttrs {
     pub(super) uid: Option<u32>,
     pub(super) flags: Option<Flags>,
     pub(super) size: Option<u32>,
-    pub(super) modseq: Option<u64>,
+    pub(super) modseq: Option<ModSeq>,
     pub(super) internal_date: Option<String>,
     pub(super) header: Option<Vec<u8>>,
 }
@@ -183,7 +184,7 @@ impl From<&[AttributeValue<'_>]> for FetchAttrs {
                     )
                 }
                 AttributeValue::Rfc822Size(s) => out.size = Some(*s),
-                AttributeValue::ModSeq(m) => out.modseq = Some(*m),
+                AttributeValue::ModSeq(m) => out.modseq = Some(ModSeq(*m)),
                 AttributeValue::InternalDate(d) => out.internal_date = Some(d.to_string()),
                 AttributeValue::BodySection {
                     section: Some(_),

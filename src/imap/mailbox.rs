@@ -8,13 +8,14 @@ use super::condstore;
 use super::framing::Frame;
 use super::response::{check, ignore_untagged, name_attribute, Done, Untagged};
 use super::{ImapError, ListEntry, MailboxInfo, MailboxStatus, Result, Session};
+use crate::model::{ModSeq, UidValidity};
 
 /// What a SELECT or EXAMINE reports about the mailbox, gathered from its
 /// untagged responses.
 pub(super) struct Selecting {
     verb: &'static str,
     info: MailboxInfo,
-    uidvalidity: Option<u32>,
+    uidvalidity: Option<UidValidity>,
 }
 
 impl Selecting {
@@ -40,9 +41,9 @@ impl Selecting {
                 status: Status::Ok,
                 outcome,
             } => match outcome.code {
-                Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(v),
+                Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(UidValidity(v)),
                 Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(v),
-                Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(v),
+                Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(ModSeq(v)),
                 _ => {}
             },
             Response::MailboxData(MailboxDatum::Exists(n)) => self.info.exists = *n,

@@ -11,6 +11,7 @@ use super::command::{quote, Arg};
 use super::response::{check, ignore_untagged};
 use super::uid_set::UidSet;
 use super::{Flags, Result, Session};
+use crate::model::UidValidity;
 
 impl Session {
     /// APPEND exactly `len` bytes from `body` with `flags` and an optional
@@ -40,7 +41,7 @@ impl Session {
         Ok(match done.code {
             Some(ResponseCode::AppendUid(uidvalidity, members)) => {
                 members.first().map(|m| AppendUid {
-                    uidvalidity,
+                    uidvalidity: UidValidity(uidvalidity),
                     uid: match m {
                         UidSetMember::Uid(u) => *u,
                         UidSetMember::UidRange(r) => *r.start(),
@@ -141,7 +142,7 @@ impl Session {
 /// Where an APPEND put the message (APPENDUID).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendUid {
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     pub uid: u32,
 }
 

@@ -3,7 +3,7 @@
 use super::fetch::FetchAttrs;
 use super::response::{ignore_untagged, parse_response, parse_sanitised};
 use super::*;
-use crate::model::TlsMode;
+use crate::model::{ModSeq, TlsMode, UidValidity};
 use imap_proto::Response;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -83,7 +83,7 @@ fn alert_during_select_and_unparseable_lines_keep_sync() {
     );
     let mut s = Session::connect(&opts).unwrap();
     let info = s.select("INBOX").unwrap();
-    assert_eq!(info.uidvalidity, 77);
+    assert_eq!(info.uidvalidity, UidValidity(77));
     assert_eq!(info.uidnext, Some(9));
     assert_eq!(info.exists, 3);
     assert!(!info.read_only);
@@ -343,7 +343,7 @@ fn fetch_meta_headers_search_and_append() {
     );
     let mut s = Session::connect(&opts).unwrap();
     let mut metas = Vec::new();
-    s.uid_fetch_meta(&set("1:3"), Some(5), &mut |m| metas.push(m))
+    s.uid_fetch_meta(&set("1:3"), Some(ModSeq(5)), &mut |m| metas.push(m))
         .unwrap();
     assert_eq!(
         metas,
@@ -351,7 +351,7 @@ fn fetch_meta_headers_search_and_append() {
             uid: 1,
             flags: Flags::SEEN.union(Flags::FORWARDED),
             size: Some(10),
-            modseq: Some(7)
+            modseq: Some(ModSeq(7))
         }]
     );
     let mut headers = Vec::new();
@@ -372,7 +372,7 @@ fn fetch_meta_headers_search_and_append() {
     assert_eq!(
         appended,
         Some(AppendUid {
-            uidvalidity: 99,
+            uidvalidity: UidValidity(99),
             uid: 12
         })
     );
@@ -559,9 +559,11 @@ fn select_with_changes_pipelines_select_and_fetch() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let (info, changes) = s.open_with_changes("Work", false, Some((77, 10))).unwrap();
-    assert_eq!((info.uidvalidity, info.exists), (77, 3));
-    assert_eq!(info.highestmodseq, Some(20));
+    let (info, changes) = s
+        .open_with_changes("Work", false, Some((UidValidity(77), ModSeq(10))))
+        .unwrap();
+    assert_eq!((info.uidvalidity, info.exists), (UidValidity(77), 3));
+    assert_eq!(info.highestmodseq, Some(ModSeq(20)));
     let changes = changes.expect("same UIDVALIDITY: the changes apply");
     assert_eq!(changes.vanished, vec![2..=3]);
     assert_eq!(changes.changed.len(), 1);
@@ -587,8 +589,10 @@ fn open_with_changes_without_qresync_only_selects() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let (info, changes) = s.open_with_changes("Work", false, Some((77, 10))).unwrap();
-    assert_eq!((info.uidvalidity, info.exists), (77, 3));
+    let (info, changes) = s
+        .open_with_changes("Work", false, Some((UidValidity(77), ModSeq(10))))
+        .unwrap();
+    assert_eq!((info.uidvalidity, info.exists), (UidValidity(77), 3));
     assert!(changes.is_none(), "the caller lists the folder instead");
     s.noop().unwrap();
     drop(s);
@@ -641,8 +645,10 @@ fn select_with_changes_ignores_changes_after_a_uidvalidity_change() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let (info, changes) = s.select_with_changes("INBOX", true, 77, 10).unwrap();
-    assert_eq!(info.uidvalidity, 78);
+    let (info, changes) = s
+        .select_with_changes("INBOX", true, UidValidity(77), ModSeq(10))
+        .unwrap();
+    assert_eq!(info.uidvalidity, UidValidity(78));
     assert!(info.read_only);
     assert!(
         changes.is_none(),
@@ -666,7 +672,9 @@ fn select_with_changes_reports_a_failed_select_and_stays_in_step() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let err = s.select_with_changes("Gone", false, 77, 10).unwrap_err();
+    let err = s
+        .select_with_changes("Gone", false, UidValidity(77), ModSeq(10))
+        .unwrap_err();
     assert!(
         matches!(&err, ImapError::No { command, text } if command == "SELECT" && text.contains("no such mailbox")),
         "{err:?}"

@@ -1,7 +1,7 @@
 //! The client's public types: what commands return and how they fail.
 
 use super::Flags;
-use crate::model::TlsMode;
+use crate::model::{ModSeq, TlsMode, UidValidity};
 use crate::net::NetError;
 use std::time::Duration;
 
@@ -79,10 +79,10 @@ impl ListEntry {
 /// What SELECT or EXAMINE reported.
 #[derive(Debug, Clone, Default)]
 pub struct MailboxInfo {
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     pub uidnext: Option<u32>,
     pub exists: u32,
-    pub highestmodseq: Option<u64>,
+    pub highestmodseq: Option<ModSeq>,
     pub read_only: bool,
 }
 
@@ -91,8 +91,8 @@ pub struct MailboxInfo {
 pub struct MailboxStatus {
     pub messages: Option<u32>,
     pub uidnext: Option<u32>,
-    pub uidvalidity: Option<u32>,
-    pub highestmodseq: Option<u64>,
+    pub uidvalidity: Option<UidValidity>,
+    pub highestmodseq: Option<ModSeq>,
 }
 
 /// A message whose body has been written to the caller's sink.

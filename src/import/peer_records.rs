@@ -19,8 +19,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::model::Flags;
-use crate::model::LocalMessage;
+use crate::model::{Flags, LocalMessage, UidValidity};
 
 /// Which tool wrote the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +68,11 @@ pub struct PeerRecords {
 pub fn read(
     folder_dir: &Path,
     local: &[LocalMessage],
-    uidvalidity: u32,
+    uidvalidity: UidValidity,
     state_dirs: &StateDirs,
 ) -> Result<Option<PeerRecords>, String> {
+    // The other tools write the number as it is; compared as such below.
+    let UidValidity(uidvalidity) = uidvalidity;
     if let Some(records) = read_mbsync(folder_dir, local, uidvalidity, &state_dirs.mbsync)? {
         return Ok(Some(records));
     }
@@ -557,9 +558,14 @@ mod tests {
     fn mbsync_records_name_the_files_by_their_local_uid() {
         let dir = folder(STATE, false);
         let local = [msg("17.1_1.h,U=1:2,"), msg("17.2_2.h,U=3:2,FS")];
-        let r = read(dir.path(), &local, 1_700_000_001, &StateDirs::default())
-            .unwrap()
-            .unwrap();
+        let r = read(
+            dir.path(),
+            &local,
+            UidValidity(1_700_000_001),
+            &StateDirs::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.peer, Peer::Mbsync);
         assert!(r.deletions_known);
         let bases: Vec<(u32, Option<&str>)> = r
@@ -580,9 +586,14 @@ mod tests {
     #[test]
     fn an_interrupted_mbsync_run_is_no_evidence_of_deletions() {
         let dir = folder(STATE, true);
-        let r = read(dir.path(), &[], 1_700_000_001, &StateDirs::default())
-            .unwrap()
-            .unwrap();
+        let r = read(
+            dir.path(),
+            &[],
+            UidValidity(1_700_000_001),
+            &StateDirs::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert!(!r.deletions_known);
         assert!(r.notes[0].contains("interrupted"), "{:?}", r.notes);
     }
@@ -590,7 +601,7 @@ mod tests {
     #[test]
     fn mbsync_state_of_another_server_folder_is_refused() {
         let dir = folder(STATE, false);
-        let err = read(dir.path(), &[], 99, &StateDirs::default()).unwrap_err();
+        let err = read(dir.path(), &[], UidValidity(99), &StateDirs::default()).unwrap_err();
         assert!(err.contains("FarUidValidity"), "{err}");
     }
 
@@ -608,7 +619,7 @@ mod tests {
         let r = read(
             dir.path(),
             &[],
-            1_700_000_001,
+            UidValidity(1_700_000_001),
             &StateDirs {
                 mbsync: vec![states.path().to_path_buf()],
                 offlineimap: Vec::new(),
@@ -637,7 +648,9 @@ mod tests {
             mbsync: vec![states.path().to_path_buf()],
             offlineimap: Vec::new(),
         };
-        let r = read(&folder, &[], 1_700_000_001, &dirs).unwrap().unwrap();
+        let r = read(&folder, &[], UidValidity(1_700_000_001), &dirs)
+            .unwrap()
+            .unwrap();
         assert_eq!(r.records.len(), 3);
         // Unnamed files: the server's UIDVALIDITY decides, if only one fits.
         fs::rename(
@@ -645,9 +658,13 @@ mod tests {
             states.path().join("renamed"),
         )
         .unwrap();
-        assert!(read(&folder, &[], 1_700_000_001, &dirs).unwrap().is_some());
+        assert!(read(&folder, &[], UidValidity(1_700_000_001), &dirs)
+            .unwrap()
+            .is_some());
         fs::write(states.path().join("copy"), STATE).unwrap();
-        assert!(read(&folder, &[], 1_700_000_001, &dirs).unwrap().is_none());
+        assert!(read(&folder, &[], UidValidity(1_700_000_001), &dirs)
+            .unwrap()
+            .is_none());
         assert_eq!(
             near_box(":far:Archive!2023_:near:Archive!2023"),
             Some(PathBuf::from("Archive/2023"))
@@ -661,9 +678,14 @@ mod tests {
             msg("1796547441_17.8529.vm,U=9,FMD5=abc:2,"),
             msg("new-by-hand"),
         ];
-        let r = read(Path::new("/nonexistent"), &local, 1, &StateDirs::default())
-            .unwrap()
-            .unwrap();
+        let r = read(
+            Path::new("/nonexistent"),
+            &local,
+            UidValidity(1),
+            &StateDirs::default(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(r.peer, Peer::OfflineImap);
         assert!(!r.deletions_known);
         assert_eq!(
@@ -672,11 +694,14 @@ mod tests {
         );
         // Two folders' files mixed: no records at all.
         let mixed = [msg("a,U=1,FMD5=abc:2,"), msg("b,U=2,FMD5=def:2,")];
-        assert!(
-            read(Path::new("/nonexistent"), &mixed, 1, &StateDirs::default())
-                .unwrap()
-                .is_none()
-        );
+        assert!(read(
+            Path::new("/nonexistent"),
+            &mixed,
+            UidValidity(1),
+            &StateDirs::default()
+        )
+        .unwrap()
+        .is_none());
     }
 
     #[test]
@@ -704,16 +729,21 @@ mod tests {
             mbsync: Vec::new(),
             offlineimap: vec![meta.path().to_path_buf()],
         };
-        let r = read(Path::new("/nonexistent"), &local, 1_796_558_565, &dirs)
-            .unwrap()
-            .unwrap();
+        let r = read(
+            Path::new("/nonexistent"),
+            &local,
+            UidValidity(1_796_558_565),
+            &dirs,
+        )
+        .unwrap()
+        .unwrap();
         assert!(r.deletions_known);
         assert_eq!(r.records.len(), 3);
         let gone = r.records.iter().find(|r| r.uid == 3).unwrap();
         assert_eq!(gone.local_base, None);
         assert_eq!(r.records[1].flags, Some(Flags::FLAGGED.union(Flags::SEEN)));
         // Another UIDVALIDITY: the status is not used.
-        let r = read(Path::new("/nonexistent"), &local, 7, &dirs)
+        let r = read(Path::new("/nonexistent"), &local, UidValidity(7), &dirs)
             .unwrap()
             .unwrap();
         assert!(!r.deletions_known);

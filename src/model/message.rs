@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::Flags;
+use super::{Flags, ModSeq};
 
 /// A message as the server lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct RemoteMessage {
     /// RFC822.SIZE, when the listing carried it.
     pub size: Option<u32>,
     /// MODSEQ, on servers with CONDSTORE.
-    pub modseq: Option<u64>,
+    pub modseq: Option<ModSeq>,
 }
 
 /// The subdirectory a message file lives in.

@@ -1,15 +1,17 @@
-//! The values every layer shares: flags, a server message, a local
-//! message's identity, a recorded pair, a directory stamp, and the
-//! settings' enums.
+//! The values every layer shares: flags, the numbers IMAP names things by,
+//! a server message, a local message's identity, a recorded pair, a
+//! directory stamp, and the settings' enums.
 //!
 //! It imports nothing from the crate. The planner takes all its input from
 //! here, and the stores (`maildir`, `imap`, `state`) and the config build
 //! and read these values without importing one another.
 
 mod flags;
+mod ids;
 mod message;
 mod settings;
 
 pub use flags::Flags;
+pub use ids::{ModSeq, UidValidity};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
 pub use settings::{CompressMode, LocalNames, TlsMode};

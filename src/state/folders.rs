@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::support::unix_now;
 use super::{FolderState, Result, StateDb};
-use crate::model::DirStamp;
+use crate::model::{DirStamp, ModSeq, UidValidity};
 
 impl StateDb {
     /// Every folder the state knows, by name.
@@ -38,11 +38,11 @@ impl StateDb {
     }
 
     /// Records a folder seen for the first time (or returns the existing one).
-    pub fn add_folder(&self, name: &str, uidvalidity: u32) -> Result<FolderState> {
+    pub fn add_folder(&self, name: &str, uidvalidity: UidValidity) -> Result<FolderState> {
         self.conn
             .execute(
                 "INSERT INTO folders (name, uidvalidity) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-                params![name, uidvalidity],
+                params![name, uidvalidity.0],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.folder(name)?.expect("folder row just inserted"))
@@ -54,7 +54,7 @@ impl StateDb {
         &self,
         folder_id: i64,
         uidnext: Option<u32>,
-        highestmodseq: Option<u64>,
+        highestmodseq: Option<ModSeq>,
         stamp: Option<DirStamp>,
     ) -> Result<()> {
         self.conn
@@ -64,7 +64,7 @@ impl StateDb {
                 params![
                     folder_id,
                     uidnext,
-                    highestmodseq.map(|m| m as i64),
+                    highestmodseq.map(|m| m.0 as i64),
                     stamp.map(|s| s.cur_mtime_ns),
                     stamp.map(|s| s.new_mtime_ns),
                     unix_now(),
@@ -93,9 +93,9 @@ fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
     Ok(FolderState {
         id: r.get(0)?,
         name: r.get(1)?,
-        uidvalidity: r.get(2)?,
+        uidvalidity: UidValidity(r.get(2)?),
         uidnext: r.get(3)?,
-        highestmodseq: r.get::<_, Option<i64>>(4)?.map(|m| m as u64),
+        highestmodseq: r.get::<_, Option<i64>>(4)?.map(|m| ModSeq(m as u64)),
         stamp: cur.zip(new).map(|(cur_mtime_ns, new_mtime_ns)| DirStamp {
             cur_mtime_ns,
             new_mtime_ns,

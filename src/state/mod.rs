@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::model::{DirStamp, Flags, Pair};
+use crate::model::{DirStamp, Flags, ModSeq, Pair, UidValidity};
 
 mod folders;
 mod intents;
@@ -123,9 +123,9 @@ pub type Result<T> = std::result::Result<T, StateError>;
 pub struct FolderState {
     pub id: i64,
     pub name: String,
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     pub uidnext: Option<u32>,
-    pub highestmodseq: Option<u64>,
+    pub highestmodseq: Option<ModSeq>,
     pub stamp: Option<DirStamp>,
     pub last_sync: Option<i64>,
 }

@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use rusqlite::{params, OptionalExtension};
 
 use super::{sqlite, Pair, PairChange, Result, StateDb};
-use crate::model::Flags;
+use crate::model::{Flags, UidValidity};
 
 impl StateDb {
     /// The pairs of a folder, by UID.
@@ -149,7 +149,7 @@ impl StateDb {
     pub fn replace_pairs(
         &mut self,
         folder_id: i64,
-        uidvalidity: u32,
+        uidvalidity: UidValidity,
         pairs: &[Pair],
     ) -> Result<()> {
         let path = self.path.clone();
@@ -161,7 +161,7 @@ impl StateDb {
             tx.execute(
                 "UPDATE folders SET uidvalidity = ?2, uidnext = NULL, highestmodseq = NULL,
                  cur_mtime_ns = NULL, new_mtime_ns = NULL WHERE id = ?1",
-                params![folder_id, uidvalidity],
+                params![folder_id, uidvalidity.0],
             )
             .map_err(e)?;
             let mut insert = tx

@@ -31,8 +31,8 @@ fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
 fn pairs_among_reads_just_the_named_uids_and_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("s.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", 1).unwrap();
-    let other = db.add_folder("Other", 1).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
+    let other = db.add_folder("Other", UidValidity(1)).unwrap();
     let all: Vec<_> = (1..=20)
         .map(|u| PairChange::Insert(pair(u, &format!("b{u}"), Flags::SEEN)))
         .collect();
@@ -60,10 +60,10 @@ fn pairs_among_reads_just_the_named_uids_and_ranges() {
 fn pairs_round_trip_through_batches() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("s/acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", 7).unwrap();
-    assert_eq!(f.uidvalidity, 7);
+    let f = db.add_folder("INBOX", UidValidity(7)).unwrap();
+    assert_eq!(f.uidvalidity, UidValidity(7));
     assert_eq!(
-        db.add_folder("INBOX", 9).unwrap().id,
+        db.add_folder("INBOX", UidValidity(9)).unwrap().id,
         f.id,
         "existing folder kept"
     );
@@ -101,7 +101,7 @@ fn pairs_round_trip_through_batches() {
     db.mark_folder_synced(
         f.id,
         Some(4),
-        Some(99),
+        Some(ModSeq(99)),
         Some(DirStamp {
             cur_mtime_ns: 1,
             new_mtime_ns: 2,
@@ -109,7 +109,7 @@ fn pairs_round_trip_through_batches() {
     )
     .unwrap();
     let f2 = db.folder("INBOX").unwrap().unwrap();
-    assert_eq!((f2.uidnext, f2.highestmodseq), (Some(4), Some(99)));
+    assert_eq!((f2.uidnext, f2.highestmodseq), (Some(4), Some(ModSeq(99))));
     assert!(f2.last_sync.is_some());
 }
 
@@ -127,7 +127,7 @@ fn files_are_private() {
 fn intents_resolve_with_their_pair() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", 1).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
     let id = db
         .add_append_intent(f.id, "x", Some("<m@x>"), 42, Some(10))
         .unwrap();
@@ -149,14 +149,15 @@ fn intents_resolve_with_their_pair() {
 fn replace_pairs_resets_folder() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", 1).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
     db.apply(f.id, &[PairChange::Insert(pair(1, "a", Flags::SEEN))])
         .unwrap();
-    db.mark_folder_synced(f.id, Some(2), Some(5), None).unwrap();
-    db.replace_pairs(f.id, 2, &[pair(100, "a", Flags::SEEN)])
+    db.mark_folder_synced(f.id, Some(2), Some(ModSeq(5)), None)
+        .unwrap();
+    db.replace_pairs(f.id, UidValidity(2), &[pair(100, "a", Flags::SEEN)])
         .unwrap();
     let f2 = db.folder("INBOX").unwrap().unwrap();
-    assert_eq!((f2.uidvalidity, f2.highestmodseq), (2, None));
+    assert_eq!((f2.uidvalidity, f2.highestmodseq), (UidValidity(2), None));
     assert_eq!(db.pairs(f.id).unwrap(), vec![pair(100, "a", Flags::SEEN)]);
 }
 
@@ -181,7 +182,7 @@ fn garbage_and_truncated_files_are_reported_not_replaced() {
     let good = dir.path().join("good.sqlite");
     {
         let mut db = StateDb::open(&good).unwrap();
-        let f = db.add_folder("INBOX", 1).unwrap();
+        let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
         let many: Vec<_> = (1..2000)
             .map(|u| {
                 PairChange::Insert(pair(

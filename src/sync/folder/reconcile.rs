@@ -4,7 +4,7 @@
 //! never seen), and completed where a killed run left them half recorded.
 
 use crate::import::peer_records::{self, PeerRecords};
-use crate::model::{LocalMessage, Pair};
+use crate::model::{LocalMessage, Pair, UidValidity};
 use crate::report::Reporter;
 use crate::state::{FolderState, StateDb};
 use anyhow::Context;
@@ -33,7 +33,7 @@ pub fn pairs(
     folder_state: Option<&FolderState>,
     sides: &mut Sides,
     selected: bool,
-    uidvalidity: Option<u32>,
+    uidvalidity: Option<UidValidity>,
     options: &SyncOptions,
     reporter: &Reporter,
 ) -> anyhow::Result<Reconciled> {
@@ -126,7 +126,7 @@ pub fn pairs(
 fn peer_records_of(
     work: &FolderWork,
     local: &[LocalMessage],
-    uidvalidity: u32,
+    uidvalidity: UidValidity,
     reporter: &Reporter,
 ) -> Option<PeerRecords> {
     let dirs = peer_records::default_state_dirs();

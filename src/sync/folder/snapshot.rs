@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
 use crate::maildir::Maildir;
 use crate::model::Flags;
-use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage};
+use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage, UidValidity};
 use crate::report::Reporter;
 use crate::state::{FolderState, StateDb};
 
@@ -31,7 +31,7 @@ pub struct Snapshot {
     pub info: Option<MailboxInfo>,
     /// The server's UIDVALIDITY: selected, else as recorded. None for a
     /// folder neither selected nor recorded, which only a dry run sees.
-    pub uidvalidity: Option<u32>,
+    pub uidvalidity: Option<UidValidity>,
 }
 
 /// Reads both sides of the folder.

@@ -6,6 +6,7 @@ use super::snapshot::is_unchanged;
 use crate::imap::MailboxStatus;
 use crate::maildir::{COARSE_STAMP_SETTLE_NS, STAMP_SETTLE_NS};
 use crate::model::DirStamp;
+use crate::model::{ModSeq, UidValidity};
 use crate::state::FolderState;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,9 +14,9 @@ fn stored() -> FolderState {
     FolderState {
         id: 1,
         name: "INBOX".into(),
-        uidvalidity: 7,
+        uidvalidity: UidValidity(7),
         uidnext: Some(10),
-        highestmodseq: Some(99),
+        highestmodseq: Some(ModSeq(99)),
         stamp: Some(DirStamp {
             cur_mtime_ns: 1,
             new_mtime_ns: 2,
@@ -28,8 +29,8 @@ fn status() -> MailboxStatus {
     MailboxStatus {
         messages: Some(9),
         uidnext: Some(10),
-        uidvalidity: Some(7),
-        highestmodseq: Some(99),
+        uidvalidity: Some(UidValidity(7)),
+        highestmodseq: Some(ModSeq(99)),
     }
 }
 
@@ -59,7 +60,7 @@ fn unchanged_needs_every_witness_to_agree() {
     );
     for changed in [
         MailboxStatus {
-            highestmodseq: Some(100),
+            highestmodseq: Some(ModSeq(100)),
             ..status()
         },
         MailboxStatus {
@@ -67,7 +68,7 @@ fn unchanged_needs_every_witness_to_agree() {
             ..status()
         },
         MailboxStatus {
-            uidvalidity: Some(8),
+            uidvalidity: Some(UidValidity(8)),
             ..status()
         },
         MailboxStatus {
