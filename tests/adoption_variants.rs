@@ -615,3 +615,50 @@ fn an_mbsync_run_cut_off_on_top_of_its_state_is_adopted_without_duplicates() {
     );
     assert_noop_sync(&imapdir, &mut client);
 }
+
+/// Without OfflineIMAP's status database its records name the pairs but
+/// not the flags both sides had, so a flag only one side has may have been
+/// added there or removed on the other. The first sync keeps it on both:
+/// `$Forwarded`, which OfflineIMAP does not write into file names, is not
+/// removed from the server.
+#[test]
+fn without_offlineimaps_status_a_flag_only_the_server_has_is_kept() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_corpus_folder(&mut client, "INBOX");
+    let imapdir = Imapdir::new(&dovecot);
+    Peer::OfflineImap(OfflineImapSetup::default()).sync(&imapdir, dovecot.imap_port());
+    fs::remove_dir_all(imapdir.dir().join("home/.offlineimap")).unwrap();
+    let server = client.fetch_all("INBOX");
+    let forwarded = server
+        .iter()
+        .find(|m| m.flags.iter().any(|f| f == "\\Seen"))
+        .expect("a seen message");
+    client.store("INBOX", forwarded.uid, "+FLAGS", "$Forwarded");
+
+    let r = imapdir.sync_ok();
+
+    let after = client.fetch_all("INBOX");
+    assert_eq!(after.len(), server.len(), "nothing copied twice");
+    let on_server = after
+        .iter()
+        .find(|m| m.uid == forwarded.uid)
+        .expect("still on the server");
+    assert!(
+        on_server.flags.iter().any(|f| f == "$Forwarded"),
+        "$Forwarded stays on the server: {:?}\n{}",
+        on_server.flags,
+        r.all_output()
+    );
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    let file = local
+        .iter()
+        .find(|l| l.message_id() == forwarded.message_id())
+        .expect("the local copy");
+    assert!(
+        file.flags.contains('P') && file.flags.contains('S'),
+        "the local copy gets P: {}",
+        file.flags
+    );
+    assert_noop_sync(&imapdir, &mut client);
+}

@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::imap::{HeaderInfo, Session, UidSet};
 use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, Maildir};
-use crate::model::{LocalMessage, Pair, RemoteMessage};
+use crate::model::{Flags, LocalMessage, Pair, RemoteMessage};
 use crate::report::Reporter;
 use crate::state::{AppendIntent, PairChange, StateDb};
 
@@ -367,7 +367,7 @@ fn checked_records(
         found.recorded.push(Pair {
             uid: record.uid,
             local_base: file.base.clone(),
-            flags: record.flags.unwrap_or(r.flags),
+            flags: record.flags.unwrap_or(unknown_base(file.flags, r.flags)),
         });
     }
     if records.deletions_known {
@@ -391,6 +391,16 @@ fn checked_records(
         }
     }
     Ok(Ok(found))
+}
+
+/// The base for a pair whose flags at the peer's last run are unknown
+/// (OfflineIMAP's records without its status database): only the flags
+/// both sides have. A flag one side alone has then counts as added there
+/// and reaches the other side; taking either side as the base would make
+/// the other side's extra flags look removed, and remove them (a server's
+/// `$Forwarded`, which OfflineIMAP does not write into file names).
+fn unknown_base(local: Flags, server: Flags) -> Flags {
+    local.intersection(server)
 }
 
 /// Starts the base of a recorded pair whose local file is gone; no
@@ -547,4 +557,26 @@ pub fn recover_after_crash(
     }
     db.apply_and_resolve(folder_id, &changes, &resolved)?;
     Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::plan::{merge_flags, Direction};
+
+    /// With no base known, the merge keeps every flag either side has.
+    #[test]
+    fn an_unknown_base_loses_no_flag_of_either_side() {
+        // Every combination of the six flags on each side.
+        for bits in 0..64u8 {
+            let local = Flags::from_bits(bits);
+            for other in 0..64u8 {
+                let server = Flags::from_bits(other);
+                let (new_local, new_server, _) =
+                    merge_flags(unknown_base(local, server), local, server, Direction::BOTH);
+                let both = local.union(server);
+                assert_eq!((new_local, new_server), (both, both), "{local} {server}");
+            }
+        }
+    }
 }
