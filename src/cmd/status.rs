@@ -421,10 +421,11 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Uid;
 
     fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
         Pair {
-            uid,
+            uid: Uid(uid),
             local_base: base.into(),
             flags,
         }

@@ -13,7 +13,7 @@ use super::{
     check, name_attribute, raw_command, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
     RemoteMessage, Result, Selecting, Session, Untagged,
 };
-use crate::model::{ModSeq, UidValidity};
+use crate::model::{ModSeq, Uid, UidValidity};
 
 impl Session {
     /// The folders and, per folder name, its status, in one round trip
@@ -157,7 +157,7 @@ pub(super) fn status_from(attrs: &[StatusAttribute]) -> MailboxStatus {
     for attr in attrs {
         match attr {
             StatusAttribute::Messages(n) => status.messages = Some(*n),
-            StatusAttribute::UidNext(n) => status.uidnext = Some(*n),
+            StatusAttribute::UidNext(n) => status.uidnext = Some(Uid(*n)),
             StatusAttribute::UidValidity(n) => status.uidvalidity = Some(UidValidity(*n)),
             StatusAttribute::HighestModSeq(n) => status.highestmodseq = Some(ModSeq(*n)),
             _ => {}

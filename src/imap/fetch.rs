@@ -13,7 +13,7 @@ use super::uid_set::UidSet;
 use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
 };
-use crate::model::ModSeq;
+use crate::model::{ModSeq, Uid};
 
 impl Session {
     /// Unsolicited FETCH responses without UID are ignored.
@@ -112,7 +112,7 @@ impl Session {
     }
 
     /// UID SEARCH with criteria already encoded by the caller, e.g. `DELETED`.
-    pub fn uid_search(&mut self, criteria: &str) -> Result<Vec<u32>> {
+    pub fn uid_search(&mut self, criteria: &str) -> Result<Vec<Uid>> {
         if criteria.bytes().any(|b| b == b'\r' || b == b'\n') {
             return Err(ImapError::Protocol(
                 "search criteria must not contain line breaks".into(),
@@ -122,20 +122,20 @@ impl Session {
     }
 
     /// UID SEARCH HEADER Message-ID <id>, quoting or sending a literal as needed.
-    pub fn uid_search_message_id(&mut self, message_id: &str) -> Result<Vec<u32>> {
+    pub fn uid_search_message_id(&mut self, message_id: &str) -> Result<Vec<Uid>> {
         self.search(vec![
             Arg::raw("UID SEARCH HEADER Message-ID "),
             Arg::string(message_id),
         ])
     }
 
-    fn search(&mut self, args: Vec<Arg<'_>>) -> Result<Vec<u32>> {
+    fn search(&mut self, args: Vec<Arg<'_>>) -> Result<Vec<Uid>> {
         let mut found = Vec::new();
         let done = self.run(
             args,
             &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                 if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
-                    found.extend_from_slice(uids);
+                    found.extend(uids.iter().map(|&u| Uid(u)));
                 }
             }),
         )?;
@@ -161,7 +161,7 @@ impl RemoteMessage {
 /// The FETCH items this client asks for, pulled out of one response.
 #[derive(Default)]
 pub(super) struct FetchAttrs {
-    pub(super) uid: Option<u32>,
+    pub(super) uid: Option<Uid>,
     pub(super) flags: Option<Flags>,
     pub(super) size: Option<u32>,
     pub(super) modseq: Option<ModSeq>,
@@ -174,7 +174,7 @@ impl From<&[AttributeValue<'_>]> for FetchAttrs {
         let mut out = FetchAttrs::default();
         for attr in attrs {
             match attr {
-                AttributeValue::Uid(u) => out.uid = Some(*u),
+                AttributeValue::Uid(u) => out.uid = Some(Uid(*u)),
                 AttributeValue::Flags(names) => {
                     out.flags = Some(
                         names

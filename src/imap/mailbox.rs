@@ -8,7 +8,7 @@ use super::condstore;
 use super::framing::Frame;
 use super::response::{check, ignore_untagged, name_attribute, Done, Untagged};
 use super::{ImapError, ListEntry, MailboxInfo, MailboxStatus, Result, Session};
-use crate::model::{ModSeq, UidValidity};
+use crate::model::{ModSeq, Uid, UidValidity};
 
 /// What a SELECT or EXAMINE reports about the mailbox, gathered from its
 /// untagged responses.
@@ -42,7 +42,7 @@ impl Selecting {
                 outcome,
             } => match outcome.code {
                 Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(UidValidity(v)),
-                Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(v),
+                Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(Uid(v)),
                 Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(ModSeq(v)),
                 _ => {}
             },

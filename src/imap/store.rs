@@ -11,7 +11,7 @@ use super::command::{quote, Arg};
 use super::response::{check, ignore_untagged};
 use super::uid_set::UidSet;
 use super::{Flags, Result, Session};
-use crate::model::UidValidity;
+use crate::model::{Uid, UidValidity};
 
 impl Session {
     /// APPEND exactly `len` bytes from `body` with `flags` and an optional
@@ -42,10 +42,10 @@ impl Session {
             Some(ResponseCode::AppendUid(uidvalidity, members)) => {
                 members.first().map(|m| AppendUid {
                     uidvalidity: UidValidity(uidvalidity),
-                    uid: match m {
+                    uid: Uid(match m {
                         UidSetMember::Uid(u) => *u,
                         UidSetMember::UidRange(r) => *r.start(),
-                    },
+                    }),
                 })
             }
             _ => None,
@@ -98,7 +98,7 @@ impl Session {
     /// `UID SEARCH DELETED` shows nothing else marked. Otherwise the
     /// messages are only marked `\Deleted`, for a later run to expunge,
     /// and the answer says so.
-    pub fn expunge_uids(&mut self, uids: &[u32]) -> Result<Expunged> {
+    pub fn expunge_uids(&mut self, uids: &[Uid]) -> Result<Expunged> {
         if uids.is_empty() {
             return Ok(Expunged::All);
         }
@@ -143,7 +143,7 @@ impl Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendUid {
     pub uidvalidity: UidValidity,
-    pub uid: u32,
+    pub uid: Uid,
 }
 
 /// What [`Session::expunge_uids`] could do.

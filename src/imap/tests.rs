@@ -3,7 +3,7 @@
 use super::fetch::FetchAttrs;
 use super::response::{ignore_untagged, parse_response, parse_sanitised};
 use super::*;
-use crate::model::{ModSeq, TlsMode, UidValidity};
+use crate::model::{ModSeq, TlsMode, Uid, UidValidity};
 use imap_proto::Response;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -84,7 +84,7 @@ fn alert_during_select_and_unparseable_lines_keep_sync() {
     let mut s = Session::connect(&opts).unwrap();
     let info = s.select("INBOX").unwrap();
     assert_eq!(info.uidvalidity, UidValidity(77));
-    assert_eq!(info.uidnext, Some(9));
+    assert_eq!(info.uidnext, Some(Uid(9)));
     assert_eq!(info.exists, 3);
     assert!(!info.read_only);
     assert_eq!(s.skipped_responses(), 1);
@@ -271,7 +271,7 @@ fn fetch_bodies_stream_and_survive_sink_errors() {
     )
     .unwrap();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].0.uid, 5);
+    assert_eq!(got[0].0.uid, Uid(5));
     assert_eq!(got[0].0.flags, Flags::SEEN);
     assert_eq!(got[0].0.body_len, 5);
     assert_eq!(
@@ -348,7 +348,7 @@ fn fetch_meta_headers_search_and_append() {
     assert_eq!(
         metas,
         vec![RemoteMessage {
-            uid: 1,
+            uid: Uid(1),
             flags: Flags::SEEN.union(Flags::FORWARDED),
             size: Some(10),
             modseq: Some(ModSeq(7))
@@ -359,7 +359,10 @@ fn fetch_meta_headers_search_and_append() {
         .unwrap();
     assert_eq!(headers[0].message_id.as_deref(), Some("<x@y>"));
     assert_eq!(headers[0].size, 10);
-    assert_eq!(s.uid_search_message_id("<x@y>").unwrap(), vec![1, 4]);
+    assert_eq!(
+        s.uid_search_message_id("<x@y>").unwrap(),
+        vec![Uid(1), Uid(4)]
+    );
     let appended = s
         .append(
             "INBOX",
@@ -373,12 +376,12 @@ fn fetch_meta_headers_search_and_append() {
         appended,
         Some(AppendUid {
             uidvalidity: UidValidity(99),
-            uid: 12
+            uid: Uid(12)
         })
     );
     s.uid_store(&set("1:3"), false, Flags::SEEN).unwrap();
     s.uid_store(&set("1:3"), true, Flags::empty()).unwrap();
-    assert_eq!(s.expunge_uids(&[2]).unwrap(), Expunged::All);
+    assert_eq!(s.expunge_uids(&[Uid(2)]).unwrap(), Expunged::All);
     // Command text cannot pass for a UID set.
     assert!(matches!(
         UidSet::parse("1 FLAGS"),
@@ -567,7 +570,7 @@ fn select_with_changes_pipelines_select_and_fetch() {
     let changes = changes.expect("same UIDVALIDITY: the changes apply");
     assert_eq!(changes.vanished, vec![2..=3]);
     assert_eq!(changes.changed.len(), 1);
-    assert_eq!(changes.changed[0].uid, 5);
+    assert_eq!(changes.changed[0].uid, Uid(5));
     assert_eq!(changes.changed[0].size, Some(100));
     assert!(changes.changed[0].flags.contains(Flags::SEEN));
     s.noop().unwrap();
@@ -740,7 +743,7 @@ fn expunge_uids_marks_then_expunges_exactly_the_set() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    assert_eq!(s.expunge_uids(&[9, 4]).unwrap(), Expunged::All);
+    assert_eq!(s.expunge_uids(&[Uid(9), Uid(4)]).unwrap(), Expunged::All);
     s.noop().unwrap();
     drop(s);
     server.join().unwrap();
@@ -771,7 +774,7 @@ fn expunge_uids_without_uidplus_expunges_when_nothing_else_is_marked() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    assert_eq!(s.expunge_uids(&[4, 9]).unwrap(), Expunged::All);
+    assert_eq!(s.expunge_uids(&[Uid(4), Uid(9)]).unwrap(), Expunged::All);
     s.noop().unwrap();
     drop(s);
     let seen = server.join().unwrap();
@@ -795,7 +798,7 @@ fn expunge_uids_without_uidplus_only_marks_when_others_are_marked() {
         ],
     );
     let mut s = Session::connect(&opts).unwrap();
-    assert_eq!(s.expunge_uids(&[4]).unwrap(), Expunged::MarkedOnly);
+    assert_eq!(s.expunge_uids(&[Uid(4)]).unwrap(), Expunged::MarkedOnly);
     s.noop().unwrap();
     drop(s);
     let seen = server.join().unwrap();

@@ -1,7 +1,7 @@
 //! The client's public types: what commands return and how they fail.
 
 use super::Flags;
-use crate::model::{ModSeq, TlsMode, UidValidity};
+use crate::model::{ModSeq, TlsMode, Uid, UidValidity};
 use crate::net::NetError;
 use std::time::Duration;
 
@@ -80,7 +80,7 @@ impl ListEntry {
 #[derive(Debug, Clone, Default)]
 pub struct MailboxInfo {
     pub uidvalidity: UidValidity,
-    pub uidnext: Option<u32>,
+    pub uidnext: Option<Uid>,
     pub exists: u32,
     pub highestmodseq: Option<ModSeq>,
     pub read_only: bool,
@@ -90,7 +90,7 @@ pub struct MailboxInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxStatus {
     pub messages: Option<u32>,
-    pub uidnext: Option<u32>,
+    pub uidnext: Option<Uid>,
     pub uidvalidity: Option<UidValidity>,
     pub highestmodseq: Option<ModSeq>,
 }
@@ -98,7 +98,7 @@ pub struct MailboxStatus {
 /// A message whose body has been written to the caller's sink.
 #[derive(Debug)]
 pub struct FetchedBody {
-    pub uid: u32,
+    pub uid: Uid,
     pub flags: Flags,
     pub size: Option<u32>,
     pub internal_date: Option<String>,
@@ -109,7 +109,7 @@ pub struct FetchedBody {
 /// Identity of one message for re-pairing after a UIDVALIDITY change.
 #[derive(Debug, Clone)]
 pub struct HeaderInfo {
-    pub uid: u32,
+    pub uid: Uid,
     pub size: u32,
     /// Message-ID header value, trimmed, angle brackets kept.
     pub message_id: Option<String>,

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use super::{ImapError, Result};
+use crate::model::Uid;
 
 /// Upper bound for one UID set string.
 pub const MAX_UID_SET_LEN: usize = 4000;
@@ -25,14 +26,15 @@ impl UidSet {
     }
 
     /// `first:*`: the message with UID `first` and every later one.
-    pub fn from_uid(first: u32) -> UidSet {
+    pub fn from_uid(first: Uid) -> UidSet {
         UidSet(format!("{first}:*"))
     }
 
     /// The fewest sets that cover `uids` (any order, duplicates allowed).
     /// No UIDs, no sets.
-    pub fn covering(uids: &[u32]) -> Vec<UidSet> {
-        uid_sets(uids).into_iter().map(UidSet).collect()
+    pub fn covering(uids: &[Uid]) -> Vec<UidSet> {
+        let numbers: Vec<u32> = uids.iter().map(|u| u.0).collect();
+        uid_sets(&numbers).into_iter().map(UidSet).collect()
     }
 
     /// Checks set text such as `1:100,200,300:*` and splits it at commas
@@ -182,8 +184,11 @@ mod tests {
     #[test]
     fn typed_sets_come_only_from_uids_or_checked_text() {
         assert_eq!(UidSet::all().as_str(), "1:*");
-        assert_eq!(UidSet::from_uid(7).to_string(), "7:*");
-        assert_eq!(UidSet::covering(&[3, 1, 2]), vec![UidSet("1:3".into())]);
+        assert_eq!(UidSet::from_uid(Uid(7)).to_string(), "7:*");
+        assert_eq!(
+            UidSet::covering(&[Uid(3), Uid(1), Uid(2)]),
+            vec![UidSet("1:3".into())]
+        );
         assert!(UidSet::parse("1 FLAGS").is_err());
         assert!(UidSet::parse("").is_err());
         let long: Vec<String> = (1..3000).map(|i| (i * 2).to_string()).collect();

@@ -19,7 +19,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Flags, LocalMessage, UidValidity};
+use crate::model::{Flags, LocalMessage, Uid, UidValidity};
 
 /// Which tool wrote the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl fmt::Display for Peer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerRecord {
     /// The server UID.
-    pub uid: u32,
+    pub uid: Uid,
     /// The local file's base name; `None` when the file is gone.
     pub local_base: Option<String>,
     /// The flags both sides had at the peer's last run, when it kept them.
@@ -283,13 +283,13 @@ fn journal_of(state: &Path) -> PathBuf {
 }
 
 /// The number after `,U=` in a file's base name.
-fn uid_in_base(base: &str) -> Option<u32> {
+fn uid_in_base(base: &str) -> Option<Uid> {
     let start = base.find(",U=")? + 3;
     let digits: String = base[start..]
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    digits.parse().ok()
+    digits.parse().ok().map(Uid)
 }
 
 fn read_mbsync(
@@ -322,7 +322,7 @@ fn read_mbsync(
             state.far_uidvalidity
         ));
     }
-    let by_local_uid: HashMap<u32, &str> = local
+    let by_local_uid: HashMap<Uid, &str> = local
         .iter()
         .filter_map(|m| Some((uid_in_base(&m.base)?, m.base.as_str())))
         .collect();
@@ -341,8 +341,8 @@ fn read_mbsync(
         .iter()
         .filter(|(far, near, _)| *far > 0 && *near > 0)
         .map(|&(far, near, flags)| PeerRecord {
-            uid: far,
-            local_base: by_local_uid.get(&near).map(|b| b.to_string()),
+            uid: Uid(far),
+            local_base: by_local_uid.get(&Uid(near)).map(|b| b.to_string()),
             flags: Some(flags),
         })
         .collect();
@@ -364,7 +364,7 @@ fn read_offlineimap(
     metadata_dirs: &[PathBuf],
 ) -> Result<Option<PeerRecords>, String> {
     let mut folder_hash: Option<&str> = None;
-    let mut by_uid: HashMap<u32, &str> = HashMap::new();
+    let mut by_uid: HashMap<Uid, &str> = HashMap::new();
     for m in local {
         let Some(at) = m.base.find(",FMD5=") else {
             continue;
@@ -397,6 +397,7 @@ fn read_offlineimap(
                 .chars()
                 .filter_map(Flags::from_maildir_letter)
                 .fold(Flags::empty(), Flags::union);
+            let uid = Uid(uid);
             records.push(PeerRecord {
                 uid,
                 local_base: by_uid.remove(&uid).map(str::to_string),
@@ -406,7 +407,7 @@ fn read_offlineimap(
     }
     // Files the status does not list (or no status at all): the name is
     // the only record.
-    let mut rest: Vec<(u32, &str)> = by_uid.into_iter().collect();
+    let mut rest: Vec<(Uid, &str)> = by_uid.into_iter().collect();
     rest.sort_unstable();
     records.extend(rest.into_iter().map(|(uid, base)| PeerRecord {
         uid,
@@ -429,7 +430,7 @@ fn read_offlineimap(
 /// these files' UIDs means none is used.
 fn offlineimap_status_of(
     hash: &str,
-    files: &HashMap<u32, &str>,
+    files: &HashMap<Uid, &str>,
     uidvalidity: u32,
     metadata_dirs: &[PathBuf],
 ) -> Result<Option<Vec<(u32, String)>>, String> {
@@ -462,7 +463,8 @@ fn offlineimap_status_of(
                 }
                 let rows = crate::state::offlineimap_status(&status.path())
                     .map_err(|e| format!("cannot read {}: {e}", status.path().display()))?;
-                let listed: std::collections::HashSet<u32> = rows.iter().map(|r| r.0).collect();
+                let listed: std::collections::HashSet<Uid> =
+                    rows.iter().map(|r| Uid(r.0)).collect();
                 if files.keys().all(|u| listed.contains(u)) {
                     found.push((status.path(), rows));
                 }
@@ -571,7 +573,7 @@ mod tests {
         let bases: Vec<(u32, Option<&str>)> = r
             .records
             .iter()
-            .map(|r| (r.uid, r.local_base.as_deref()))
+            .map(|r| (r.uid.0, r.local_base.as_deref()))
             .collect();
         assert_eq!(
             bases,
@@ -690,7 +692,7 @@ mod tests {
         assert!(!r.deletions_known);
         assert_eq!(
             r.records.iter().map(|r| r.uid).collect::<Vec<_>>(),
-            vec![7, 9]
+            vec![Uid(7), Uid(9)]
         );
         // Two folders' files mixed: no records at all.
         let mixed = [msg("a,U=1,FMD5=abc:2,"), msg("b,U=2,FMD5=def:2,")];
@@ -739,7 +741,7 @@ mod tests {
         .unwrap();
         assert!(r.deletions_known);
         assert_eq!(r.records.len(), 3);
-        let gone = r.records.iter().find(|r| r.uid == 3).unwrap();
+        let gone = r.records.iter().find(|r| r.uid == Uid(3)).unwrap();
         assert_eq!(gone.local_base, None);
         assert_eq!(r.records[1].flags, Some(Flags::FLAGGED.union(Flags::SEEN)));
         // Another UIDVALIDITY: the status is not used.

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Subdir;
-use crate::model::Flags;
+use crate::model::{Flags, Uid};
 
 /// A Maildir file name taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct ParsedName {
     /// there is none. Stays the same when flags change.
     pub base: String,
     /// The `,U=<uid>` hint in the base (mbsync and OfflineIMAP style).
-    pub uid: Option<u32>,
+    pub uid: Option<Uid>,
     /// The Maildir++ `,S=<size>` in the base.
     pub size: Option<u64>,
     /// Flags from the letters of a `:2,` info part.
@@ -48,7 +48,8 @@ pub fn parse_name(name: &str) -> ParsedName {
         base: base.to_string(),
         uid: base_field(base, ",U=")
             .and_then(|(v, _)| v.parse::<u32>().ok())
-            .filter(|&uid| uid != 0),
+            .filter(|&uid| uid != 0)
+            .map(Uid),
         size: base_field(base, ",S=").and_then(|(v, _)| v.parse::<u64>().ok()),
         flags,
         other_info,
@@ -113,7 +114,7 @@ pub fn format_name_in(subdir: Subdir, base: &str, flags: Flags, other_info: &str
 }
 
 /// A new unique base with the UID embedded: `<unique>,U=<uid>`.
-pub fn new_base(uid: Option<u32>) -> String {
+pub fn new_base(uid: Option<Uid>) -> String {
     let unique = unique_name();
     match uid {
         Some(uid) => format!("{unique},U={uid}"),
@@ -122,7 +123,7 @@ pub fn new_base(uid: Option<u32>) -> String {
 }
 
 /// Replaces (or adds) the `,U=<uid>` of a base, keeping everything else.
-pub fn base_with_uid(base: &str, uid: u32) -> String {
+pub fn base_with_uid(base: &str, uid: Uid) -> String {
     match base_field(base, ",U=") {
         Some((_, range)) => format!("{}{uid}{}", &base[..range.start], &base[range.end..]),
         None => format!("{base},U={uid}"),
@@ -194,7 +195,7 @@ mod tests {
     fn parses_mbsync_names() {
         let p = parse_name("1700000000.R1a2b_3.host,U=123:2,FS");
         assert_eq!(p.base, "1700000000.R1a2b_3.host,U=123");
-        assert_eq!(p.uid, Some(123));
+        assert_eq!(p.uid, Some(Uid(123)));
         assert_eq!(p.size, None);
         assert_eq!(p.flags, flags("FS"));
         assert_eq!(p.other_info, "");
@@ -204,7 +205,7 @@ mod tests {
     fn parses_offlineimap_and_maildirplusplus_names() {
         let p = parse_name("1700000000_0.123.host,U=42,FMD5=0123abcd:2,RSab");
         assert_eq!(p.base, "1700000000_0.123.host,U=42,FMD5=0123abcd");
-        assert_eq!(p.uid, Some(42));
+        assert_eq!(p.uid, Some(Uid(42)));
         assert_eq!(p.flags, flags("RS"));
         assert_eq!(p.other_info, "ab");
 
@@ -230,9 +231,9 @@ mod tests {
         assert_eq!(parse_name("x,U=:2,S").uid, None);
         assert_eq!(parse_name("x,U=abc").uid, None);
         assert_eq!(parse_name("x,U=0").uid, None);
-        assert_eq!(parse_name("x,U=4294967295").uid, Some(u32::MAX));
+        assert_eq!(parse_name("x,U=4294967295").uid, Some(Uid(u32::MAX)));
         assert_eq!(parse_name("x,U=4294967296").uid, None);
-        assert_eq!(parse_name("x,U=7abc").uid, Some(7));
+        assert_eq!(parse_name("x,U=7abc").uid, Some(Uid(7)));
     }
 
     #[test]
@@ -248,21 +249,27 @@ mod tests {
 
     #[test]
     fn base_with_uid_replaces_or_adds() {
-        assert_eq!(base_with_uid("u.host", 5), "u.host,U=5");
-        assert_eq!(base_with_uid("u.host,U=5", 77), "u.host,U=77");
-        assert_eq!(base_with_uid("u.host,U=5,FMD5=ab", 6), "u.host,U=6,FMD5=ab");
-        assert_eq!(base_with_uid("u.host,U=", 6), "u.host,U=,U=6");
-        assert_eq!(base_with_uid("u.host,U=x,U=5", 6), "u.host,U=x,U=6");
-        assert_eq!(parse_name(&base_with_uid("u.host,U=", 6)).uid, Some(6));
+        assert_eq!(base_with_uid("u.host", Uid(5)), "u.host,U=5");
+        assert_eq!(base_with_uid("u.host,U=5", Uid(77)), "u.host,U=77");
+        assert_eq!(
+            base_with_uid("u.host,U=5,FMD5=ab", Uid(6)),
+            "u.host,U=6,FMD5=ab"
+        );
+        assert_eq!(base_with_uid("u.host,U=", Uid(6)), "u.host,U=,U=6");
+        assert_eq!(base_with_uid("u.host,U=x,U=5", Uid(6)), "u.host,U=x,U=6");
+        assert_eq!(
+            parse_name(&base_with_uid("u.host,U=", Uid(6))).uid,
+            Some(Uid(6))
+        );
     }
 
     #[test]
     fn new_bases_are_unique_and_carry_the_uid() {
-        let a = new_base(Some(9));
-        let b = new_base(Some(9));
+        let a = new_base(Some(Uid(9)));
+        let b = new_base(Some(Uid(9)));
         assert_ne!(a, b);
         assert!(a.ends_with(",U=9"));
-        assert_eq!(parse_name(&a).uid, Some(9));
+        assert_eq!(parse_name(&a).uid, Some(Uid(9)));
         assert_eq!(parse_name(&new_base(None)).uid, None);
         assert!(!a.contains('/') && !a.contains(':'));
         assert!(!a.starts_with('.'));
@@ -285,7 +292,7 @@ mod tests {
             expected.sort_unstable();
             expected.dedup();
             prop_assert_eq!(p.other_info, expected.into_iter().collect::<String>());
-            prop_assert_eq!(parse_name(&base_with_uid(&base, uid)).uid, Some(uid));
+            prop_assert_eq!(parse_name(&base_with_uid(&base, Uid(uid))).uid, Some(Uid(uid)));
         }
     }
 }

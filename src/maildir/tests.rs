@@ -2,6 +2,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::model::Uid;
 
 fn flags(letters: &str) -> Flags {
     letters
@@ -69,7 +70,7 @@ fn deliver_puts_unflagged_mail_in_new_and_flagged_in_cur() {
     let a = add(&md, "a,U=1", Flags::empty(), "one");
     assert_eq!(
         (a.subdir, a.name.as_str(), a.uid_hint),
-        (Subdir::New, "a,U=1", Some(1))
+        (Subdir::New, "a,U=1", Some(Uid(1)))
     );
     let b = add(&md, "b,U=2", flags("SF"), "two");
     assert_eq!((b.subdir, b.name.as_str()), (Subdir::Cur, "b,U=2:2,FS"));
@@ -127,7 +128,7 @@ fn scan_lists_messages_and_skips_the_rest() {
     fs::write(md.path().join("tmp/inflight"), "").unwrap();
 
     let all = scan_sorted(&md);
-    let summary: Vec<(Subdir, &str, &str, Option<u32>, Flags)> = all
+    let summary: Vec<(Subdir, &str, &str, Option<Uid>, Flags)> = all
         .iter()
         .map(|m| {
             (
@@ -142,13 +143,19 @@ fn scan_lists_messages_and_skips_the_rest() {
     assert_eq!(
         summary,
         vec![
-            (Subdir::New, "a,U=1", "a,U=1", Some(1), Flags::empty()),
-            (Subdir::Cur, "b,U=2:2,RS", "b,U=2", Some(2), flags("RS")),
+            (Subdir::New, "a,U=1", "a,U=1", Some(Uid(1)), Flags::empty()),
+            (
+                Subdir::Cur,
+                "b,U=2:2,RS",
+                "b,U=2",
+                Some(Uid(2)),
+                flags("RS")
+            ),
             (
                 Subdir::Cur,
                 "c,U=3,FMD5=ff:2,Sa",
                 "c,U=3,FMD5=ff",
-                Some(3),
+                Some(Uid(3)),
                 flags("S")
             ),
             (Subdir::Cur, "d.local", "d.local", None, Flags::empty()),
@@ -263,10 +270,12 @@ fn rename_base_keeps_subdir_and_info() {
     let (_root, md) = new_maildir();
     fs::write(md.path().join("cur/local.host:2,Sa"), "x").unwrap();
     let msg = scan_sorted(&md).remove(0);
-    let renamed = md.rename_base(&msg, &base_with_uid(&msg.base, 42)).unwrap();
+    let renamed = md
+        .rename_base(&msg, &base_with_uid(&msg.base, Uid(42)))
+        .unwrap();
     assert_eq!(
         (renamed.subdir, renamed.name.as_str(), renamed.uid_hint),
-        (Subdir::Cur, "local.host,U=42:2,Sa", Some(42))
+        (Subdir::Cur, "local.host,U=42:2,Sa", Some(Uid(42)))
     );
 
     let fresh = add(&md, "n", Flags::empty(), "y");
@@ -336,7 +345,9 @@ fn messages_round_trip_through_lf_files() {
     let size = writer.bytes_written();
     let file = writer.into_inner().unwrap();
     sync_file(&file).unwrap();
-    let msg = md.deliver(&tmp, &new_base(Some(9)), flags("S")).unwrap();
+    let msg = md
+        .deliver(&tmp, &new_base(Some(Uid(9))), flags("S"))
+        .unwrap();
     md.sync_dirs().unwrap();
 
     assert_eq!(fs::metadata(md.file_path(&msg)).unwrap().len(), size);

@@ -2,12 +2,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Flags, ModSeq};
+use super::{Flags, ModSeq, Uid};
 
 /// A message as the server lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteMessage {
-    pub uid: u32,
+    pub uid: Uid,
     pub flags: Flags,
     /// RFC822.SIZE, when the listing carried it.
     pub size: Option<u32>,
@@ -50,7 +50,7 @@ pub struct LocalMessage {
     /// The name without its info part; stays the same across flag changes,
     /// so it identifies the message.
     pub base: String,
-    pub uid_hint: Option<u32>,
+    pub uid_hint: Option<Uid>,
     /// From the info part; a file in new/ without info has no flags.
     pub flags: Flags,
 }
@@ -58,7 +58,7 @@ pub struct LocalMessage {
 /// A message known on both sides at the last sync, with the flags both had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
-    pub uid: u32,
+    pub uid: Uid,
     pub local_base: String,
     pub flags: Flags,
 }

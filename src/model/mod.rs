@@ -12,6 +12,6 @@ mod message;
 mod settings;
 
 pub use flags::Flags;
-pub use ids::{ModSeq, UidValidity};
+pub use ids::{ModSeq, Uid, UidValidity};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
 pub use settings::{CompressMode, LocalNames, TlsMode};

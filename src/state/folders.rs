@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::support::unix_now;
 use super::{FolderState, Result, StateDb};
-use crate::model::{DirStamp, ModSeq, UidValidity};
+use crate::model::{DirStamp, ModSeq, Uid, UidValidity};
 
 impl StateDb {
     /// Every folder the state knows, by name.
@@ -53,7 +53,7 @@ impl StateDb {
     pub fn mark_folder_synced(
         &self,
         folder_id: i64,
-        uidnext: Option<u32>,
+        uidnext: Option<Uid>,
         highestmodseq: Option<ModSeq>,
         stamp: Option<DirStamp>,
     ) -> Result<()> {
@@ -63,7 +63,7 @@ impl StateDb {
                  new_mtime_ns = ?5, last_sync = ?6 WHERE id = ?1",
                 params![
                     folder_id,
-                    uidnext,
+                    uidnext.map(|u| u.0),
                     highestmodseq.map(|m| m.0 as i64),
                     stamp.map(|s| s.cur_mtime_ns),
                     stamp.map(|s| s.new_mtime_ns),
@@ -94,7 +94,7 @@ fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
         id: r.get(0)?,
         name: r.get(1)?,
         uidvalidity: UidValidity(r.get(2)?),
-        uidnext: r.get(3)?,
+        uidnext: r.get::<_, Option<u32>>(3)?.map(Uid),
         highestmodseq: r.get::<_, Option<i64>>(4)?.map(|m| ModSeq(m as u64)),
         stamp: cur.zip(new).map(|(cur_mtime_ns, new_mtime_ns)| DirStamp {
             cur_mtime_ns,

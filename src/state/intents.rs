@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::support::unix_now;
 use super::{AppendIntent, Result, StateDb};
+use crate::model::Uid;
 
 impl StateDb {
     /// Journals an APPEND before it is sent.
@@ -16,13 +17,13 @@ impl StateDb {
         local_base: &str,
         message_id: Option<&str>,
         size: u64,
-        uidnext: Option<u32>,
+        uidnext: Option<Uid>,
     ) -> Result<i64> {
         self.conn
             .execute(
                 "INSERT INTO intents (folder_id, kind, local_base, message_id, size, uidnext, created)
                  VALUES (?1, 'append', ?2, ?3, ?4, ?5, ?6)",
-                params![folder_id, local_base, message_id, size as i64, uidnext, unix_now()],
+                params![folder_id, local_base, message_id, size as i64, uidnext.map(|u| u.0), unix_now()],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
@@ -44,7 +45,7 @@ impl StateDb {
                     local_base: r.get(1)?,
                     message_id: r.get(2)?,
                     size: r.get::<_, i64>(3)? as u64,
-                    uidnext: r.get(4)?,
+                    uidnext: r.get::<_, Option<u32>>(4)?.map(Uid),
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::model::{DirStamp, Flags, ModSeq, Pair, UidValidity};
+use crate::model::{DirStamp, Flags, ModSeq, Pair, Uid, UidValidity};
 
 mod folders;
 mod intents;
@@ -124,7 +124,7 @@ pub struct FolderState {
     pub id: i64,
     pub name: String,
     pub uidvalidity: UidValidity,
-    pub uidnext: Option<u32>,
+    pub uidnext: Option<Uid>,
     pub highestmodseq: Option<ModSeq>,
     pub stamp: Option<DirStamp>,
     pub last_sync: Option<i64>,
@@ -134,9 +134,9 @@ pub struct FolderState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairChange {
     Insert(Pair),
-    SetFlags { uid: u32, flags: Flags },
-    SetBase { uid: u32, local_base: String },
-    Remove { uid: u32 },
+    SetFlags { uid: Uid, flags: Flags },
+    SetBase { uid: Uid, local_base: String },
+    Remove { uid: Uid },
 }
 
 /// An APPEND recorded before it is sent, so a crash before its UID is known
@@ -149,7 +149,7 @@ pub struct AppendIntent {
     pub message_id: Option<String>,
     pub size: u64,
     /// The folder's UIDNEXT before the APPEND: the new message's UID is at least this.
-    pub uidnext: Option<u32>,
+    pub uidnext: Option<Uid>,
 }
 
 /// One connection to an account's state database.

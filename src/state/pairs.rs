@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use rusqlite::{params, OptionalExtension};
 
 use super::{sqlite, Pair, PairChange, Result, StateDb};
-use crate::model::{Flags, UidValidity};
+use crate::model::{Flags, Uid, UidValidity};
 
 impl StateDb {
     /// The pairs of a folder, by UID.
@@ -32,10 +32,10 @@ impl StateDb {
     pub fn pairs_among(
         &self,
         folder_id: i64,
-        uids: &[u32],
+        uids: &[Uid],
         ranges: &[RangeInclusive<u32>],
     ) -> Result<Vec<Pair>> {
-        let mut found: BTreeMap<u32, Pair> = BTreeMap::new();
+        let mut found: BTreeMap<Uid, Pair> = BTreeMap::new();
         let mut by_uid = self
             .conn
             .prepare_cached(
@@ -44,7 +44,7 @@ impl StateDb {
             .map_err(|e| self.err(e))?;
         for &uid in uids {
             if let Some(p) = by_uid
-                .query_row(params![folder_id, uid], pair_from_row)
+                .query_row(params![folder_id, uid.0], pair_from_row)
                 .optional()
                 .map_err(|e| self.err(e))?
             {
@@ -125,15 +125,15 @@ impl StateDb {
             for change in changes {
                 match change {
                     PairChange::Insert(p) => {
-                        insert.execute(params![folder_id, p.uid, p.local_base, p.flags.bits()])
+                        insert.execute(params![folder_id, p.uid.0, p.local_base, p.flags.bits()])
                     }
                     PairChange::SetFlags { uid, flags } => {
-                        set_flags.execute(params![folder_id, uid, flags.bits()])
+                        set_flags.execute(params![folder_id, uid.0, flags.bits()])
                     }
                     PairChange::SetBase { uid, local_base } => {
-                        set_base.execute(params![folder_id, uid, local_base])
+                        set_base.execute(params![folder_id, uid.0, local_base])
                     }
-                    PairChange::Remove { uid } => remove.execute(params![folder_id, uid]),
+                    PairChange::Remove { uid } => remove.execute(params![folder_id, uid.0]),
                 }
                 .map_err(e)?;
             }
@@ -171,7 +171,7 @@ impl StateDb {
                 .map_err(e)?;
             for p in pairs {
                 insert
-                    .execute(params![folder_id, p.uid, p.local_base, p.flags.bits()])
+                    .execute(params![folder_id, p.uid.0, p.local_base, p.flags.bits()])
                     .map_err(e)?;
             }
         }
@@ -182,7 +182,7 @@ impl StateDb {
 /// A row of `SELECT uid, local_base, flags FROM pairs`.
 fn pair_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pair> {
     Ok(Pair {
-        uid: r.get(0)?,
+        uid: Uid(r.get(0)?),
         local_base: r.get(1)?,
         flags: Flags::from_bits(r.get(2)?),
     })

@@ -21,7 +21,7 @@ fn the_busy_wait_ramps_up_then_gives_up_after_the_timeout() {
 
 fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
     Pair {
-        uid,
+        uid: Uid(uid),
         local_base: base.into(),
         flags,
     }
@@ -39,16 +39,16 @@ fn pairs_among_reads_just_the_named_uids_and_ranges() {
     db.apply(f.id, &all).unwrap();
     db.apply(other.id, &[PairChange::Insert(pair(3, "o3", Flags::SEEN))])
         .unwrap();
-    let uids = |ps: Vec<Pair>| ps.into_iter().map(|p| p.uid).collect::<Vec<_>>();
+    let uids = |ps: Vec<Pair>| ps.into_iter().map(|p| p.uid.0).collect::<Vec<_>>();
     assert_eq!(
         uids(
-            db.pairs_among(f.id, &[7, 3, 99], &[10..=12, 19..=40])
+            db.pairs_among(f.id, &[Uid(7), Uid(3), Uid(99)], &[10..=12, 19..=40])
                 .unwrap()
         ),
         [3, 7, 10, 11, 12, 19, 20]
     );
     assert_eq!(
-        uids(db.pairs_among(f.id, &[5], &[4..=6]).unwrap()),
+        uids(db.pairs_among(f.id, &[Uid(5)], &[4..=6]).unwrap()),
         [4, 5, 6]
     );
     assert!(db.pairs_among(f.id, &[], &[]).unwrap().is_empty());
@@ -80,14 +80,14 @@ fn pairs_round_trip_through_batches() {
         f.id,
         &[
             PairChange::SetFlags {
-                uid: 2,
+                uid: Uid(2),
                 flags: Flags::FLAGGED,
             },
             PairChange::SetBase {
-                uid: 3,
+                uid: Uid(3),
                 local_base: "c,U=3".into(),
             },
-            PairChange::Remove { uid: 1 },
+            PairChange::Remove { uid: Uid(1) },
         ],
     )
     .unwrap();
@@ -100,7 +100,7 @@ fn pairs_round_trip_through_batches() {
     );
     db.mark_folder_synced(
         f.id,
-        Some(4),
+        Some(Uid(4)),
         Some(ModSeq(99)),
         Some(DirStamp {
             cur_mtime_ns: 1,
@@ -109,7 +109,10 @@ fn pairs_round_trip_through_batches() {
     )
     .unwrap();
     let f2 = db.folder("INBOX").unwrap().unwrap();
-    assert_eq!((f2.uidnext, f2.highestmodseq), (Some(4), Some(ModSeq(99))));
+    assert_eq!(
+        (f2.uidnext, f2.highestmodseq),
+        (Some(Uid(4)), Some(ModSeq(99)))
+    );
     assert!(f2.last_sync.is_some());
 }
 
@@ -129,12 +132,12 @@ fn intents_resolve_with_their_pair() {
     let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
     let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
     let id = db
-        .add_append_intent(f.id, "x", Some("<m@x>"), 42, Some(10))
+        .add_append_intent(f.id, "x", Some("<m@x>"), 42, Some(Uid(10)))
         .unwrap();
     let pending = db.pending_appends(f.id).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].message_id.as_deref(), Some("<m@x>"));
-    assert_eq!((pending[0].size, pending[0].uidnext), (42, Some(10)));
+    assert_eq!((pending[0].size, pending[0].uidnext), (42, Some(Uid(10))));
     db.apply_and_resolve(
         f.id,
         &[PairChange::Insert(pair(10, "x,U=10", Flags::SEEN))],
@@ -152,7 +155,7 @@ fn replace_pairs_resets_folder() {
     let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
     db.apply(f.id, &[PairChange::Insert(pair(1, "a", Flags::SEEN))])
         .unwrap();
-    db.mark_folder_synced(f.id, Some(2), Some(ModSeq(5)), None)
+    db.mark_folder_synced(f.id, Some(Uid(2)), Some(ModSeq(5)), None)
         .unwrap();
     db.replace_pairs(f.id, UidValidity(2), &[pair(100, "a", Flags::SEEN)])
         .unwrap();

@@ -27,7 +27,7 @@ use crate::report::{Counts, FolderProgress};
 use crate::state::{PairChange, StateDb};
 
 use super::plan::{FlagChange, Plan};
-use crate::model::{LocalMessage, Pair, RemoteMessage};
+use crate::model::{LocalMessage, Pair, RemoteMessage, Uid};
 
 /// Bodies fetched per command and made durable together.
 const DOWNLOAD_BATCH_MESSAGES: usize = 500;
@@ -93,13 +93,13 @@ impl<'a> Applier<'a> {
     /// Flags first (cheap, and they decide nothing else), then deletions,
     /// then copies in both directions. What is done is recorded even when
     /// a later step fails.
-    pub fn apply(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
+    pub fn apply(&mut self, plan: Plan, uidnext: Option<Uid>) -> anyhow::Result<()> {
         let result = self.apply_steps(plan, uidnext);
         let recorded = self.checkpoint(&[]);
         result.and(recorded)
     }
 
-    fn apply_steps(&mut self, plan: Plan, uidnext: Option<u32>) -> anyhow::Result<()> {
+    fn apply_steps(&mut self, plan: Plan, uidnext: Option<Uid>) -> anyhow::Result<()> {
         self.pending
             .extend(plan.forgotten.iter().map(|&uid| PairChange::Remove { uid }));
         self.flags(&plan.flag_changes)?;
@@ -136,7 +136,7 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let mut recorded = Vec::with_capacity(changes.len());
-        let mut server_groups: BTreeMap<(Flags, Flags), Vec<u32>> = BTreeMap::new();
+        let mut server_groups: BTreeMap<(Flags, Flags), Vec<Uid>> = BTreeMap::new();
         for c in changes {
             if let Some(new_flags) = c.new_local_flags {
                 match self.maildir.set_flags(&c.local, new_flags) {
@@ -176,7 +176,7 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn delete_remote(&mut self, uids: &[u32]) -> anyhow::Result<()> {
+    fn delete_remote(&mut self, uids: &[Uid]) -> anyhow::Result<()> {
         if uids.is_empty() {
             return Ok(());
         }
@@ -194,7 +194,7 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn delete_local(&mut self, deletions: &[(u32, LocalMessage)]) -> anyhow::Result<()> {
+    fn delete_local(&mut self, deletions: &[(Uid, LocalMessage)]) -> anyhow::Result<()> {
         if deletions.is_empty() {
             return Ok(());
         }
@@ -232,8 +232,8 @@ impl<'a> Applier<'a> {
     /// Fetches a batch into tmp/, makes it durable once, renames it into
     /// place, syncs the directories once, then records it.
     fn download_batch(&mut self, batch: &[RemoteMessage]) -> anyhow::Result<()> {
-        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
-        let mut fetched: Vec<(u32, Flags, TmpMessage)> = Vec::with_capacity(batch.len());
+        let uids: Vec<Uid> = batch.iter().map(|m| m.uid).collect();
+        let mut fetched: Vec<(Uid, Flags, TmpMessage)> = Vec::with_capacity(batch.len());
         let maildir = self.maildir;
         // One write buffer goes from message to message.
         let spare = Cell::new(Vec::new());
@@ -285,7 +285,7 @@ impl<'a> Applier<'a> {
         result
     }
 
-    fn upload(&mut self, messages: &[LocalMessage], uidnext: Option<u32>) -> anyhow::Result<()> {
+    fn upload(&mut self, messages: &[LocalMessage], uidnext: Option<Uid>) -> anyhow::Result<()> {
         let mut next_uid = uidnext;
         for chunk in messages.chunks(UPLOAD_BATCH_MESSAGES) {
             let mut uploaded = 0;
@@ -319,7 +319,7 @@ impl<'a> Applier<'a> {
     fn upload_one(
         &mut self,
         msg: &LocalMessage,
-        next_uid: &mut Option<u32>,
+        next_uid: &mut Option<Uid>,
     ) -> anyhow::Result<Option<(Pair, i64)>> {
         let mut file = match self.maildir.open(msg) {
             Ok(f) => f,
@@ -363,7 +363,7 @@ impl<'a> Applier<'a> {
             // The intent stays; the next run finds the message on the server.
             return Ok(None);
         };
-        *next_uid = Some(uid + 1);
+        *next_uid = Some(uid.next());
         let renamed = self
             .maildir
             .rename_base(msg, &base_with_uid(&msg.base, uid))
@@ -383,9 +383,9 @@ impl<'a> Applier<'a> {
         &mut self,
         message_id: Option<&str>,
         size: u64,
-        uidnext: Option<u32>,
-    ) -> anyhow::Result<Option<u32>> {
-        let floor = uidnext.unwrap_or(1);
+        uidnext: Option<Uid>,
+    ) -> anyhow::Result<Option<Uid>> {
+        let floor = uidnext.unwrap_or(Uid(1));
         if let Some(mid) = message_id {
             let found = self.session.uid_search_message_id(mid)?;
             return Ok(found.into_iter().filter(|&u| u >= floor).max());

@@ -132,8 +132,7 @@ pub fn missing_local_folder(path: &Path) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Flags;
-    use crate::model::{LocalMessage, Subdir};
+    use crate::model::{Flags, LocalMessage, Subdir, Uid};
 
     fn local(i: usize) -> LocalMessage {
         LocalMessage {
@@ -147,8 +146,10 @@ mod tests {
 
     fn plan_deleting(local_n: usize, remote_n: usize) -> Plan {
         Plan {
-            local_deletions: (0..local_n).map(|i| (i as u32 + 1, local(i))).collect(),
-            remote_deletions: (0..remote_n).map(|i| i as u32 + 100).collect(),
+            local_deletions: (0..local_n)
+                .map(|i| (Uid(i as u32 + 1), local(i)))
+                .collect(),
+            remote_deletions: (0..remote_n).map(|i| Uid(i as u32 + 100)).collect(),
             ..Plan::default()
         }
     }

@@ -159,7 +159,7 @@ fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<Work
         }
         if let Some(status) = &folder.job.status {
             let new = match folder.stored.as_ref().and_then(|f| f.uidnext) {
-                Some(before) => status.uidnext.map(|next| next.saturating_sub(before)),
+                Some(before) => status.uidnext.map(|next| next.0.saturating_sub(before.0)),
                 None => status.messages,
             };
             work.expected_downloads += u64::from(new.unwrap_or(0));

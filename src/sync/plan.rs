@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Flags, LocalMessage, Pair, RemoteMessage};
+use crate::model::{Flags, LocalMessage, Pair, RemoteMessage, Uid};
 
 /// Which way changes may flow in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl Direction {
 /// Flags of one synced message that differ on a side or from the base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagChange {
-    pub uid: u32,
+    pub uid: Uid,
     pub local: LocalMessage,
     /// New flags for the local file, when they change.
     pub new_local_flags: Option<Flags>,
@@ -60,11 +60,11 @@ pub struct Plan {
     pub uploads: Vec<LocalMessage>,
     pub flag_changes: Vec<FlagChange>,
     /// Expunged on the server since the last sync: unlink locally.
-    pub local_deletions: Vec<(u32, LocalMessage)>,
+    pub local_deletions: Vec<(Uid, LocalMessage)>,
     /// Unlinked locally since the last sync: expunge these UIDs.
-    pub remote_deletions: Vec<u32>,
+    pub remote_deletions: Vec<Uid>,
     /// Gone from both sides: drop the pair.
-    pub forgotten: Vec<u32>,
+    pub forgotten: Vec<Uid>,
 }
 
 impl Plan {
@@ -177,7 +177,7 @@ pub fn plan(
     local: &[LocalMessage],
     direction: Direction,
 ) -> Plan {
-    let mut remote_by_uid: HashMap<u32, &RemoteMessage> =
+    let mut remote_by_uid: HashMap<Uid, &RemoteMessage> =
         remote.iter().map(|r| (r.uid, r)).collect();
     let mut local_by_base: HashMap<&str, &LocalMessage> = HashMap::with_capacity(local.len());
     for l in local {
@@ -267,7 +267,7 @@ mod tests {
 
     fn remote(uid: u32, flags: Flags) -> RemoteMessage {
         RemoteMessage {
-            uid,
+            uid: Uid(uid),
             flags,
             size: Some(100),
             modseq: None,
@@ -276,7 +276,7 @@ mod tests {
 
     fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
         Pair {
-            uid,
+            uid: Uid(uid),
             local_base: base.into(),
             flags,
         }
@@ -365,9 +365,9 @@ mod tests {
             &[local("a", f(""))],
             Direction::BOTH,
         );
-        assert_eq!(p.local_deletions, vec![(1, local("a", f("")))]);
-        assert_eq!(p.remote_deletions, vec![2]);
-        assert_eq!(p.forgotten, vec![3]);
+        assert_eq!(p.local_deletions, vec![(Uid(1), local("a", f("")))]);
+        assert_eq!(p.remote_deletions, vec![Uid(2)]);
+        assert_eq!(p.forgotten, vec![Uid(3)]);
         assert!(p.downloads.is_empty() && p.uploads.is_empty());
         // A pull-only run does not expunge, a push-only run does not unlink.
         let pull = plan(
@@ -383,7 +383,7 @@ mod tests {
             &[local("a", f(""))],
             Direction::PUSH,
         );
-        assert!(push.local_deletions.is_empty() && push.remote_deletions == vec![2]);
+        assert!(push.local_deletions.is_empty() && push.remote_deletions == vec![Uid(2)]);
     }
 
     #[test]
@@ -403,7 +403,7 @@ mod tests {
         // A file moved in from another folder keeps its ,U=; with no pair in
         // this folder it is a new local message, and the server's UID 5 is new too.
         let mut moved = local("m,U=5", f("S"));
-        moved.uid_hint = Some(5);
+        moved.uid_hint = Some(Uid(5));
         let p = plan(&[remote(5, f(""))], &[], &[moved.clone()], Direction::BOTH);
         assert_eq!(p.uploads, vec![moved]);
         assert_eq!(p.downloads.len(), 1);
@@ -429,7 +429,7 @@ mod tests {
     #[derive(Debug, Clone, Default)]
     struct World {
         /// message identity -> flags
-        remote: BTreeMap<u32, Flags>,
+        remote: BTreeMap<Uid, Flags>,
         local: BTreeMap<String, Flags>,
         pairs: Vec<Pair>,
         next_uid: u32,
@@ -437,7 +437,10 @@ mod tests {
 
     impl World {
         fn remote_msgs(&self) -> Vec<RemoteMessage> {
-            self.remote.iter().map(|(&u, &fl)| remote(u, fl)).collect()
+            self.remote
+                .iter()
+                .map(|(&u, &fl)| remote(u.0, fl))
+                .collect()
         }
         fn local_msgs(&self) -> Vec<LocalMessage> {
             self.local.iter().map(|(b, &fl)| local(b, fl)).collect()
@@ -449,11 +452,11 @@ mod tests {
             for d in &p.downloads {
                 let base = format!("d{}", d.uid);
                 self.local.insert(base.clone(), d.flags);
-                self.pairs.push(pair(d.uid, &base, d.flags));
+                self.pairs.push(pair(d.uid.0, &base, d.flags));
             }
             for u in &p.uploads {
                 self.next_uid += 1;
-                self.remote.insert(self.next_uid, u.flags);
+                self.remote.insert(Uid(self.next_uid), u.flags);
                 self.pairs.push(pair(self.next_uid, &u.base, u.flags));
             }
             for c in &p.flag_changes {
@@ -508,14 +511,14 @@ mod tests {
         for (i, &b) in initial.iter().enumerate() {
             let uid = i as u32 + 1;
             let base = format!("s{uid}");
-            w.remote.insert(uid, Flags::from_bits(b));
+            w.remote.insert(Uid(uid), Flags::from_bits(b));
             w.local.insert(base.clone(), Flags::from_bits(b));
             w.pairs.push(pair(uid, &base, Flags::from_bits(b)));
             w.next_uid = uid;
         }
         let mut n = 0;
         for c in changes {
-            let rk: Vec<u32> = w.remote.keys().copied().collect();
+            let rk: Vec<Uid> = w.remote.keys().copied().collect();
             let lk: Vec<String> = w.local.keys().cloned().collect();
             match *c {
                 Change::RemoteFlags(i, b) if !rk.is_empty() => {
@@ -533,7 +536,7 @@ mod tests {
                 }
                 Change::RemoteNew(b) => {
                     w.next_uid += 1;
-                    w.remote.insert(w.next_uid, Flags::from_bits(b));
+                    w.remote.insert(Uid(w.next_uid), Flags::from_bits(b));
                 }
                 Change::LocalNew(b) => {
                     n += 1;
@@ -569,7 +572,7 @@ mod tests {
             prop_assert!(w.plan(Direction::BOTH).is_empty());
 
             // Nothing is deleted that was not paired before.
-            let paired_uids: BTreeSet<u32> = before.pairs.iter().map(|p| p.uid).collect();
+            let paired_uids: BTreeSet<Uid> = before.pairs.iter().map(|p| p.uid).collect();
             let paired_bases: BTreeSet<&str> = before.pairs.iter().map(|p| p.local_base.as_str()).collect();
             for uid in &p.remote_deletions { prop_assert!(paired_uids.contains(uid)); }
             for (_, l) in &p.local_deletions { prop_assert!(paired_bases.contains(l.base.as_str())); }

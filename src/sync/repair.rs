@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::imap::{HeaderInfo, Session, UidSet};
 use crate::import::peer_records::{Peer, PeerRecords};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, Maildir};
-use crate::model::{Flags, LocalMessage, Pair, RemoteMessage};
+use crate::model::{Flags, LocalMessage, Pair, RemoteMessage, Uid};
 use crate::report::Reporter;
 use crate::state::{AppendIntent, PairChange, StateDb};
 
@@ -26,7 +26,7 @@ use super::LazySession;
 type ContentKey = (String, u64);
 
 /// Fetches Message-ID and size for the given UIDs.
-fn remote_keys(session: &mut Session, uids: &[u32]) -> anyhow::Result<Vec<HeaderInfo>> {
+fn remote_keys(session: &mut Session, uids: &[Uid]) -> anyhow::Result<Vec<HeaderInfo>> {
     let mut out = Vec::with_capacity(uids.len());
     for set in UidSet::covering(uids) {
         session
@@ -66,11 +66,11 @@ fn sizes_on_server(size: u64) -> [u64; 2] {
 
 /// Content hashes of server messages, fetched (streamed, not kept) on
 /// first use and remembered.
-struct RemoteHashes(HashMap<u32, ContentHash>);
+struct RemoteHashes(HashMap<Uid, ContentHash>);
 
 impl RemoteHashes {
-    fn get(&mut self, session: &mut Session, uids: &[u32]) -> anyhow::Result<()> {
-        let missing: Vec<u32> = uids
+    fn get(&mut self, session: &mut Session, uids: &[Uid]) -> anyhow::Result<()> {
+        let missing: Vec<Uid> = uids
             .iter()
             .copied()
             .filter(|u| !self.0.contains_key(u))
@@ -107,9 +107,9 @@ pub fn pair_by_content(
     maildir: &Maildir,
     remote: &[RemoteMessage],
     local: &[LocalMessage],
-    skip_uids: &[u32],
+    skip_uids: &[Uid],
 ) -> anyhow::Result<Vec<Pair>> {
-    let uids: Vec<u32> = remote
+    let uids: Vec<Uid> = remote
         .iter()
         .map(|r| r.uid)
         .filter(|u| !skip_uids.contains(u))
@@ -117,9 +117,9 @@ pub fn pair_by_content(
     if uids.is_empty() || local.is_empty() {
         return Ok(Vec::new());
     }
-    let flags_by_uid: HashMap<u32, _> = remote.iter().map(|r| (r.uid, r.flags)).collect();
-    let mut by_key: HashMap<ContentKey, VecDeque<u32>> = HashMap::new();
-    let mut anonymous_by_size: HashMap<u64, Vec<u32>> = HashMap::new();
+    let flags_by_uid: HashMap<Uid, _> = remote.iter().map(|r| (r.uid, r.flags)).collect();
+    let mut by_key: HashMap<ContentKey, VecDeque<Uid>> = HashMap::new();
+    let mut anonymous_by_size: HashMap<u64, Vec<Uid>> = HashMap::new();
     for h in remote_keys(session, &uids)? {
         match h.message_id {
             Some(mid) => by_key
@@ -142,7 +142,7 @@ pub fn pair_by_content(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", msg.name)),
         };
-        let mut candidates: Vec<(u32, u64)> = Vec::new();
+        let mut candidates: Vec<(Uid, u64)> = Vec::new();
         for server_size in sizes_on_server(size) {
             let uids = match &mid {
                 Some(mid) => by_key
@@ -167,7 +167,7 @@ pub fn pair_by_content(
                 .with_context(|| format!("cannot read {}", msg.name))?;
             let local_hash = ContentHasher::of_reader(&mut file)
                 .with_context(|| format!("cannot read {}", msg.name))?;
-            let uids: Vec<u32> = candidates.iter().map(|c| c.0).collect();
+            let uids: Vec<Uid> = candidates.iter().map(|c| c.0).collect();
             hashes.get(session, &uids)?;
             let same = candidates
                 .iter()
@@ -280,7 +280,7 @@ pub fn pair_first_meeting(
             )),
         }
     }
-    let used_uids: HashSet<u32> = found.recorded.iter().map(|p| p.uid).collect();
+    let used_uids: HashSet<Uid> = found.recorded.iter().map(|p| p.uid).collect();
     let used_bases: HashSet<&str> = found
         .recorded
         .iter()
@@ -308,7 +308,7 @@ fn checked_records(
     local: &[LocalMessage],
     records: &PeerRecords,
 ) -> anyhow::Result<Result<FirstPairing, String>> {
-    let remote_by_uid: HashMap<u32, &RemoteMessage> = remote.iter().map(|r| (r.uid, r)).collect();
+    let remote_by_uid: HashMap<Uid, &RemoteMessage> = remote.iter().map(|r| (r.uid, r)).collect();
     let local_by_base: HashMap<&str, &LocalMessage> =
         local.iter().map(|l| (l.base.as_str(), l)).collect();
     let mut seen_uids = HashSet::new();
@@ -335,8 +335,8 @@ fn checked_records(
             "none of them names a message present on both sides".into()
         ));
     }
-    let uids: Vec<u32> = both.iter().map(|(r, _, _)| r.uid).collect();
-    let server: HashMap<u32, HeaderInfo> = remote_keys(session, &uids)?
+    let uids: Vec<Uid> = both.iter().map(|(r, _, _)| r.uid).collect();
+    let server: HashMap<Uid, HeaderInfo> = remote_keys(session, &uids)?
         .into_iter()
         .map(|h| (h.uid, h))
         .collect();
@@ -452,9 +452,9 @@ pub fn recover_after_crash(
     reporter: &Reporter,
     folder: &str,
 ) -> anyhow::Result<usize> {
-    let paired_uids: BTreeSet<u32> = pairs.iter().map(|p| p.uid).collect();
+    let paired_uids: BTreeSet<Uid> = pairs.iter().map(|p| p.uid).collect();
     let paired_bases: BTreeSet<&str> = pairs.iter().map(|p| p.local_base.as_str()).collect();
-    let remote_by_uid: HashMap<u32, &RemoteMessage> = remote
+    let remote_by_uid: HashMap<Uid, &RemoteMessage> = remote
         .iter()
         .filter(|r| !paired_uids.contains(&r.uid))
         .map(|r| (r.uid, r))
@@ -475,8 +475,8 @@ pub fn recover_after_crash(
     let mut changes = Vec::new();
     let mut adopted_uids = BTreeSet::new();
     if !hinted.is_empty() {
-        let uids: Vec<u32> = hinted.iter().filter_map(|m| m.uid_hint).collect();
-        let headers: HashMap<u32, HeaderInfo> = remote_keys(session.get()?, &uids)?
+        let uids: Vec<Uid> = hinted.iter().filter_map(|m| m.uid_hint).collect();
+        let headers: HashMap<Uid, HeaderInfo> = remote_keys(session.get()?, &uids)?
             .into_iter()
             .map(|h| (h.uid, h))
             .collect();
@@ -522,8 +522,8 @@ pub fn recover_after_crash(
         if already {
             continue;
         }
-        let floor = intent.uidnext.unwrap_or(1);
-        let candidates: Vec<u32> = remote
+        let floor = intent.uidnext.unwrap_or(Uid(1));
+        let candidates: Vec<Uid> = remote
             .iter()
             .filter(|r| {
                 r.uid >= floor && !paired_uids.contains(&r.uid) && !adopted_uids.contains(&r.uid)

@@ -16,7 +16,7 @@ use anyhow::Context;
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
 use crate::maildir::Maildir;
 use crate::model::Flags;
-use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage, UidValidity};
+use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage, Uid, UidValidity};
 use crate::report::Reporter;
 use crate::state::{FolderState, StateDb};
 
@@ -230,7 +230,7 @@ impl Sides {
     /// How many messages these sides hold: the changed ones, when only
     /// those were read.
     fn changed_messages(&self) -> usize {
-        let mut uids: Vec<u32> = self.remote.iter().map(|r| r.uid).collect();
+        let mut uids: Vec<Uid> = self.remote.iter().map(|r| r.uid).collect();
         uids.extend(self.pairs.iter().map(|p| p.uid));
         uids.sort_unstable();
         uids.dedup();
@@ -286,7 +286,7 @@ fn changed_only(
         RemoteSnapshot::Changes(changes) => {
             let mut by_uid = BTreeMap::new();
             merge_changes(&mut by_uid, changes);
-            let uids: Vec<u32> = by_uid.keys().copied().collect();
+            let uids: Vec<Uid> = by_uid.keys().copied().collect();
             let pairs = db.pairs_among(stored.id, &uids, &changes.vanished)?;
             // A pair whose message did not change needs nothing.
             let remote: Vec<RemoteMessage> = by_uid.into_values().collect();
@@ -294,9 +294,9 @@ fn changed_only(
         }
         RemoteSnapshot::Listed(listed) => {
             let all = db.pairs(stored.id)?;
-            let listed_by_uid: HashMap<u32, &RemoteMessage> =
+            let listed_by_uid: HashMap<Uid, &RemoteMessage> =
                 listed.iter().map(|r| (r.uid, r)).collect();
-            let paired: HashMap<u32, Flags> = all.iter().map(|p| (p.uid, p.flags)).collect();
+            let paired: HashMap<Uid, Flags> = all.iter().map(|p| (p.uid, p.flags)).collect();
             let remote: Vec<RemoteMessage> = listed
                 .iter()
                 .filter(|r| paired.get(&r.uid) != Some(&r.flags))
@@ -401,14 +401,17 @@ fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
 }
 
 /// Adds or updates the changed messages and drops the expunged ones.
-fn merge_changes(by_uid: &mut BTreeMap<u32, RemoteMessage>, changes: &FolderChanges) {
+fn merge_changes(by_uid: &mut BTreeMap<Uid, RemoteMessage>, changes: &FolderChanges) {
     for m in &changes.changed {
         let entry = by_uid.entry(m.uid).or_insert(*m);
         entry.flags = m.flags;
         entry.size = entry.size.or(m.size);
     }
     for range in &changes.vanished {
-        let gone: Vec<u32> = by_uid.range(range.clone()).map(|(&uid, _)| uid).collect();
+        let gone: Vec<Uid> = by_uid
+            .range(Uid(*range.start())..=Uid(*range.end()))
+            .map(|(&uid, _)| uid)
+            .collect();
         for uid in gone {
             by_uid.remove(&uid);
         }
@@ -418,7 +421,7 @@ fn merge_changes(by_uid: &mut BTreeMap<u32, RemoteMessage>, changes: &FolderChan
 /// The recorded pairs, updated with what changed since the last sync and
 /// without what was expunged since (QRESYNC).
 fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMessage> {
-    let mut by_uid: BTreeMap<u32, RemoteMessage> = remote_from_pairs(pairs)
+    let mut by_uid: BTreeMap<Uid, RemoteMessage> = remote_from_pairs(pairs)
         .into_iter()
         .map(|r| (r.uid, r))
         .collect();

@@ -6,7 +6,7 @@ use super::snapshot::is_unchanged;
 use crate::imap::MailboxStatus;
 use crate::maildir::{COARSE_STAMP_SETTLE_NS, STAMP_SETTLE_NS};
 use crate::model::DirStamp;
-use crate::model::{ModSeq, UidValidity};
+use crate::model::{ModSeq, Uid, UidValidity};
 use crate::state::FolderState;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +15,7 @@ fn stored() -> FolderState {
         id: 1,
         name: "INBOX".into(),
         uidvalidity: UidValidity(7),
-        uidnext: Some(10),
+        uidnext: Some(Uid(10)),
         highestmodseq: Some(ModSeq(99)),
         stamp: Some(DirStamp {
             cur_mtime_ns: 1,
@@ -28,7 +28,7 @@ fn stored() -> FolderState {
 fn status() -> MailboxStatus {
     MailboxStatus {
         messages: Some(9),
-        uidnext: Some(10),
+        uidnext: Some(Uid(10)),
         uidvalidity: Some(UidValidity(7)),
         highestmodseq: Some(ModSeq(99)),
     }
@@ -64,7 +64,7 @@ fn unchanged_needs_every_witness_to_agree() {
             ..status()
         },
         MailboxStatus {
-            uidnext: Some(11),
+            uidnext: Some(Uid(11)),
             ..status()
         },
         MailboxStatus {
