@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::auth::secrets::PasswordSource;
+use crate::folders::FolderPatterns;
 use crate::model::{CompressMode, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
@@ -53,6 +54,7 @@ struct RawAccount {
     interval: Option<u64>,
     watch_folders: Option<Vec<String>>,
     local_names: Option<String>,
+    folders: Option<Vec<String>>,
 }
 
 /// One account, validated, with every default filled in.
@@ -84,6 +86,8 @@ pub struct Account {
     pub watch_folders: Vec<String>,
     /// How local directory names spell non-ASCII folder names.
     pub local_names: LocalNames,
+    /// Which folders are synced (`folders`; every folder by default).
+    pub folders: FolderPatterns,
 }
 
 /// The whole config: accounts in name order.
@@ -324,6 +328,10 @@ impl Account {
                 )))
             }
         };
+        let folders = match raw.folders {
+            None => FolderPatterns::default(),
+            Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
+        };
         Ok(Account {
             name: name.to_string(),
             host: raw.host,
@@ -343,6 +351,7 @@ impl Account {
             interval: Duration::from_secs(interval),
             watch_folders,
             local_names,
+            folders,
         })
     }
 

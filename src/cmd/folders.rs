@@ -44,24 +44,37 @@ pub fn command(
         let paths = local_paths(account, &list);
         let mut folders = Vec::new();
         for entry in list {
-            let path: Option<PathBuf> =
-                local_components(&entry.name, entry.delimiter)
-                    .ok()
-                    .map(|c| {
-                        let key = if c == ["INBOX"] { "INBOX" } else { &entry.name };
-                        paths
-                            .get(key)
-                            .cloned()
-                            .unwrap_or_else(|| local_path(&account.maildir, &c))
-                    });
-            let reason = match (&path, entry.is_selectable()) {
-                (Some(_), true) => None,
-                (Some(_), false) => Some("container"),
-                (None, _) => Some("unsafe_name"),
+            let components = local_components(&entry.name, entry.delimiter).ok();
+            let path: Option<PathBuf> = components.as_ref().map(|c| {
+                let key = if c == &["INBOX"] {
+                    "INBOX"
+                } else {
+                    &entry.name
+                };
+                paths
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| local_path(&account.maildir, c))
+            });
+            let decision = components
+                .as_ref()
+                .map(|c| account.folders.decide(&c.join("/")));
+            let excluded_by = decision
+                .filter(|d| !d.included)
+                .map(|d| d.by.map(str::to_string));
+            let reason = match (&path, entry.is_selectable(), &excluded_by) {
+                (Some(_), true, None) => None,
+                (Some(_), false, _) => Some("container"),
+                (Some(_), true, Some(_)) => Some("excluded"),
+                (None, _, _) => Some("unsafe_name"),
             };
-            let shown = match (&path, reason) {
-                (Some(p), None) => p.display().to_string(),
-                (_, Some("container")) => "(container only, not synced)".to_string(),
+            let shown = match (&path, reason, &excluded_by) {
+                (Some(p), None, _) => p.display().to_string(),
+                (_, Some("container"), _) => "(container only, not synced)".to_string(),
+                (_, Some("excluded"), Some(Some(pattern))) => {
+                    format!("(excluded by the folders pattern {pattern:?}, not synced)")
+                }
+                (_, Some("excluded"), _) => "(matches no folders pattern, not synced)".to_string(),
                 _ => "(unsafe name, not synced)".to_string(),
             };
             if sink.is_none() {
@@ -80,6 +93,7 @@ pub fn command(
                     .map(|p| p.display().to_string()),
                 synced: reason.is_none(),
                 reason,
+                excluded_by: excluded_by.flatten(),
             });
         }
         docs.push(json::FoldersAccount {
@@ -115,6 +129,7 @@ fn local_paths(
         &Default::default(),
         &account.maildir,
         account.local_names,
+        &account.folders,
     );
     list.jobs
         .into_iter()

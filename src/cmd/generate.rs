@@ -179,6 +179,18 @@ const KEYS: &[Key] = &[
                syncs that server and Maildir changes trigger. Default: 900 (15 minutes).",
     },
     Key {
+        name: "folders",
+        value: "[STRING, ...]",
+        text: "Which folders are synced, as ordered patterns over the folder names \
+               imapdir folders shows (UTF-8, / between levels): * matches any \
+               characters, % any but /, a leading ! excludes, and the last pattern \
+               that matches decides; a folder no pattern matches is not synced. An \
+               excluded folder is left alone on both sides: nothing is downloaded, \
+               uploaded, created or deleted there, and its state is kept for when it \
+               is included again. A pattern that matches no folder is warned about. \
+               Example: [\"*\", \"!Junk\", \"!Lists/%\"]. Default: [\"*\"].",
+    },
+    Key {
         name: "watch_folders",
         value: "[STRING, ...]",
         text: "The server folders imapdir watch keeps an IDLE connection open on (one \

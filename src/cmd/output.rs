@@ -178,8 +178,10 @@ pub struct RemoteFolder {
     pub local_path: Option<String>,
     /// Whether imapdir syncs it.
     pub synced: bool,
-    /// Why not: "container" (\Noselect) or "unsafe_name".
+    /// Why not: "container" (\Noselect), "unsafe_name" or "excluded".
     pub reason: Option<&'static str>,
+    /// The `folders` pattern that excluded it, when one did.
+    pub excluded_by: Option<String>,
 }
 
 /// `imapdir --json check`.

@@ -11,6 +11,7 @@ use super::names::{
     component_problem, encode_mutf7, local_components, local_path, remote_name, spelling_of,
     Spelling,
 };
+use super::patterns::FolderPatterns;
 use crate::imap::{ListEntry, MailboxStatus};
 use crate::model::LocalNames;
 
@@ -42,19 +43,24 @@ pub struct FolderList {
     /// "utf-8"` on a Maildir another tool spelt in modified UTF-7), parents
     /// first; each source is under its parent's new name.
     pub renames: Vec<(PathBuf, PathBuf)>,
+    /// Folders the `folders` patterns leave out, on either side, as
+    /// (folder, the pattern that excluded it); left alone, state kept.
+    pub excluded: Vec<(String, Option<String>)>,
 }
 
 /// Matches the server's folders with the Maildir's.
 ///
 /// `local` holds each local folder as path components under `root`, as
 /// spelt on disk; `names` says how to read and write those spellings;
-/// `known` the remote names recorded in state.
+/// `known` the remote names recorded in state; `patterns` which folders
+/// the account syncs.
 pub fn folder_list(
     remote: &[ListEntry],
     local: &[Vec<String>],
     known: &BTreeSet<String>,
     root: &Path,
     names: LocalNames,
+    patterns: &FolderPatterns,
 ) -> FolderList {
     // The server's hierarchy delimiter, used to name local-only folders.
     let delimiter = remote
@@ -88,6 +94,16 @@ pub fn folder_list(
         on_disk.insert(name, components.clone());
     }
     on_disk.retain(|name, _| !conflicted.contains(name));
+    let mut excluded: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut is_excluded = |components: &[String]| {
+        let name = components.join("/");
+        let decision = patterns.decide(&name);
+        if !decision.included {
+            excluded.insert(name, decision.by.map(str::to_string));
+        }
+        !decision.included
+    };
+    on_disk.retain(|name, _| !is_excluded(name));
     if names == LocalNames::Utf8 {
         let mut renames = BTreeSet::new();
         for (name, disk) in &on_disk {
@@ -119,7 +135,7 @@ pub fn folder_list(
             unselectable.insert(components);
             continue;
         }
-        if conflicted.contains(&components) {
+        if conflicted.contains(&components) || is_excluded(&components) {
             continue;
         }
         let name = if components == ["INBOX"] {
@@ -203,6 +219,20 @@ pub fn folder_list(
         );
     }
 
+    if !patterns.is_everything() {
+        let mut seen: Vec<String> = remote
+            .iter()
+            .filter_map(|e| local_components(&e.name, e.delimiter).ok())
+            .map(|c| c.join("/"))
+            .collect();
+        seen.extend(local.iter().map(|c| spelling.read(c).join("/")));
+        for pattern in patterns.unmatched(seen.iter().map(String::as_str)) {
+            list.warnings.push(format!(
+                "the folders pattern {pattern:?} matches no folder on either side"
+            ));
+        }
+    }
+    list.excluded = excluded.into_iter().collect();
     list.jobs = by_components.into_values().collect();
     // INBOX first: it is what people wait for.
     list.jobs
@@ -289,7 +319,14 @@ mod tests {
         let root = Path::new("/m");
         let remote = [entry("Archive/2023"), entry("INBOX"), entry("&AMk-t&AOk-")];
         let local = [comps("INBOX"), comps("Local/Sub")];
-        let list = folder_list(&remote, &local, &BTreeSet::new(), root, LocalNames::Keep);
+        let list = folder_list(
+            &remote,
+            &local,
+            &BTreeSet::new(),
+            root,
+            LocalNames::Keep,
+            &FolderPatterns::default(),
+        );
         assert!(list.warnings.is_empty(), "{:?}", list.warnings);
         let names: Vec<(&str, bool, bool)> = list
             .jobs
@@ -321,6 +358,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(list.jobs.len(), 1);
         assert_eq!(list.warnings.len(), 3, "{:?}", list.warnings);
@@ -336,6 +374,7 @@ mod tests {
             &known,
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(list.jobs.len(), 1);
         assert!(
@@ -354,6 +393,7 @@ mod tests {
             &known,
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(list.jobs.len(), 1);
         assert!(list.jobs[0].in_state && !list.jobs[0].on_disk);
@@ -391,6 +431,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert!(list.warnings.is_empty() && list.conflicts.is_empty());
         assert_eq!(
@@ -424,6 +465,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(
             paths(&list),
@@ -449,6 +491,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(list.jobs[1].remote_name, "Entw&APw-rfe");
         assert_eq!(list.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
@@ -469,6 +512,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Utf8,
+            &FolderPatterns::default(),
         );
         assert_eq!(list.jobs[1].remote_name, "Entw&APw-rfe");
         let renames: Vec<(String, String)> = list
@@ -495,6 +539,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::ModifiedUtf7,
+            &FolderPatterns::default(),
         );
         assert_eq!(utf7.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
         let utf8 = folder_list(
@@ -503,6 +548,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Utf8,
+            &FolderPatterns::default(),
         );
         assert_eq!(utf8.jobs[1].local_path, PathBuf::from("/m/Entwürfe"));
     }
@@ -517,6 +563,7 @@ mod tests {
             &BTreeSet::new(),
             Path::new("/m"),
             LocalNames::Keep,
+            &FolderPatterns::default(),
         );
         assert_eq!(
             list.jobs.len(),
@@ -530,6 +577,64 @@ mod tests {
         assert!(
             reason.contains("/m/Entw&APw-rfe") && reason.contains("/m/Entwürfe"),
             "{reason}"
+        );
+    }
+
+    #[test]
+    fn excluded_folders_are_left_alone_on_both_sides() {
+        let patterns = FolderPatterns::parse(&[
+            "*".to_string(),
+            "!Junk".to_string(),
+            "!Lists/%".to_string(),
+            "!Nowhere".to_string(),
+        ])
+        .unwrap();
+        let remote = [
+            entry("INBOX"),
+            entry("Junk"),
+            entry("Lists/rust"),
+            entry("Lists/rust/deep"),
+        ];
+        // A local-only Junk/old is synced; a folder synced before and now
+        // excluded (Lists/rust, in state) gets no "gone" warning.
+        let local = [
+            comps("INBOX"),
+            comps("Junk"),
+            comps("Junk/old"),
+            comps("Lists/rust"),
+        ];
+        let known: BTreeSet<String> = ["Lists/rust".to_string()].into();
+        let list = folder_list(
+            &remote,
+            &local,
+            &known,
+            Path::new("/m"),
+            LocalNames::Keep,
+            &patterns,
+        );
+        let jobs: Vec<(&str, bool, bool)> = list
+            .jobs
+            .iter()
+            .map(|j| (j.display_name.as_str(), j.on_server, j.on_disk))
+            .collect();
+        assert_eq!(
+            jobs,
+            vec![
+                ("INBOX", true, true),
+                ("Junk/old", false, true),
+                ("Lists/rust/deep", true, false),
+            ]
+        );
+        assert_eq!(
+            list.excluded,
+            vec![
+                ("Junk".to_string(), Some("!Junk".to_string())),
+                ("Lists/rust".to_string(), Some("!Lists/%".to_string())),
+            ]
+        );
+        assert_eq!(
+            list.warnings,
+            vec!["the folders pattern \"!Nowhere\" matches no folder on either side".to_string()]
         );
     }
 }

@@ -232,7 +232,14 @@ pub fn sync_account(
     let (remote, mut statuses) = session
         .list_with_status()
         .context("cannot list the server's folders")?;
-    let mut list = folder_list(&remote, &local, &known_folders, root, account.local_names);
+    let mut list = folder_list(
+        &remote,
+        &local,
+        &known_folders,
+        root,
+        account.local_names,
+        &account.folders,
+    );
     if !list.renames.is_empty() {
         if options.dry_run {
             for (from, to) in &list.renames {
@@ -246,7 +253,14 @@ pub fn sync_account(
             rename_to_utf8(&list.renames, reporter, &account.name);
             let (local, _) = discover_folders(root)
                 .with_context(|| format!("cannot read Maildir {}", root.display()))?;
-            list = folder_list(&remote, &local, &known_folders, root, account.local_names);
+            list = folder_list(
+                &remote,
+                &local,
+                &known_folders,
+                root,
+                account.local_names,
+                &account.folders,
+            );
         }
     }
     let conflicts = std::mem::take(&mut list.conflicts);

@@ -168,7 +168,7 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
             let boxname = if imap.1.is_empty() { "INBOX" } else { &imap.1 };
             channel_notes.push(skip(format!(
                 "without Patterns this Channel syncs only {boxname}; imapdir syncs every folder \
-                 of the account"
+                 of the account unless its folders key says otherwise (folders = [\"{boxname}\"])"
             )));
         } else {
             let all: Vec<String> = patterns.iter().flat_map(|d| d.args.clone()).collect();
@@ -177,7 +177,8 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
             if !everything {
                 for d in &patterns {
                     channel_notes.push(d.unmapped(
-                        "imapdir syncs every folder of the account; it has no folder filter",
+                        "not carried over: set the account's folders key, which takes the same \
+                         patterns (*, %, !; the last match decides)",
                     ));
                 }
             }
