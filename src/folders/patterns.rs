@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(decided("Lists/rust/deep"), (true, Some("*")));
         // No pattern matches: not synced.
         let only = patterns(&["INBOX", "Archive/*"]);
-        assert_eq!(only.decide("Sent").included, false);
+        assert!(!only.decide("Sent").included);
         assert_eq!(only.decide("Sent").by, None);
         assert!(only.decide("Archive/2023").included);
     }
