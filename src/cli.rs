@@ -128,4 +128,10 @@ pub struct SyncArgs {
     /// recognised would end up twice on both sides)
     #[arg(long)]
     pub allow_first_copy: bool,
+
+    /// Sync only the folders this pattern names (repeatable; *, % and ! as
+    /// in the folders key, the last match decides); the account's folders
+    /// key still applies
+    #[arg(long = "folder", value_name = "PATTERN")]
+    pub folders: Vec<String>,
 }

@@ -161,3 +161,44 @@ fn bad_patterns_are_config_errors_and_unmatched_ones_warnings() {
         r.stderr
     );
 }
+
+#[test]
+fn sync_folder_syncs_only_the_folders_it_names_within_the_accounts() {
+    let (_dovecot, mut client, imapdir) = setup();
+
+    let r = imapdir.run(&["sync", "--folder", "Archive", "--folder", "Lists/*"]);
+    r.expect_success();
+    let root = imapdir.maildir();
+    assert_eq!(
+        maildir_messages(root, "Archive").len(),
+        1,
+        "{}",
+        r.all_output()
+    );
+    assert_eq!(maildir_messages(root, "Lists/rust/deep").len(), 1);
+    assert!(!root.join("INBOX").exists(), "INBOX is not named");
+    assert!(
+        !root.join("Lists/rust/cur").exists(),
+        "the account's !Lists/% holds"
+    );
+    assert!(
+        !client.list().contains(&"Notes".to_string()),
+        "Notes is not named, so not uploaded"
+    );
+
+    // The rest follows on a plain sync; what --folder synced is not redone.
+    let r = imapdir.sync_ok();
+    assert_eq!(
+        maildir_messages(root, "INBOX").len(),
+        1,
+        "{}",
+        r.all_output()
+    );
+    assert_eq!(maildir_messages(root, "Archive").len(), 1);
+    assert_eq!(client.fetch_all("Notes").len(), 1);
+
+    let r = imapdir.run(&["sync", "--folder", "!"]);
+    assert_eq!(r.code, 2, "{}", r.all_output());
+    assert!(r.stderr.contains("--folder"), "{}", r.stderr);
+    assert_noop_sync(&imapdir, &mut client);
+}

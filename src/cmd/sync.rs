@@ -2,7 +2,7 @@
 //! pipeline, and one summary document.
 
 use crate::cli::{Cli, SyncArgs};
-use crate::config::Config;
+use crate::config::{Account, Config, ConfigError};
 use crate::exit_codes::ExitCode;
 use crate::report::Reporter;
 use crate::sync::{run_account, AccountRun, Direction, SyncOptions};
@@ -16,6 +16,20 @@ pub fn command(
     sink: &mut Sink,
 ) -> anyhow::Result<ExitCode> {
     let accounts = config.select(&args.accounts)?;
+    let narrowed: Vec<Account>;
+    let accounts: Vec<&Account> = if args.folders.is_empty() {
+        accounts
+    } else {
+        narrowed = accounts
+            .iter()
+            .map(|a| {
+                let mut a = (*a).clone();
+                a.folders = a.folders.narrowed(&args.folders).map_err(ConfigError)?;
+                Ok(a)
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        narrowed.iter().collect()
+    };
     let direction = match (args.pull, args.push) {
         (true, false) => Direction::PULL,
         (false, true) => Direction::PUSH,

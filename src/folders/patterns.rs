@@ -12,6 +12,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderPatterns {
     rules: Vec<Rule>,
+    /// `sync --folder`: a second list a folder must also pass.
+    narrowed: Option<Vec<Rule>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,7 @@ impl Default for FolderPatterns {
                 glob: vec!['*'],
                 text: "*".into(),
             }],
+            narrowed: None,
         }
     }
 }
@@ -48,32 +51,22 @@ impl FolderPatterns {
     pub fn parse(patterns: &[String]) -> Result<FolderPatterns, String> {
         if patterns.is_empty() {
             return Err(
-                "folders = [] would sync no folder; leave the key out to sync every \
-                        folder"
-                    .into(),
+                "folders = [] would sync no folder; leave the key out to sync every folder".into(),
             );
         }
-        let mut rules = Vec::with_capacity(patterns.len());
-        for text in patterns {
-            let (include, glob) = match text.strip_prefix('!') {
-                Some(rest) => (false, rest),
-                None => (true, text.as_str()),
-            };
-            if glob.is_empty() {
-                return Err(format!("folders: the pattern {text:?} names no folder"));
-            }
-            if glob.chars().any(char::is_control) {
-                return Err(format!(
-                    "folders: the pattern {text:?} holds a control character"
-                ));
-            }
-            rules.push(Rule {
-                include,
-                glob: glob.chars().collect(),
-                text: text.clone(),
-            });
-        }
-        Ok(FolderPatterns { rules })
+        Ok(FolderPatterns {
+            rules: rules(patterns, "folders")?,
+            narrowed: None,
+        })
+    }
+
+    /// These patterns, and of the folders they include only those that
+    /// `only` (`sync --folder`, the same syntax) includes too.
+    pub fn narrowed(&self, only: &[String]) -> Result<FolderPatterns, String> {
+        Ok(FolderPatterns {
+            rules: self.rules.clone(),
+            narrowed: Some(rules(only, "--folder")?),
+        })
     }
 
     /// Whether the patterns are the default, every folder.
@@ -84,15 +77,10 @@ impl FolderPatterns {
     /// Whether the folder `name` (as `imapdir folders` shows it) is synced.
     pub fn decide(&self, name: &str) -> Decision<'_> {
         let name: Vec<char> = name.chars().collect();
-        match self.rules.iter().rev().find(|r| matches(&r.glob, &name)) {
-            Some(rule) => Decision {
-                included: rule.include,
-                by: Some(&rule.text),
-            },
-            None => Decision {
-                included: false,
-                by: None,
-            },
+        let decision = decide(&self.rules, &name);
+        match &self.narrowed {
+            Some(only) if decision.included => decide(only, &name),
+            _ => decision,
         }
     }
 
@@ -101,9 +89,49 @@ impl FolderPatterns {
         let names: Vec<Vec<char>> = names.into_iter().map(|n| n.chars().collect()).collect();
         self.rules
             .iter()
+            .chain(self.narrowed.iter().flatten())
             .filter(|r| !names.iter().any(|n| matches(&r.glob, n)))
             .map(|r| r.text.as_str())
             .collect()
+    }
+}
+
+/// Checks each pattern of `key`; the error names the key and the pattern.
+fn rules(patterns: &[String], key: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::with_capacity(patterns.len());
+    for text in patterns {
+        let (include, glob) = match text.strip_prefix('!') {
+            Some(rest) => (false, rest),
+            None => (true, text.as_str()),
+        };
+        if glob.is_empty() {
+            return Err(format!("{key}: the pattern {text:?} names no folder"));
+        }
+        if glob.chars().any(char::is_control) {
+            return Err(format!(
+                "{key}: the pattern {text:?} holds a control character"
+            ));
+        }
+        rules.push(Rule {
+            include,
+            glob: glob.chars().collect(),
+            text: text.clone(),
+        });
+    }
+    Ok(rules)
+}
+
+/// The last rule that matches decides; none matching excludes.
+fn decide<'a>(rules: &'a [Rule], name: &[char]) -> Decision<'a> {
+    match rules.iter().rev().find(|r| matches(&r.glob, name)) {
+        Some(rule) => Decision {
+            included: rule.include,
+            by: Some(&rule.text),
+        },
+        None => Decision {
+            included: false,
+            by: None,
+        },
     }
 }
 
@@ -200,6 +228,27 @@ mod tests {
         assert!(parse(&["a\nb"]).unwrap_err().contains("control"));
         assert!(FolderPatterns::default().is_everything());
         assert!(!patterns(&["*", "!Junk"]).is_everything());
+    }
+
+    #[test]
+    fn sync_folder_narrows_what_the_account_includes() {
+        let account = patterns(&["*", "!Junk"]);
+        let only = account
+            .narrowed(&["Lists/*".to_string(), "Junk".to_string()])
+            .unwrap();
+        assert!(only.decide("Lists/rust").included);
+        assert!(!only.decide("Junk").included, "the account's ! still holds");
+        assert_eq!(only.decide("Junk").by, Some("!Junk"));
+        assert!(!only.decide("INBOX").included);
+        assert!(!only.is_everything());
+        assert_eq!(
+            only.unmatched(["INBOX", "Lists/rust"]),
+            vec!["!Junk", "Junk"]
+        );
+        assert!(account
+            .narrowed(&["!".to_string()])
+            .unwrap_err()
+            .contains("--folder"));
     }
 
     #[test]
