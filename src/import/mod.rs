@@ -75,6 +75,8 @@ pub struct ImportedAccount {
     pub post_sync_command: Option<String>,
     pub interval: Option<u64>,
     pub watch_folders: Option<Vec<String>>,
+    /// The `folders` patterns; `None`: every folder.
+    pub folders: Option<Vec<String>>,
     /// `"utf-8"` or `"modified-utf-7"`: how the peer spelt folder directories.
     pub local_names: Option<&'static str>,
     /// Directives of this account without an equivalent.
@@ -103,6 +105,7 @@ impl ImportedAccount {
             post_sync_command: None,
             interval: None,
             watch_folders: None,
+            folders: None,
             local_names: None,
             unmapped: Vec::new(),
             notes: Vec::new(),
@@ -334,6 +337,8 @@ struct Table<'a> {
     interval: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     watch_folders: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folders: Option<&'a [String]>,
 }
 
 /// The command written for [`Password::Missing`]: it fails, saying what to set.
@@ -375,6 +380,7 @@ fn render_account(a: &ImportedAccount) -> String {
         post_sync_command: a.post_sync_command.as_deref(),
         interval: a.interval,
         watch_folders: a.watch_folders.as_deref(),
+        folders: a.folders.as_deref(),
     };
     let doc = BTreeMap::from([("accounts", BTreeMap::from([(a.name.as_str(), table)]))]);
     toml::to_string(&doc).expect("an account table always serialises")

@@ -81,8 +81,9 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
     let mut order: Vec<(String, String)> = Vec::new();
     // Each account with the Channels (name, line, line as written) it comes from.
     type Channels = Vec<(String, usize, String)>;
-    let mut by_pair: BTreeMap<(String, String), (ImportedAccount, Channels, String)> =
-        BTreeMap::new();
+    // The account, its Channels, the IMAP account's name, each Channel's folders.
+    type Merged = (ImportedAccount, Channels, String, Vec<ChannelFolders>);
+    let mut by_pair: BTreeMap<(String, String), Merged> = BTreeMap::new();
     for channel in parsed.sections.iter().filter(|s| s.kind == Kind::Channel) {
         let skip = |why: String| Unmapped::new(channel.line, channel.head.shown(), why);
         let side = |keys: [&str; 2]| {
@@ -164,22 +165,40 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
             .iter()
             .filter(|d| d.is("Pattern") || d.is("Patterns"))
             .collect();
+        // The folders key takes mbsync's pattern syntax, so one Channel's
+        // Patterns carry over as they are; a Channel below a mailbox does
+        // not (imapdir syncs from the top), nor do several Channels merged
+        // into one account (their lists cannot be joined exactly).
+        let boxes_empty = imap.1.is_empty() && local.1.is_empty();
+        let mut folders = ChannelFolders::default();
         if patterns.is_empty() {
             let boxname = if imap.1.is_empty() { "INBOX" } else { &imap.1 };
-            channel_notes.push(skip(format!(
+            let note = skip(format!(
                 "without Patterns this Channel syncs only {boxname}; imapdir syncs every folder \
-                 of the account unless its folders key says otherwise (folders = [\"{boxname}\"])"
-            )));
+                 of the account unless its folders key says otherwise"
+            ));
+            if boxes_empty {
+                folders.patterns = Some(vec!["INBOX".to_string()]);
+                folders.if_merged.push(note);
+            } else {
+                channel_notes.push(note);
+            }
         } else {
             let all: Vec<String> = patterns.iter().flat_map(|d| d.args.clone()).collect();
             let everything =
                 all.iter().any(|p| p == "*") && !all.iter().any(|p| p.starts_with('!'));
             if !everything {
-                for d in &patterns {
-                    channel_notes.push(d.unmapped(
+                let notes = patterns.iter().map(|d| {
+                    d.unmapped(
                         "not carried over: set the account's folders key, which takes the same \
                          patterns (*, %, !; the last match decides)",
-                    ));
+                    )
+                });
+                if boxes_empty {
+                    folders.patterns = Some(all);
+                    folders.if_merged.extend(notes);
+                } else {
+                    channel_notes.extend(notes);
                 }
             }
         }
@@ -214,8 +233,9 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
         }
 
         let key = (imap.0.name.clone(), local.0.name.clone());
-        if let Some((account, channels, _)) = by_pair.get_mut(&key) {
+        if let Some((account, channels, _, all_folders)) = by_pair.get_mut(&key) {
             channels.push((channel.name.clone(), channel.line, channel.head.shown()));
+            all_folders.push(folders);
             for u in channel_notes {
                 if !account.unmapped.contains(&u) {
                     account.unmapped.push(u);
@@ -279,11 +299,22 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
         account.unmapped.extend(channel_notes);
         order.push(key.clone());
         let first = (channel.name.clone(), channel.line, channel.head.shown());
-        by_pair.insert(key, (account, vec![first], resolved.name.clone()));
+        by_pair.insert(
+            key,
+            (account, vec![first], resolved.name.clone(), vec![folders]),
+        );
     }
 
     for key in order {
-        let (mut account, channels, imap_name) = by_pair.remove(&key).expect("inserted above");
+        let (mut account, channels, imap_name, mut folders) =
+            by_pair.remove(&key).expect("inserted above");
+        if folders.len() == 1 {
+            account.folders = folders.remove(0).patterns;
+        } else {
+            for f in folders {
+                account.unmapped.extend(f.if_merged);
+            }
+        }
         account.name = account_name(if channels.len() > 1 {
             &imap_name
         } else {
@@ -307,6 +338,15 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
     }
     dedupe_names(&mut imported.accounts);
     Ok(imported)
+}
+
+/// What one Channel's Patterns make of the account's `folders` key.
+#[derive(Default)]
+struct ChannelFolders {
+    /// The patterns, when they carry over; `None`: every folder.
+    patterns: Option<Vec<String>>,
+    /// What to tell the user when the Channel is merged with others.
+    if_merged: Vec<Unmapped>,
 }
 
 #[cfg(test)]

@@ -216,3 +216,51 @@ fn a_nameless_section_is_an_error() {
     let err = parse("\n\nIMAPAccount\nHost h\n", &ctx()).unwrap_err();
     assert!(err.starts_with("3: IMAPAccount needs a name"), "{err}");
 }
+
+#[test]
+fn one_channels_patterns_become_the_folders_key() {
+    let rc = "IMAPStore r\nHost h\nUser u\n\nMaildirStore l\nPath ~/Mail/\n\n\
+              Channel c\nFar :r:\nNear :l:\nPatterns * !Junk \"!Lists/%\"\n";
+    let a = &parse(rc, &ctx()).unwrap().accounts[0];
+    assert_eq!(
+        a.folders,
+        Some(vec!["*".into(), "!Junk".into(), "!Lists/%".into()])
+    );
+    assert!(
+        a.unmapped
+            .iter()
+            .all(|u| !u.directive.starts_with("Patterns")),
+        "{a:#?}"
+    );
+    // What it writes is an account imapdir reads, with the same patterns.
+    let text = crate::import::render(
+        &Imported {
+            accounts: vec![a.clone()],
+            unmapped: Vec::new(),
+        },
+        crate::import::Source::Mbsync,
+        std::path::Path::new("/home/u/.mbsyncrc"),
+    );
+    let config = crate::config::Config::parse(
+        &text,
+        &crate::config::Environment {
+            home: Some(PathBuf::from("/home/u")),
+            ..Default::default()
+        },
+    );
+    let config = config.unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let folders = &config.accounts[0].folders;
+    assert!(folders.decide("Archive").included);
+    assert!(!folders.decide("Junk").included);
+    assert!(!folders.decide("Lists/rust").included);
+
+    // Without Patterns mbsync syncs only INBOX, and so does the import.
+    let rc = "IMAPStore r\nHost h\nUser u\n\nMaildirStore l\nPath ~/Mail/\n\n\
+              Channel c\nFar :r:\nNear :l:\n";
+    let a = &parse(rc, &ctx()).unwrap().accounts[0];
+    assert_eq!(a.folders, Some(vec!["INBOX".into()]));
+    assert!(a
+        .unmapped
+        .iter()
+        .all(|u| !u.why.contains("without Patterns")));
+}
