@@ -1,5 +1,6 @@
 //! `imapdir folders`: the server's folders and where each lives locally.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -41,7 +42,7 @@ pub fn command(
                 continue;
             }
         };
-        let paths = local_paths(account, &list);
+        let (paths, excluded) = local_paths(account, &list);
         let mut folders = Vec::new();
         for entry in list {
             let components = local_components(&entry.name, entry.delimiter).ok();
@@ -56,12 +57,9 @@ pub fn command(
                     .cloned()
                     .unwrap_or_else(|| local_path(&account.maildir, c))
             });
-            let decision = components
+            let excluded_by = components
                 .as_ref()
-                .map(|c| account.folders.decide(&c.join("/")));
-            let excluded_by = decision
-                .filter(|d| !d.included)
-                .map(|d| d.by.map(str::to_string));
+                .and_then(|c| excluded.get(&c.join("/")).cloned());
             let reason = match (&path, entry.is_selectable(), &excluded_by) {
                 (Some(_), true, None) => None,
                 (Some(_), false, _) => Some("container"),
@@ -115,11 +113,12 @@ pub fn command(
 }
 
 /// Where sync puts each server folder, by its server name: the Maildir's
-/// existing spelling of it, or the one a new directory would get.
+/// existing spelling of it, or the one a new directory would get. Also the
+/// folders the account's patterns exclude, with the pattern that did.
 fn local_paths(
     account: &crate::config::Account,
     remote: &[crate::imap::ListEntry],
-) -> std::collections::HashMap<String, PathBuf> {
+) -> (HashMap<String, PathBuf>, HashMap<String, Option<String>>) {
     let local = crate::maildir::discover_folders(&account.maildir)
         .map(|(folders, _)| folders)
         .unwrap_or_default();
@@ -131,9 +130,11 @@ fn local_paths(
         account.local_names,
         &account.folders,
     );
-    list.jobs
+    let paths = list
+        .jobs
         .into_iter()
         .filter(|j| j.on_server)
         .map(|j| (j.remote_name, j.local_path))
-        .collect()
+        .collect();
+    (paths, list.excluded.into_iter().collect())
 }

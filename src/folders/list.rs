@@ -95,12 +95,15 @@ pub fn folder_list(
     }
     on_disk.retain(|name, _| !conflicted.contains(name));
     let mut excluded: BTreeMap<String, Option<String>> = BTreeMap::new();
+    // Every folder name decided on, for the patterns that match none.
+    let mut decided: Vec<String> = Vec::new();
     let mut is_excluded = |components: &[String]| {
         let name = components.join("/");
         let decision = patterns.decide(&name);
         if !decision.included {
-            excluded.insert(name, decision.by.map(str::to_string));
+            excluded.insert(name.clone(), decision.by.map(str::to_string));
         }
+        decided.push(name);
         !decision.included
     };
     on_disk.retain(|name, _| !is_excluded(name));
@@ -220,13 +223,7 @@ pub fn folder_list(
     }
 
     if !patterns.is_everything() {
-        let mut seen: Vec<String> = remote
-            .iter()
-            .filter_map(|e| local_components(&e.name, e.delimiter).ok())
-            .map(|c| c.join("/"))
-            .collect();
-        seen.extend(local.iter().map(|c| spelling.read(c).join("/")));
-        for pattern in patterns.unmatched(seen.iter().map(String::as_str)) {
+        for pattern in patterns.unmatched(decided.iter().map(String::as_str)) {
             list.warnings.push(format!(
                 "the folders pattern {pattern:?} matches no folder on either side"
             ));

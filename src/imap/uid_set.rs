@@ -33,8 +33,10 @@ impl UidSet {
     /// The fewest sets that cover `uids` (any order, duplicates allowed).
     /// No UIDs, no sets.
     pub fn covering(uids: &[Uid]) -> Vec<UidSet> {
-        let numbers: Vec<u32> = uids.iter().map(|u| u.0).collect();
-        uid_sets(&numbers).into_iter().map(UidSet).collect()
+        uid_sets(uids.iter().map(|u| u.0).collect())
+            .into_iter()
+            .map(UidSet)
+            .collect()
     }
 
     /// Checks set text such as `1:100,200,300:*` and splits it at commas
@@ -62,8 +64,7 @@ impl fmt::Display for UidSet {
 
 /// Compresses `uids` (any order, duplicates allowed) into UID set strings of
 /// at most [`MAX_UID_SET_LEN`] bytes each. No UIDs → no strings.
-fn uid_sets(uids: &[u32]) -> Vec<String> {
-    let mut sorted = uids.to_vec();
+fn uid_sets(mut sorted: Vec<u32>) -> Vec<String> {
     sorted.sort_unstable();
     sorted.dedup();
     let mut items = Vec::new();
@@ -155,13 +156,13 @@ mod tests {
     #[test]
     fn compresses_runs() {
         assert_eq!(
-            uid_sets(&[9, 1, 2, 3, 4, 5, 7, 10, 11, 12, 3]),
+            uid_sets(vec![9, 1, 2, 3, 4, 5, 7, 10, 11, 12, 3]),
             vec!["1:5,7,9:12"]
         );
-        assert_eq!(uid_sets(&[42]), vec!["42"]);
-        assert!(uid_sets(&[]).is_empty());
+        assert_eq!(uid_sets(vec![42]), vec!["42"]);
+        assert!(uid_sets(vec![]).is_empty());
         assert_eq!(
-            uid_sets(&[u32::MAX - 1, u32::MAX]),
+            uid_sets(vec![u32::MAX - 1, u32::MAX]),
             vec!["4294967294:4294967295"]
         );
     }
@@ -169,7 +170,7 @@ mod tests {
     #[test]
     fn splits_long_sets() {
         let uids: Vec<u32> = (0..5000).map(|i| i * 2 + 1).collect();
-        let sets = uid_sets(&uids);
+        let sets = uid_sets(uids.clone());
         assert!(sets.len() > 1);
         assert!(sets.iter().all(|s| s.len() <= MAX_UID_SET_LEN));
         assert_eq!(parse_back(&sets), uids.iter().copied().collect());
@@ -208,14 +209,14 @@ mod tests {
     proptest! {
         #[test]
         fn uid_sets_round_trip(uids in proptest::collection::vec(1u32..20_000, 0..3000)) {
-            let sets = uid_sets(&uids);
+            let sets = uid_sets(uids.clone());
             prop_assert!(sets.iter().all(|s| s.len() <= MAX_UID_SET_LEN && is_valid_uid_set(s)));
             prop_assert_eq!(parse_back(&sets), uids.iter().copied().collect::<BTreeSet<_>>());
         }
 
         #[test]
         fn uid_sets_round_trip_any_u32(uids in proptest::collection::vec(any::<u32>(), 0..200)) {
-            let sets = uid_sets(&uids);
+            let sets = uid_sets(uids.clone());
             prop_assert_eq!(parse_back(&sets), uids.iter().copied().collect::<BTreeSet<_>>());
         }
     }
