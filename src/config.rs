@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::auth::secrets::PasswordSource;
-use crate::folders::FolderPatterns;
+use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
 use crate::model::{CompressMode, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
@@ -55,6 +55,14 @@ struct RawAccount {
     watch_folders: Option<Vec<String>>,
     local_names: Option<String>,
     folders: Option<Vec<String>>,
+    #[serde(default)]
+    subscribed_only: bool,
+    namespaces: Option<Vec<String>>,
+    shared_folders_level: Option<String>,
+    other_users_level: Option<String>,
+    folder_names: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    special_use_names: bool,
 }
 
 /// One account, validated, with every default filled in.
@@ -84,10 +92,8 @@ pub struct Account {
     pub interval: Duration,
     /// `imapdir watch`: server folders (names as the server sends them) to IDLE on.
     pub watch_folders: Vec<String>,
-    /// How local directory names spell non-ASCII folder names.
-    pub local_names: LocalNames,
-    /// Which folders are synced (`folders`; every folder by default).
-    pub folders: FolderPatterns,
+    /// Which folders are synced, and under which local names.
+    pub folder_rules: FolderRules,
 }
 
 /// The whole config: accounts in name order.
@@ -328,9 +334,21 @@ impl Account {
                 )))
             }
         };
-        let folders = match raw.folders {
+        let patterns = match raw.folders {
             None => FolderPatterns::default(),
             Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
+        };
+        let folder_rules = FolderRules {
+            patterns,
+            local_names,
+            subscribed_only: raw.subscribed_only,
+            namespaces: namespace_choice(
+                raw.namespaces.as_deref(),
+                raw.shared_folders_level,
+                raw.other_users_level,
+            )?,
+            names: NameMap::parse(&raw.folder_names.unwrap_or_default()).map_err(config_error)?,
+            special_use_names: raw.special_use_names,
         };
         Ok(Account {
             name: name.to_string(),
@@ -350,8 +368,7 @@ impl Account {
             post_sync_command: raw.post_sync_command,
             interval: Duration::from_secs(interval),
             watch_folders,
-            local_names,
-            folders,
+            folder_rules,
         })
     }
 
@@ -366,6 +383,50 @@ impl Account {
         p.push(".lock");
         PathBuf::from(p)
     }
+}
+
+/// `namespaces` and the local levels of the namespaces it names.
+fn namespace_choice(
+    kinds: Option<&[String]>,
+    shared_level: Option<String>,
+    other_level: Option<String>,
+) -> Result<NamespaceChoice, ConfigError> {
+    let kinds = kinds.unwrap_or_default();
+    for kind in kinds {
+        if !matches!(kind.as_str(), "personal" | "shared" | "other") {
+            return Err(config_error(format!(
+                "namespaces: {kind:?} is not one of \"personal\", \"shared\", \"other\""
+            )));
+        }
+    }
+    if !kinds.is_empty() && !kinds.iter().any(|k| k == "personal") {
+        return Err(config_error(
+            "namespaces must include \"personal\": the account's own folders are always synced",
+        ));
+    }
+    let level = |key: &str, value: Option<String>, default: &str, kind: &str| {
+        let value = value.unwrap_or_else(|| default.to_string());
+        if let Some(reason) = crate::folders::component_problem(&value, false) {
+            return Err(config_error(format!(
+                "{key} = {value:?}: the name {reason}"
+            )));
+        }
+        if value.eq_ignore_ascii_case("INBOX") {
+            return Err(config_error(format!("{key} = {value:?}: INBOX is taken")));
+        }
+        Ok(kinds.iter().any(|k| k == kind).then_some(value))
+    };
+    let shared = level("shared_folders_level", shared_level, "Shared", "shared")?;
+    let other_users = level("other_users_level", other_level, "Users", "other")?;
+    if shared.is_some() && shared == other_users {
+        return Err(config_error(
+            "shared_folders_level and other_users_level must differ",
+        ));
+    }
+    Ok(NamespaceChoice {
+        other_users,
+        shared,
+    })
 }
 
 #[cfg(test)]
@@ -391,14 +452,14 @@ maildir = "~/Mail/personal"
     #[test]
     fn local_names_takes_two_spellings_and_defaults_to_keep() {
         let a = &Config::parse(MINIMAL, &env()).unwrap().accounts[0];
-        assert_eq!(a.local_names, LocalNames::Keep);
+        assert_eq!(a.folder_rules.local_names, LocalNames::Keep);
         for (value, expected) in [
             ("utf-8", LocalNames::Utf8),
             ("modified-utf-7", LocalNames::ModifiedUtf7),
         ] {
             let text = format!("{MINIMAL}local_names = \"{value}\"\n");
             let c = Config::parse(&text, &env()).unwrap();
-            assert_eq!(c.accounts[0].local_names, expected);
+            assert_eq!(c.accounts[0].folder_rules.local_names, expected);
         }
         let err = Config::parse(&format!("{MINIMAL}local_names = \"utf7\"\n"), &env()).unwrap_err();
         assert!(err.to_string().contains("modified-utf-7"), "{err}");

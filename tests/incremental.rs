@@ -56,6 +56,8 @@ fn unchanged_account_costs_one_list_and_no_select() {
         [
             "AUTHENTICATE <redacted>",
             "ENABLE QRESYNC",
+            // Sent with the LIST, in the same round trip.
+            "NAMESPACE",
             "LIST \"\"",
             "LOGOUT"
         ],

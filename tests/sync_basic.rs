@@ -116,7 +116,9 @@ fn folders_lists_raw_names_and_local_paths() {
     result.expect_success();
     let mut listed = Vec::new();
     for line in result.stdout.lines().filter(|l| l.contains('\t')) {
-        let (raw, local) = line.split_once('\t').unwrap();
+        // Name, local path, and what the next sync does to the folder.
+        let mut columns = line.split('\t');
+        let (raw, local) = (columns.next().unwrap(), columns.next().unwrap());
         listed.push((raw.to_string(), local.to_string()));
     }
     listed.sort();

@@ -191,6 +191,58 @@ const KEYS: &[Key] = &[
                Example: [\"*\", \"!Junk\", \"!Lists/%\"]. Default: [\"*\"].",
     },
     Key {
+        name: "subscribed_only",
+        value: "BOOL",
+        text: "Sync only the folders subscribed on the server; the folders imapdir \
+               creates there are subscribed. An unsubscribed folder is left alone on \
+               both sides, like an excluded one, so its local copy is never uploaded \
+               as a new folder. Default: false.",
+    },
+    Key {
+        name: "namespaces",
+        value: "[STRING, ...]",
+        text: "Which of the server's namespaces (RFC 2342) are synced: \"personal\" \
+               (always), \"shared\" and \"other\" (other users' folders). The personal \
+               namespace's prefix is never a local level: INBOX.Archive on a server \
+               with the prefix INBOX. is the local folder Archive, as Archive is on a \
+               server without one, and a folder made locally is created under the \
+               prefix. Shared and other users' folders land under a local level of \
+               their own (shared_folders_level, other_users_level). A folder synced \
+               before stays where it is. Default: [\"personal\"].",
+    },
+    Key {
+        name: "shared_folders_level",
+        value: "STRING",
+        text: "The local folder that shared folders land under when namespaces \
+               includes \"shared\". Default: \"Shared\".",
+    },
+    Key {
+        name: "other_users_level",
+        value: "STRING",
+        text: "The local folder that other users' folders land under when namespaces \
+               includes \"other\". Default: \"Users\".",
+    },
+    Key {
+        name: "folder_names",
+        value: "TABLE",
+        text: "Local names for server folders, as a table [accounts.NAME.folder_names] \
+               of folder name (as imapdir folders shows it) = local name, e.g. \
+               \"[Gmail]/Sent Mail\" = \"Sent\". Both ways: the local folder Sent is \
+               that server folder. Two folders mapped to one local name are an error \
+               naming both; a local name must be a safe relative path. The folders \
+               patterns match the folder names, not the local ones. A folder synced \
+               before stays where it is.",
+    },
+    Key {
+        name: "special_use_names",
+        value: "BOOL",
+        text: "Sync the server's special-use folders (RFC 6154: \\Sent, \\Drafts, \
+               \\Trash, \\Junk, \\Archive) under those plain local names (Sent, Drafts, \
+               Trash, Junk, Archive), so several accounts look the same to a mail \
+               reader. A folder_names entry wins; a plain name another server folder \
+               already has is left to that folder. Default: false.",
+    },
+    Key {
         name: "watch_folders",
         value: "[STRING, ...]",
         text: "The server folders imapdir watch keeps an IDLE connection open on (one \

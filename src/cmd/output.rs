@@ -173,15 +173,24 @@ pub struct FoldersAccount {
 pub struct RemoteFolder {
     /// The server's name, as the server spells it (modified UTF-7).
     pub name: String,
+    /// The folder's name as people read it (UTF-8, `/` between levels,
+    /// the personal namespace's prefix left out): what `folders` matches.
+    pub folder: Option<String>,
     pub delimiter: Option<String>,
     /// Where it is synced to; `None` when it is not synced.
     pub local_path: Option<String>,
+    /// Its RFC 6154 special use, e.g. `\\Sent`.
+    pub special_use: Option<String>,
     /// Whether imapdir syncs it.
     pub synced: bool,
-    /// Why not: "container" (\Noselect), "unsafe_name" or "excluded".
+    /// Why not: "container" (\Noselect), "unsafe_name", "excluded",
+    /// "unsubscribed" or "other_namespace".
     pub reason: Option<&'static str>,
     /// The `folders` pattern that excluded it, when one did.
     pub excluded_by: Option<String>,
+    /// What the next sync does to the folder itself: "create_local",
+    /// "create_on_server", or nothing.
+    pub action: Option<&'static str>,
 }
 
 /// `imapdir --json check`.

@@ -24,7 +24,11 @@ pub fn command(
             .iter()
             .map(|a| {
                 let mut a = (*a).clone();
-                a.folders = a.folders.narrowed(&args.folders).map_err(ConfigError)?;
+                a.folder_rules.patterns = a
+                    .folder_rules
+                    .patterns
+                    .narrowed(&args.folders)
+                    .map_err(ConfigError)?;
                 Ok(a)
             })
             .collect::<Result<_, ConfigError>>()?;

@@ -1,6 +1,11 @@
 //! Which folders a run syncs: the server's list, the Maildir's folders and
 //! the state's memory of both, matched by name.
 //!
+//! A server folder's local name comes from its folder name (namespaces,
+//! `naming.rs`) and the account's name map, except for a folder synced
+//! before: it stays where the state recorded it, so a change of the rules
+//! (or of imapdir's) never turns into a second copy of a folder.
+//!
 //! Pure, so the matching rules (hostile names, folders that vanished from
 //! one side) are unit-tested without a server.
 
@@ -8,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::names::{
-    component_problem, encode_mutf7, local_components, local_path, remote_name, spelling_of,
-    Spelling,
+    component_problem, encode_mutf7, local_components, local_path, spelling_of, Spelling,
 };
-use super::patterns::FolderPatterns;
-use crate::imap::{ListEntry, MailboxStatus};
+use super::naming::{special_use_name, FolderNaming, NameMap, ServerName};
+use super::rules::FolderRules;
+use crate::imap::{ListEntry, Listing, SUBSCRIBED};
 use crate::model::LocalNames;
 
 /// One folder to sync.
@@ -20,15 +25,53 @@ use crate::model::LocalNames;
 pub struct FolderJob {
     /// The server's name, modified UTF-7 as on the wire; also the state key.
     pub remote_name: String,
-    /// Human-readable name (UTF-8, `/` between levels).
+    /// The folder's name as people read it (UTF-8, `/` between levels,
+    /// without the personal namespace's prefix); what patterns match.
     pub display_name: String,
+    /// The local folder's name, components as the state records them.
+    pub local_name: Vec<String>,
     pub local_path: PathBuf,
     pub on_server: bool,
     pub on_disk: bool,
     /// Synced before: a missing side means it went away, not that it is new.
     pub in_state: bool,
     /// The server's status of the folder, when LIST-STATUS gave it.
-    pub status: Option<MailboxStatus>,
+    pub status: Option<crate::imap::MailboxStatus>,
+    /// The RFC 6154 special use the server gave it, e.g. `\Sent`.
+    pub special_use: Option<String>,
+}
+
+/// A folder the state knows, with where it was synced locally (`None`
+/// for a state written before local names were recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFolder {
+    pub remote_name: String,
+    pub local_name: Option<Vec<String>>,
+}
+
+/// Why a server folder is not synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// `\Noselect` or `\NonExistent`: it holds no messages.
+    Container,
+    /// Left out by the `folders` patterns (by this one; `None`: none matched).
+    Excluded(Option<String>),
+    /// Not subscribed, with `subscribed_only`.
+    Unsubscribed,
+    /// In another user's or a shared namespace the account does not sync.
+    OtherNamespace,
+    /// Its name cannot be a local folder; the reason.
+    Unusable(String),
+}
+
+/// A server folder this run leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFolder {
+    /// As on the wire.
+    pub remote_name: String,
+    /// As people read it, where the name could be read.
+    pub display_name: Option<String>,
+    pub reason: Skip,
 }
 
 /// The folders of a run and what was skipped, with reasons.
@@ -43,36 +86,41 @@ pub struct FolderList {
     /// "utf-8"` on a Maildir another tool spelt in modified UTF-7), parents
     /// first; each source is under its parent's new name.
     pub renames: Vec<(PathBuf, PathBuf)>,
-    /// Folders the `folders` patterns leave out, on either side, as
-    /// (folder, the pattern that excluded it); left alone, state kept.
-    pub excluded: Vec<(String, Option<String>)>,
+    /// Server folders left alone, in the server's order.
+    pub skipped: Vec<SkippedFolder>,
+    /// Local folders the patterns leave out, as (local name, the pattern).
+    pub excluded_local: Vec<(String, Option<String>)>,
+    /// The personal namespace's prefix the names were read with.
+    pub prefix: String,
 }
 
 /// Matches the server's folders with the Maildir's.
 ///
 /// `local` holds each local folder as path components under `root`, as
-/// spelt on disk; `names` says how to read and write those spellings;
-/// `known` the remote names recorded in state; `patterns` which folders
-/// the account syncs.
+/// spelt on disk; `known` the folders recorded in state; `rules` the
+/// account's folder settings.
 pub fn folder_list(
-    remote: &[ListEntry],
+    server: &Listing,
     local: &[Vec<String>],
-    known: &BTreeSet<String>,
+    known: &[KnownFolder],
     root: &Path,
-    names: LocalNames,
-    patterns: &FolderPatterns,
+    rules: &FolderRules,
 ) -> FolderList {
-    // The server's hierarchy delimiter, used to name local-only folders.
-    let delimiter = remote
-        .iter()
-        .find(|e| e.name.eq_ignore_ascii_case("INBOX"))
-        .or_else(|| remote.iter().find(|e| e.delimiter.is_some()))
-        .and_then(|e| e.delimiter);
     let mut list = FolderList::default();
-    let spelling = LocalSpelling::new(local, names);
-    // Local folders by the folder name they spell; two spellings of one
-    // name (an old tool's `Entw&APw-rfe` beside `Entwürfe`) are an error
-    // for that folder, never a guess.
+    let (naming, warnings) = FolderNaming::new(
+        server.namespaces.as_ref(),
+        &server.entries,
+        &rules.namespaces,
+    );
+    list.warnings.extend(warnings);
+    list.prefix = naming.prefix().to_string();
+    let spelling = LocalSpelling::new(local, rules.local_names);
+    let known_by_name: BTreeMap<&str, &KnownFolder> =
+        known.iter().map(|k| (k.remote_name.as_str(), k)).collect();
+
+    // Local folders by the name they spell; two spellings of one name (an
+    // old tool's `Entw&APw-rfe` beside `Entwürfe`) are an error for that
+    // folder, never a guess.
     let mut on_disk: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     let mut conflicted: BTreeSet<Vec<String>> = BTreeSet::new();
     for components in local.iter().filter(|c| !c.is_empty()) {
@@ -94,22 +142,215 @@ pub fn folder_list(
         on_disk.insert(name, components.clone());
     }
     on_disk.retain(|name, _| !conflicted.contains(name));
-    let mut excluded: BTreeMap<String, Option<String>> = BTreeMap::new();
+
     // Every folder name decided on, for the patterns that match none.
     let mut decided: Vec<String> = Vec::new();
-    let mut is_excluded = |components: &[String]| {
-        let name = components.join("/");
-        let decision = patterns.decide(&name);
-        if !decision.included {
-            excluded.insert(name.clone(), decision.by.map(str::to_string));
+    let names = run_name_map(&naming, server, rules);
+    // Local names no local-only folder may take: those of server folders,
+    // synced or left alone.
+    let mut claimed: BTreeSet<Vec<String>> = BTreeSet::new();
+    let mut unselectable: BTreeSet<Vec<String>> = BTreeSet::new();
+    let mut by_local: BTreeMap<Vec<String>, FolderJob> = BTreeMap::new();
+
+    for entry in &server.entries {
+        let skip = |reason: Skip, display: Option<&Vec<String>>| SkippedFolder {
+            remote_name: entry.name.clone(),
+            display_name: display.map(|d| d.join("/")),
+            reason,
+        };
+        let folder = match naming.folder_name(&entry.name, entry.delimiter) {
+            Ok(ServerName::Folder(folder)) => folder,
+            Ok(ServerName::NotSynced) => {
+                list.skipped.push(skip(Skip::OtherNamespace, None));
+                continue;
+            }
+            Ok(ServerName::NamespaceRoot) => {
+                list.skipped.push(skip(Skip::Container, None));
+                continue;
+            }
+            Err(e) => {
+                list.warnings
+                    .push(format!("skipping server folder {:?}: {e}", entry.name));
+                list.skipped.push(skip(Skip::Unusable(e.to_string()), None));
+                continue;
+            }
+        };
+        let remote_name = if folder == ["INBOX"] {
+            "INBOX".to_string()
+        } else {
+            entry.name.clone()
+        };
+        let stored = known_by_name.get(remote_name.as_str());
+        let mapped = names
+            .local(&folder)
+            .cloned()
+            .unwrap_or_else(|| folder.clone());
+        let local_name = match stored.and_then(|k| k.local_name.clone()) {
+            Some(recorded) => recorded,
+            None if stored.is_some() => {
+                // Synced before local names were recorded: where the
+                // folder was, if it is still there and the new place is not.
+                match local_components(&remote_name, entry.delimiter) {
+                    Ok(legacy)
+                        if legacy != mapped
+                            && on_disk.contains_key(&legacy)
+                            && !on_disk.contains_key(&mapped) =>
+                    {
+                        legacy
+                    }
+                    _ => mapped,
+                }
+            }
+            None => mapped,
+        };
+        if !entry.is_selectable() {
+            unselectable.insert(local_name);
+            list.skipped.push(skip(Skip::Container, Some(&folder)));
+            continue;
         }
-        decided.push(name);
-        !decision.included
-    };
-    on_disk.retain(|name, _| !is_excluded(name));
-    if names == LocalNames::Utf8 {
+        claimed.insert(local_name.clone());
+        if conflicted.contains(&local_name) {
+            continue;
+        }
+        let display = folder.join("/");
+        decided.push(display.clone());
+        let decision = rules.patterns.decide(&display);
+        if !decision.included {
+            list.skipped.push(skip(
+                Skip::Excluded(decision.by.map(str::to_string)),
+                Some(&folder),
+            ));
+            continue;
+        }
+        // INBOX is the account's own, subscribed or not.
+        if rules.subscribed_only && folder != ["INBOX"] && !has_attribute(entry, SUBSCRIBED) {
+            list.skipped.push(skip(Skip::Unsubscribed, Some(&folder)));
+            continue;
+        }
+        if let Some(other) = by_local.get(&local_name) {
+            let reason = format!(
+                "it maps to the same local folder as {:?}",
+                other.remote_name
+            );
+            list.warnings
+                .push(format!("skipping server folder {:?}: {reason}", entry.name));
+            list.skipped
+                .push(skip(Skip::Unusable(reason), Some(&folder)));
+            continue;
+        }
+        let (disk, exists) = match on_disk.get(&local_name) {
+            Some(disk) => (disk.clone(), true),
+            None => match spelling.write(&local_name) {
+                Some(disk) => (disk, false),
+                None => {
+                    let reason = "its modified UTF-7 spelling is not a usable directory name";
+                    list.warnings
+                        .push(format!("skipping server folder {:?}: {reason}", entry.name));
+                    list.skipped
+                        .push(skip(Skip::Unusable(reason.to_string()), Some(&folder)));
+                    continue;
+                }
+            },
+        };
+        by_local.insert(
+            local_name.clone(),
+            FolderJob {
+                in_state: stored.is_some(),
+                on_disk: exists,
+                display_name: display,
+                local_path: local_path(root, &disk),
+                local_name,
+                remote_name,
+                on_server: true,
+                status: None,
+                special_use: special_use_name(&entry.attributes).map(|name| format!("\\{name}")),
+            },
+        );
+    }
+
+    // Where the state put folders the server no longer lists.
+    let recorded: BTreeMap<&Vec<String>, &str> = known
+        .iter()
+        .filter_map(|k| Some((k.local_name.as_ref()?, k.remote_name.as_str())))
+        .collect();
+    let mut excluded_local = BTreeMap::new();
+    for (local_name, disk) in &on_disk {
+        if by_local.contains_key(local_name) {
+            continue;
+        }
+        let path = local_path(root, disk);
+        if unselectable.contains(local_name) {
+            list.warnings.push(format!(
+                "skipping local folder {}: the server has it only as a container that cannot hold messages",
+                path.display()
+            ));
+            continue;
+        }
+        if claimed.contains(local_name) {
+            // Its server folder is left alone this run; so is it.
+            continue;
+        }
+        if names.local(local_name).is_some() && names.folder(local_name).is_none() {
+            list.warnings.push(format!(
+                "skipping local folder {}: its server folder is synced under another local name (folder_names)",
+                path.display()
+            ));
+            continue;
+        }
+        let folder = names
+            .folder(local_name)
+            .cloned()
+            .unwrap_or_else(|| local_name.clone());
+        let display = folder.join("/");
+        decided.push(display.clone());
+        let decision = rules.patterns.decide(&display);
+        if !decision.included {
+            excluded_local.insert(display, decision.by.map(str::to_string));
+            continue;
+        }
+        let name = match naming.server_name(&folder) {
+            Ok(n) => n,
+            Err(e) => {
+                list.warnings
+                    .push(format!("skipping local folder {}: {e}", path.display()));
+                continue;
+            }
+        };
+        // Known by its recorded local name, its server name, or the server
+        // name it had before namespaces were read.
+        let gone = recorded.contains_key(local_name)
+            || known_by_name.contains_key(name.as_str())
+            || naming
+                .unprefixed_server_name(&folder)
+                .is_some_and(|n| known_by_name.contains_key(n.as_str()));
+        if gone {
+            list.warnings.push(format!(
+                "folder {display} is gone from the server; its local copy {} is kept and no longer synced",
+                path.display()
+            ));
+            continue;
+        }
+        by_local.insert(
+            local_name.clone(),
+            FolderJob {
+                remote_name: name,
+                display_name: display,
+                local_name: local_name.clone(),
+                local_path: path,
+                on_server: false,
+                on_disk: true,
+                in_state: false,
+                status: None,
+                special_use: None,
+            },
+        );
+    }
+
+    if rules.local_names == LocalNames::Utf8 {
         let mut renames = BTreeSet::new();
-        for (name, disk) in &on_disk {
+        for job in by_local.values().filter(|j| j.on_disk) {
+            let disk = &on_disk[&job.local_name];
+            let name = &job.local_name;
             for depth in 0..disk.len() {
                 if disk[depth] != name[depth] {
                     let parent = local_path(root, &name[..depth]);
@@ -122,119 +363,59 @@ pub fn folder_list(
             .map(|(_, from, to)| (from, to))
             .collect();
     }
-    let mut by_components: BTreeMap<Vec<String>, FolderJob> = BTreeMap::new();
-    let mut unselectable: BTreeSet<Vec<String>> = BTreeSet::new();
-
-    for entry in remote {
-        let components = match local_components(&entry.name, entry.delimiter) {
-            Ok(c) => c,
-            Err(e) => {
-                list.warnings
-                    .push(format!("skipping server folder {:?}: {e}", entry.name));
-                continue;
-            }
-        };
-        if !entry.is_selectable() {
-            unselectable.insert(components);
-            continue;
-        }
-        if conflicted.contains(&components) || is_excluded(&components) {
-            continue;
-        }
-        let name = if components == ["INBOX"] {
-            "INBOX".to_string()
-        } else {
-            entry.name.clone()
-        };
-        if let Some(other) = by_components.get(&components) {
-            list.warnings.push(format!(
-                "skipping server folder {:?}: it maps to the same local folder as {:?}",
-                entry.name, other.remote_name
-            ));
-            continue;
-        }
-        let (disk, exists) = match on_disk.get(&components) {
-            Some(disk) => (disk.clone(), true),
-            None => match spelling.write(&components) {
-                Some(disk) => (disk, false),
-                None => {
-                    list.warnings.push(format!(
-                        "skipping server folder {:?}: its modified UTF-7 spelling is not a usable directory name",
-                        entry.name
-                    ));
-                    continue;
-                }
-            },
-        };
-        by_components.insert(
-            components.clone(),
-            FolderJob {
-                in_state: known.contains(&name),
-                on_disk: exists,
-                display_name: components.join("/"),
-                local_path: local_path(root, &disk),
-                remote_name: name,
-                on_server: true,
-                status: None,
-            },
-        );
-    }
-
-    for (components, disk) in &on_disk {
-        if by_components.contains_key(components) {
-            continue;
-        }
-        let path = local_path(root, disk);
-        if unselectable.contains(components) {
-            list.warnings.push(format!(
-                "skipping local folder {}: the server has it only as a container that cannot hold messages",
-                path.display()
-            ));
-            continue;
-        }
-        let name = match remote_name(components, delimiter) {
-            Ok(n) => n,
-            Err(e) => {
-                list.warnings
-                    .push(format!("skipping local folder {}: {e}", path.display()));
-                continue;
-            }
-        };
-        if known.contains(&name) {
-            list.warnings.push(format!(
-                "folder {} is gone from the server; its local copy {} is kept and no longer synced",
-                components.join("/"),
-                path.display()
-            ));
-            continue;
-        }
-        by_components.insert(
-            components.clone(),
-            FolderJob {
-                remote_name: name,
-                display_name: components.join("/"),
-                local_path: path,
-                on_server: false,
-                on_disk: true,
-                in_state: false,
-                status: None,
-            },
-        );
-    }
-
-    if !patterns.is_everything() {
-        for pattern in patterns.unmatched(decided.iter().map(String::as_str)) {
+    if !rules.patterns.is_everything() {
+        for pattern in rules.patterns.unmatched(decided.iter().map(String::as_str)) {
             list.warnings.push(format!(
                 "the folders pattern {pattern:?} matches no folder on either side"
             ));
         }
     }
-    list.excluded = excluded.into_iter().collect();
-    list.jobs = by_components.into_values().collect();
+    list.excluded_local = excluded_local.into_iter().collect();
+    list.jobs = by_local.into_values().collect();
     // INBOX first: it is what people wait for.
     list.jobs
         .sort_by_key(|j| (j.remote_name != "INBOX", j.display_name.clone()));
     list
+}
+
+fn has_attribute(entry: &ListEntry, attribute: &str) -> bool {
+    entry
+        .attributes
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(attribute))
+}
+
+/// The account's name map for this run: `folder_names`, and with
+/// `special_use_names` the special-use folders under their plain names
+/// where that name is free (no mapping and no server folder has it).
+fn run_name_map(naming: &FolderNaming, server: &Listing, rules: &FolderRules) -> NameMap {
+    let mut names = rules.names.clone();
+    if !rules.special_use_names {
+        return names;
+    }
+    let folders: Vec<(Vec<String>, &ListEntry)> = server
+        .entries
+        .iter()
+        .filter_map(|e| match naming.folder_name(&e.name, e.delimiter) {
+            Ok(ServerName::Folder(f)) => Some((f, e)),
+            _ => None,
+        })
+        .collect();
+    let taken: BTreeSet<&Vec<String>> = folders.iter().map(|(f, _)| f).collect();
+    for (folder, entry) in &folders {
+        let Some(plain) = special_use_name(&entry.attributes) else {
+            continue;
+        };
+        let plain = vec![plain.to_string()];
+        if *folder == plain || names.local(folder).is_some() {
+            continue;
+        }
+        if taken.contains(&plain) {
+            continue;
+        }
+        names.add(folder.clone(), plain);
+    }
+    names
 }
 
 /// How this Maildir's directory names are read and how new ones are spelt.
@@ -298,6 +479,7 @@ impl LocalSpelling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::folders::patterns::FolderPatterns;
 
     fn entry(name: &str) -> ListEntry {
         ListEntry {
@@ -311,15 +493,44 @@ mod tests {
         path.split('/').map(String::from).collect()
     }
 
+    /// A run over a server without NAMESPACE, `known` synced before
+    /// local names were recorded.
+    fn run(
+        remote: &[ListEntry],
+        local: &[Vec<String>],
+        known: &[&str],
+        root: &Path,
+        local_names: LocalNames,
+        patterns: &FolderPatterns,
+    ) -> FolderList {
+        let listing = Listing {
+            entries: remote.to_vec(),
+            ..Listing::default()
+        };
+        let known: Vec<KnownFolder> = known
+            .iter()
+            .map(|k| KnownFolder {
+                remote_name: k.to_string(),
+                local_name: None,
+            })
+            .collect();
+        let rules = FolderRules {
+            patterns: patterns.clone(),
+            local_names,
+            ..FolderRules::default()
+        };
+        folder_list(&listing, local, &known, root, &rules)
+    }
+
     #[test]
     fn matches_both_sides_and_orders_inbox_first() {
         let root = Path::new("/m");
         let remote = [entry("Archive/2023"), entry("INBOX"), entry("&AMk-t&AOk-")];
         let local = [comps("INBOX"), comps("Local/Sub")];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             root,
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -349,10 +560,10 @@ mod tests {
         noselect.attributes = vec!["\\Noselect".into()];
         let remote = [entry("INBOX"), entry("../x"), entry("a/../../b"), noselect];
         let local = [comps("Parent")];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -364,8 +575,8 @@ mod tests {
 
     #[test]
     fn a_folder_gone_from_the_server_is_reported_not_recreated() {
-        let known: BTreeSet<String> = ["INBOX".to_string(), "Old".to_string()].into();
-        let list = folder_list(
+        let known = ["INBOX", "Old"];
+        let list = run(
             &[entry("INBOX")],
             &[comps("INBOX"), comps("Old")],
             &known,
@@ -383,8 +594,8 @@ mod tests {
 
     #[test]
     fn a_synced_folder_missing_locally_is_marked() {
-        let known: BTreeSet<String> = ["Work".to_string()].into();
-        let list = folder_list(
+        let known = ["Work"];
+        let list = run(
             &[entry("Work")],
             &[],
             &known,
@@ -422,10 +633,10 @@ mod tests {
             comps("Entw&APw-rfe"),
             comps("Projects/bench &- co"),
         ];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -456,10 +667,10 @@ mod tests {
             entry("&AMk-t&AOk-"),
         ];
         let local = [comps("INBOX"), comps("Projects/bench & co")];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -482,10 +693,10 @@ mod tests {
     fn a_local_only_modified_utf7_folder_gets_its_decoded_server_name() {
         let remote = [entry("INBOX")];
         let local = [comps("INBOX"), comps("Entw&APw-rfe")];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -503,10 +714,10 @@ mod tests {
             comps("Entw&APw-rfe"),
             comps("Entw&APw-rfe/&AMk-t&AOk-"),
         ];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Utf8,
             &FolderPatterns::default(),
@@ -530,19 +741,19 @@ mod tests {
     fn explicit_spellings_decide_new_directories() {
         let remote = [entry("INBOX"), entry("Entw&APw-rfe")];
         let local = [comps("INBOX")];
-        let utf7 = folder_list(
+        let utf7 = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::ModifiedUtf7,
             &FolderPatterns::default(),
         );
         assert_eq!(utf7.jobs[1].local_path, PathBuf::from("/m/Entw&APw-rfe"));
-        let utf8 = folder_list(
+        let utf8 = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Utf8,
             &FolderPatterns::default(),
@@ -554,10 +765,10 @@ mod tests {
     fn two_spellings_of_one_folder_are_an_error_naming_both() {
         let remote = [entry("INBOX"), entry("Entw&APw-rfe")];
         let local = [comps("INBOX"), comps("Entw&APw-rfe"), comps("Entwürfe")];
-        let list = folder_list(
+        let list = run(
             &remote,
             &local,
-            &BTreeSet::new(),
+            &[],
             Path::new("/m"),
             LocalNames::Keep,
             &FolderPatterns::default(),
@@ -600,8 +811,8 @@ mod tests {
             comps("Junk/old"),
             comps("Lists/rust"),
         ];
-        let known: BTreeSet<String> = ["Lists/rust".to_string()].into();
-        let list = folder_list(
+        let known = ["Lists/rust"];
+        let list = run(
             &remote,
             &local,
             &known,
@@ -622,11 +833,16 @@ mod tests {
                 ("Lists/rust/deep", true, false),
             ]
         );
+        let skipped: Vec<(&str, &Skip)> = list
+            .skipped
+            .iter()
+            .map(|s| (s.remote_name.as_str(), &s.reason))
+            .collect();
         assert_eq!(
-            list.excluded,
+            skipped,
             vec![
-                ("Junk".to_string(), Some("!Junk".to_string())),
-                ("Lists/rust".to_string(), Some("!Lists/%".to_string())),
+                ("Junk", &Skip::Excluded(Some("!Junk".to_string()))),
+                ("Lists/rust", &Skip::Excluded(Some("!Lists/%".to_string()))),
             ]
         );
         assert_eq!(

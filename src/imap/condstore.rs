@@ -1,55 +1,18 @@
-//! What lets an unchanged folder cost nothing: every folder's status in one
-//! LIST (LIST-STATUS, RFC 5819), and only the messages changed since a
+//! What lets an unchanged folder cost nothing (with every folder's status
+//! in its LIST, `listing.rs`): only the messages changed since a
 //! remembered modseq (CONDSTORE, RFC 7162) with the UIDs expunged since
 //! (QRESYNC's VANISHED).
 
-use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
-use imap_proto::{MailboxDatum, Response, StatusAttribute};
+use imap_proto::{Response, StatusAttribute};
 
 use super::framing::Frame;
 use super::{
-    check, name_attribute, raw_command, Arg, ImapError, ListEntry, MailboxInfo, MailboxStatus,
-    RemoteMessage, Result, Selecting, Session, Untagged,
+    check, raw_command, Arg, ImapError, MailboxInfo, MailboxStatus, RemoteMessage, Result,
+    Selecting, Session, Untagged,
 };
 use crate::model::{ModSeq, Uid, UidValidity};
-
-impl Session {
-    /// The folders and, per folder name, its status, in one round trip
-    /// (`LIST "" "*" RETURN (STATUS (...))`) where the server has
-    /// LIST-STATUS; elsewhere a plain LIST and no statuses.
-    pub fn list_with_status(&mut self) -> Result<(Vec<ListEntry>, HashMap<String, MailboxStatus>)> {
-        if !self.has_capability("LIST-STATUS") {
-            return Ok((self.list()?, HashMap::new()));
-        }
-        let items = if self.has_capability("CONDSTORE") {
-            "MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ"
-        } else {
-            "MESSAGES UIDNEXT UIDVALIDITY"
-        };
-        let mut entries = Vec::new();
-        let mut statuses = HashMap::new();
-        let done = self.run(
-            vec![Arg::raw(format!(
-                "LIST \"\" \"*\" RETURN (STATUS ({items}))"
-            ))],
-            &mut Untagged(|resp: &Response<'_>, _: &Frame| match resp {
-                Response::MailboxData(MailboxDatum::List(data)) => entries.push(ListEntry {
-                    name: data.name.to_string(),
-                    delimiter: data.delimiter.as_deref().and_then(|d| d.chars().next()),
-                    attributes: data.name_attributes.iter().map(name_attribute).collect(),
-                }),
-                Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
-                    statuses.insert(mailbox.to_string(), status_from(status));
-                }
-                _ => {}
-            }),
-        )?;
-        check(done, "LIST")?;
-        Ok((entries, statuses))
-    }
-}
 
 /// A folder's changes since a modseq, as [`Session::select_with_changes`]
 /// reports them.

@@ -351,6 +351,9 @@ impl Session {
             return Event::Other;
         }
         let Some(resp) = parse_response(&frame.data) else {
+            if frame.data.starts_with(b"* ") && handler.unparsed(frame) {
+                return Event::Other;
+            }
             return self.dispatch_unparsed(frame, tag, foreign_tag);
         };
         match resp {

@@ -1,13 +1,13 @@
-//! Commands on mailboxes: LIST, CREATE, SELECT and EXAMINE, STATUS and
-//! leaving a mailbox.
+//! Commands on mailboxes: CREATE, SELECT and EXAMINE, STATUS and leaving a
+//! mailbox. LIST is in `listing.rs`.
 
 use imap_proto::{MailboxDatum, Response, ResponseCode, Status};
 
 use super::command::Arg;
 use super::condstore;
 use super::framing::Frame;
-use super::response::{check, ignore_untagged, name_attribute, Done, Untagged};
-use super::{ImapError, ListEntry, MailboxInfo, MailboxStatus, Result, Session};
+use super::response::{check, ignore_untagged, Done, Untagged};
+use super::{ImapError, MailboxInfo, MailboxStatus, Result, Session};
 use crate::model::{ModSeq, Uid, UidValidity};
 
 /// What a SELECT or EXAMINE reports about the mailbox, gathered from its
@@ -66,25 +66,6 @@ impl Selecting {
 }
 
 impl Session {
-    /// LIST "" "*".
-    pub fn list(&mut self) -> Result<Vec<ListEntry>> {
-        let mut entries = Vec::new();
-        let done = self.run(
-            vec![Arg::raw("LIST \"\" \"*\"")],
-            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
-                if let Response::MailboxData(MailboxDatum::List(data)) = resp {
-                    entries.push(ListEntry {
-                        name: data.name.to_string(),
-                        delimiter: data.delimiter.as_deref().and_then(|d| d.chars().next()),
-                        attributes: data.name_attributes.iter().map(name_attribute).collect(),
-                    });
-                }
-            }),
-        )?;
-        check(done, "LIST")?;
-        Ok(entries)
-    }
-
     /// CREATE a mailbox (raw modified UTF-7 name); an existing one is fine.
     pub fn create(&mut self, name: &str) -> Result<()> {
         let done = self.run(

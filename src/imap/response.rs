@@ -25,6 +25,11 @@ impl Done {
 pub(super) trait ResponseHandler: BodySink {
     /// An untagged response the parser understood.
     fn untagged(&mut self, resp: &Response<'_>, frame: &Frame);
+    /// An untagged response the parser could not read (NAMESPACE, which
+    /// `imap-proto` does not know); true when the handler understood it.
+    fn unparsed(&mut self, _frame: &Frame) -> bool {
+        false
+    }
     /// A response frame is finished, whether or not it parsed.
     fn frame_done(&mut self) {}
 }

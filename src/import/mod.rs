@@ -569,7 +569,10 @@ mod tests {
             crate::config::PasswordSource::Command("pass show \"mail\" | head -1".into())
         );
         assert_eq!(work.watch_folders[1], "Ünï \\ \"q\"");
-        assert_eq!(work.local_names, crate::model::LocalNames::ModifiedUtf7);
+        assert_eq!(
+            work.folder_rules.local_names,
+            crate::model::LocalNames::ModifiedUtf7
+        );
         let plain = config.accounts.iter().find(|a| a.name == "plain").unwrap();
         assert_eq!((plain.tls, plain.port), (TlsMode::Plain, 1143));
         assert!(text.contains(

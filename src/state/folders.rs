@@ -14,8 +14,11 @@ impl StateDb {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
-                 FROM folders ORDER BY name",
+                &format!(
+                    "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync, {}
+                     FROM folders ORDER BY name",
+                    self.local_name_column()?
+                ),
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -28,8 +31,11 @@ impl StateDb {
     pub fn folder(&self, name: &str) -> Result<Option<FolderState>> {
         self.conn
             .query_row(
-                "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync
-                 FROM folders WHERE name = ?1",
+                &format!(
+                    "SELECT id, name, uidvalidity, uidnext, highestmodseq, cur_mtime_ns, new_mtime_ns, last_sync, {}
+                     FROM folders WHERE name = ?1",
+                    self.local_name_column()?
+                ),
                 [name],
                 folder_from_row,
             )
@@ -37,12 +43,19 @@ impl StateDb {
             .map_err(|e| self.err(e))
     }
 
-    /// Records a folder seen for the first time (or returns the existing one).
-    pub fn add_folder(&self, name: &str, uidvalidity: UidValidity) -> Result<FolderState> {
+    /// Records a folder seen for the first time (or returns the existing
+    /// one), with the local folder it is synced with.
+    pub fn add_folder(
+        &self,
+        name: &str,
+        uidvalidity: UidValidity,
+        local_name: &str,
+    ) -> Result<FolderState> {
         self.conn
             .execute(
-                "INSERT INTO folders (name, uidvalidity) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
-                params![name, uidvalidity.0],
+                "INSERT INTO folders (name, uidvalidity, local_name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, uidvalidity.0, local_name],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.folder(name)?.expect("folder row just inserted"))
@@ -74,6 +87,18 @@ impl StateDb {
         Ok(())
     }
 
+    /// Records the local folder a folder is synced with, for a folder
+    /// recorded before local names were.
+    pub fn set_local_name(&self, folder_id: i64, local_name: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET local_name = ?2 WHERE id = ?1",
+                params![folder_id, local_name],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Records the directory stamp of a folder synced earlier in this run,
     /// once it can be trusted.
     pub fn set_stamp(&self, folder_id: i64, stamp: DirStamp) -> Result<()> {
@@ -84,6 +109,27 @@ impl StateDb {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+}
+
+impl StateDb {
+    /// `local_name`, or NULL where a read-only open reads a database from
+    /// before that column (never migrated, as that would write).
+    fn local_name_column(&self) -> Result<&'static str> {
+        if let Some(has) = self.has_local_names.get() {
+            return Ok(if has { "local_name" } else { "NULL" });
+        }
+        let has = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('folders') WHERE name = 'local_name'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| self.err(e))?
+            > 0;
+        self.has_local_names.set(Some(has));
+        Ok(if has { "local_name" } else { "NULL" })
     }
 }
 
@@ -101,5 +147,6 @@ fn folder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderState> {
             new_mtime_ns,
         }),
         last_sync: r.get(7)?,
+        local_name: r.get(8)?,
     })
 }

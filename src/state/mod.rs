@@ -30,7 +30,7 @@ pub use support::{create_private_file, unix_now};
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -42,7 +42,8 @@ CREATE TABLE folders (
     highestmodseq INTEGER,
     cur_mtime_ns  INTEGER,
     new_mtime_ns  INTEGER,
-    last_sync     INTEGER
+    last_sync     INTEGER,
+    local_name    TEXT
 );
 CREATE TABLE pairs (
     folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
@@ -82,6 +83,9 @@ const MIGRATIONS: &[&str] = &[
          finished INTEGER NOT NULL,
          error    TEXT
      );",
+    // 2 -> 3: where each folder lives locally, so a change of naming rules
+    // never moves a synced folder. NULL for folders synced before.
+    "ALTER TABLE folders ADD COLUMN local_name TEXT;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
@@ -128,6 +132,9 @@ pub struct FolderState {
     pub highestmodseq: Option<ModSeq>,
     pub stamp: Option<DirStamp>,
     pub last_sync: Option<i64>,
+    /// The local folder's name, components joined by `/` (`None`: synced
+    /// by a version that did not record it).
+    pub local_name: Option<String>,
 }
 
 /// One change to the recorded pairs, applied in batches.
@@ -158,6 +165,8 @@ pub struct StateDb {
     path: String,
     /// How [`StateDb::open_another`] reaches the same database.
     origin: Origin,
+    /// Whether `folders` has `local_name`, once looked up.
+    has_local_names: std::cell::Cell<Option<bool>>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +193,7 @@ impl StateDb {
             conn,
             path: display,
             origin: Origin::ReadWrite(path.to_path_buf()),
+            has_local_names: Default::default(),
         };
         db.verify()?;
         db.configure(true)?;
@@ -243,6 +253,7 @@ impl StateDb {
             conn,
             path: display,
             origin,
+            has_local_names: Default::default(),
         })
     }
 

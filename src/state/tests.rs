@@ -31,8 +31,8 @@ fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
 fn pairs_among_reads_just_the_named_uids_and_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("s.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
-    let other = db.add_folder("Other", UidValidity(1)).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
+    let other = db.add_folder("Other", UidValidity(1), "Other").unwrap();
     let all: Vec<_> = (1..=20)
         .map(|u| PairChange::Insert(pair(u, &format!("b{u}"), Flags::SEEN)))
         .collect();
@@ -60,10 +60,10 @@ fn pairs_among_reads_just_the_named_uids_and_ranges() {
 fn pairs_round_trip_through_batches() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("s/acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", UidValidity(7)).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(7), "INBOX").unwrap();
     assert_eq!(f.uidvalidity, UidValidity(7));
     assert_eq!(
-        db.add_folder("INBOX", UidValidity(9)).unwrap().id,
+        db.add_folder("INBOX", UidValidity(9), "INBOX").unwrap().id,
         f.id,
         "existing folder kept"
     );
@@ -130,7 +130,7 @@ fn files_are_private() {
 fn intents_resolve_with_their_pair() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
     let id = db
         .add_append_intent(f.id, "x", Some("<m@x>"), 42, Some(Uid(10)))
         .unwrap();
@@ -152,7 +152,7 @@ fn intents_resolve_with_their_pair() {
 fn replace_pairs_resets_folder() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
-    let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
     db.apply(f.id, &[PairChange::Insert(pair(1, "a", Flags::SEEN))])
         .unwrap();
     db.mark_folder_synced(f.id, Some(Uid(2)), Some(ModSeq(5)), None)
@@ -185,7 +185,7 @@ fn garbage_and_truncated_files_are_reported_not_replaced() {
     let good = dir.path().join("good.sqlite");
     {
         let mut db = StateDb::open(&good).unwrap();
-        let f = db.add_folder("INBOX", UidValidity(1)).unwrap();
+        let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
         let many: Vec<_> = (1..2000)
             .map(|u| {
                 PairChange::Insert(pair(
@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
 }
 
 #[test]
@@ -330,8 +330,14 @@ fn a_version_1_database_without_sync_results_migrates_then_records() {
     let path = dir.path().join("acc.sqlite");
     v1_database(&path, false);
     let mut db = StateDb::open(&path).unwrap();
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
     let f = db.folder("INBOX").unwrap().expect("folder kept");
+    assert_eq!(f.local_name, None, "not known for a folder synced before");
+    db.set_local_name(f.id, "INBOX").unwrap();
+    assert_eq!(
+        db.folder("INBOX").unwrap().unwrap().local_name.as_deref(),
+        Some("INBOX")
+    );
     assert_eq!(db.pairs(f.id).unwrap(), vec![pair(7, "a", Flags::empty())]);
     assert!(db.sync_results().unwrap().is_empty());
     db.record_sync_results(&[("INBOX", Some("no such folder")), (ACCOUNT_RESULT, None)])
@@ -351,7 +357,7 @@ fn a_version_1_database_with_sync_results_keeps_its_rows() {
     let path = dir.path().join("acc.sqlite");
     v1_database(&path, true);
     let mut db = StateDb::open(&path).unwrap();
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
         db.sync_results().unwrap(),
         vec![("INBOX".to_string(), 1000, Some("timed out".to_string()))]
@@ -384,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 3,
-                    known: 2,
+                    found: 4,
+                    known: 3,
                     ..
                 }
             ),
@@ -409,7 +415,9 @@ fn a_read_only_open_of_version_1_reads_it_without_migrating() {
         .sync_results()
         .unwrap()
         .is_empty());
-    assert_eq!(db.folders().unwrap().len(), 1);
+    let folders = db.folders().unwrap();
+    assert_eq!((folders.len(), folders[0].local_name.as_deref()), (1, None));
+    assert!(db.folder("INBOX").unwrap().is_some());
     drop(db);
     assert_eq!(user_version(&without), 1, "a read-only open writes nothing");
 

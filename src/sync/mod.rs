@@ -13,7 +13,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod repair;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -28,7 +28,7 @@ use crate::maildir::{discover_folders, WitnessHub};
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
-use crate::folders::{folder_list, FolderJob};
+use crate::folders::{folder_list, FolderJob, KnownFolder};
 pub use folder::{FolderReport, FolderWork};
 pub use pipeline::{run_account, AccountRun};
 pub use plan::Direction;
@@ -201,7 +201,17 @@ pub fn sync_account(
         std::thread::spawn(move || open_session(&account, trace))
     };
     let state = open_state(account, options.dry_run)?;
-    let known_folders: BTreeSet<String> = state.folders()?.into_iter().map(|f| f.name).collect();
+    let stored_folders = state.folders()?;
+    let known_folders: Vec<KnownFolder> = stored_folders
+        .iter()
+        .map(|f| KnownFolder {
+            remote_name: f.name.clone(),
+            local_name: f
+                .local_name
+                .as_ref()
+                .map(|n| n.split('/').map(str::to_string).collect()),
+        })
+        .collect();
 
     let root = &account.maildir;
     if !root.is_dir() {
@@ -229,16 +239,15 @@ pub fn sync_account(
     let mut session = connecting
         .join()
         .unwrap_or_else(|_| Err(anyhow::anyhow!("the login thread panicked")))?;
-    let (remote, mut statuses) = session
-        .list_with_status()
+    let mut listing = session
+        .list_folders(account.folder_rules.subscribed_only)
         .context("cannot list the server's folders")?;
     let mut list = folder_list(
-        &remote,
+        &listing,
         &local,
         &known_folders,
         root,
-        account.local_names,
-        &account.folders,
+        &account.folder_rules,
     );
     if !list.renames.is_empty() {
         if options.dry_run {
@@ -254,12 +263,11 @@ pub fn sync_account(
             let (local, _) = discover_folders(root)
                 .with_context(|| format!("cannot read Maildir {}", root.display()))?;
             list = folder_list(
-                &remote,
+                &listing,
                 &local,
                 &known_folders,
                 root,
-                account.local_names,
-                &account.folders,
+                &account.folder_rules,
             );
         }
     }
@@ -267,7 +275,10 @@ pub fn sync_account(
     for w in local_warnings.iter().chain(&list.warnings) {
         reporter.warn(format!("{}: {w}", account.name));
     }
-    attach_statuses(&mut session, &mut list.jobs, &mut statuses)?;
+    if !options.dry_run {
+        record_local_names(&state, &stored_folders, &list.jobs)?;
+    }
+    attach_statuses(&mut session, &mut list.jobs, &mut listing.statuses)?;
     let WorkList {
         to_sync,
         unchanged,
@@ -309,6 +320,24 @@ pub fn sync_account(
         }
     }
     Ok(outcome)
+}
+
+/// Records where folders synced before local names were recorded live,
+/// so later changes of the naming rules leave them there.
+fn record_local_names(
+    state: &StateDb,
+    stored: &[crate::state::FolderState],
+    jobs: &[FolderJob],
+) -> anyhow::Result<()> {
+    for job in jobs.iter().filter(|j| j.in_state && j.on_disk) {
+        if let Some(f) = stored
+            .iter()
+            .find(|f| f.name == job.remote_name && f.local_name.is_none())
+        {
+            state.set_local_name(f.id, &job.local_name.join("/"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Renames directories to their UTF-8 spelling, parents first. A rename

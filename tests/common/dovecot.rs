@@ -34,6 +34,13 @@ pub struct DovecotOptions {
     pub imap_capability: Option<String>,
     /// A storage quota for the user, e.g. "10M" (quota + imap_quota plugins).
     pub quota: Option<String>,
+    /// The personal namespace's prefix and separator, e.g. `("INBOX.",
+    /// '.')` as Cyrus and Courier-IMAP have it; default `("", '/')`.
+    pub personal_namespace: Option<(&'static str, char)>,
+    /// Also serve a public (shared) namespace with the prefix `Public/`.
+    pub public_namespace: bool,
+    /// RFC 6154 special uses, as (folder name without the prefix, `\\Sent`).
+    pub special_use: Vec<(&'static str, &'static str)>,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -449,7 +456,11 @@ fn prepare_dirs(dir: &Path, id: &MailIdentity) {
     let owned: Vec<PathBuf> = ["mail", "control", "index", "home"]
         .iter()
         .flat_map(|sub| [dir.join(sub), dir.join(sub).join(USER)])
-        .chain([dir.join("rawlog")])
+        .chain([
+            dir.join("rawlog"),
+            dir.join("public"),
+            dir.join("index/public"),
+        ])
         .collect();
     for path in &owned {
         fs::create_dir_all(path).unwrap();
@@ -485,6 +496,23 @@ fn write_dovecot_conf(
             " imap_quota",
         ),
         None => (String::new(), ""),
+    };
+    let (prefix, separator) = options.personal_namespace.unwrap_or(("", '/'));
+    let special_use: String = options
+        .special_use
+        .iter()
+        .map(|(name, attribute)| {
+            format!("  mailbox \"{name}\" {{\n    special_use = {attribute}\n  }}\n")
+        })
+        .collect();
+    let public = if options.public_namespace {
+        format!(
+            "namespace public {{\n  type = public\n  separator = /\n  prefix = Public/\n  \
+             location = maildir:{d}/public:LAYOUT=fs:INDEX={d}/index/public\n  \
+             subscriptions = no\n  list = yes\n}}\n"
+        )
+    } else {
+        String::new()
     };
     let conf = format!(
         r#"# Self-contained test instance: nothing from /etc/dovecot is read.
@@ -525,10 +553,10 @@ userdb {{
 mail_location = maildir:{d}/mail/%u:LAYOUT=fs:INDEX={d}/index/%u:CONTROL={d}/control/%u
 namespace inbox {{
   inbox = yes
-  separator = /
-  prefix =
-}}
-
+  separator = {separator}
+  prefix = {prefix}
+{special_use}}}
+{public}
 {quota_conf}
 protocol imap {{
   mail_plugins = $mail_plugins imap_zlib{imap_quota}

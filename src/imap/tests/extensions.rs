@@ -1,6 +1,6 @@
 //! The extensions against scripted servers, and the client's fallbacks
-//! where a server lacks them: QRESYNC, LIST-STATUS, CONDSTORE, UIDPLUS
-//! and a deferred ENABLE.
+//! where a server lacks them: QRESYNC, LIST-STATUS, NAMESPACE,
+//! LIST-EXTENDED, CONDSTORE, UIDPLUS and a deferred ENABLE.
 
 use super::*;
 
@@ -65,7 +65,7 @@ fn open_with_changes_without_qresync_only_selects() {
 }
 
 #[test]
-fn list_with_status_without_list_status_is_a_plain_list() {
+fn list_folders_without_list_status_or_namespace_is_a_plain_list() {
     let (opts, server) = serve(
         GREETING,
         vec![(
@@ -74,12 +74,79 @@ fn list_with_status_without_list_status_is_a_plain_list() {
         )],
     );
     let mut s = Session::connect(&opts).unwrap();
-    let (entries, statuses) = s.list_with_status().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert!(statuses.is_empty());
+    let listing = s.list_folders(false).unwrap();
+    assert_eq!(listing.entries.len(), 2);
+    assert!(listing.statuses.is_empty());
+    assert!(listing.namespaces.is_none());
     drop(s);
     let seen = server.join().unwrap();
     assert!(!seen[0].contains("RETURN"), "{seen:?}");
+}
+
+#[test]
+fn list_folders_pipelines_namespace_with_one_list_of_statuses_and_subscriptions() {
+    let (opts, server) = serve(
+        "* OK [CAPABILITY IMAP4rev1 NAMESPACE LIST-EXTENDED LIST-STATUS] ready\r\n",
+        vec![
+            (
+                "NAMESPACE",
+                b"* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"\" \".\"))\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "LIST \"\" \"*\" RETURN (SUBSCRIBED STATUS (MESSAGES UIDNEXT UIDVALIDITY))",
+                b"* LIST (\\Subscribed) \".\" INBOX\r\n* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 9)\r\n* LIST () \".\" INBOX.Work\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let listing = s.list_folders(true).unwrap();
+    let namespaces = listing.namespaces.expect("NAMESPACE read");
+    assert_eq!(namespaces.personal[0].prefix, "INBOX.");
+    assert_eq!(namespaces.shared[0].delimiter, Some('.'));
+    assert_eq!(listing.entries.len(), 2);
+    assert!(listing.entries[0]
+        .attributes
+        .iter()
+        .any(|a| a == SUBSCRIBED));
+    assert!(listing.entries[1].attributes.is_empty());
+    assert_eq!(listing.statuses["INBOX"].messages, Some(2));
+    assert_eq!(s.skipped_responses(), 0, "NAMESPACE is understood");
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+#[test]
+fn list_folders_reads_subscriptions_with_lsub_where_list_cannot_tell() {
+    let (opts, server) = serve(
+        "* OK [CAPABILITY IMAP4rev1 NAMESPACE] ready\r\n",
+        vec![
+            ("NAMESPACE", b"TAG BAD not today\r\n".to_vec()),
+            (
+                "LIST \"\" \"*\"",
+                b"* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n* LIST () \"/\" Old\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "LSUB \"\" \"*\"",
+                b"* LSUB () \"/\" Work\r\n* LSUB (\\Noselect) \"/\" Old\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let listing = s.list_folders(true).unwrap();
+    assert!(
+        listing.namespaces.is_none(),
+        "a refused NAMESPACE is no namespace"
+    );
+    let subscribed: Vec<&str> = listing
+        .entries
+        .iter()
+        .filter(|e| e.attributes.iter().any(|a| a == SUBSCRIBED))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(subscribed, vec!["Work"]);
+    drop(s);
+    server.join().unwrap();
 }
 
 #[test]

@@ -249,7 +249,7 @@ fn one_channels_patterns_become_the_folders_key() {
         },
     );
     let config = config.unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let folders = &config.accounts[0].folders;
+    let folders = &config.accounts[0].folder_rules.patterns;
     assert!(folders.decide("Archive").included);
     assert!(!folders.decide("Junk").included);
     assert!(!folders.decide("Lists/rust").included);

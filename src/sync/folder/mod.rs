@@ -150,6 +150,19 @@ impl Setup {
             session.get()?.create(&job.remote_name).with_context(|| {
                 format!("cannot create folder {} on the server", job.display_name)
             })?;
+            if session.account().folder_rules.subscribed_only {
+                // Else the next run, which lists only subscribed folders,
+                // would leave it alone.
+                session
+                    .get()?
+                    .subscribe(&job.remote_name)
+                    .with_context(|| {
+                        format!(
+                            "cannot subscribe to folder {} on the server",
+                            job.display_name
+                        )
+                    })?;
+            }
             reporter.info(format!("{}: created on the server", job.display_name));
         }
         if self.create_local {
@@ -203,7 +216,7 @@ pub fn sync_folder(
         None if options.dry_run => None,
         None => {
             let uidvalidity = uidvalidity.context("the folder was not selected on the server")?;
-            Some(db.add_folder(&job.remote_name, uidvalidity)?)
+            Some(db.add_folder(&job.remote_name, uidvalidity, &job.local_name.join("/"))?)
         }
     };
     let reconciled = reconcile::pairs(

@@ -22,6 +22,7 @@ fn stored() -> FolderState {
             new_mtime_ns: 2,
         }),
         last_sync: Some(0),
+        local_name: Some("INBOX".into()),
     }
 }
 
