@@ -31,6 +31,9 @@ _imapdir() {
             imapdir,import)
                 cmd="imapdir__subcmd__import"
                 ;;
+            imapdir,relayout)
+                cmd="imapdir__subcmd__relayout"
+                ;;
             imapdir,status)
                 cmd="imapdir__subcmd__status"
                 ;;
@@ -55,6 +58,9 @@ _imapdir() {
             imapdir__subcmd__help,import)
                 cmd="imapdir__subcmd__help__subcmd__import"
                 ;;
+            imapdir__subcmd__help,relayout)
+                cmd="imapdir__subcmd__help__subcmd__relayout"
+                ;;
             imapdir__subcmd__help,status)
                 cmd="imapdir__subcmd__help__subcmd__status"
                 ;;
@@ -71,7 +77,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,7 +149,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import generate help"
+            opts="sync folders check status watch import relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +232,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__relayout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -270,6 +290,24 @@ _imapdir() {
             ;;
         imapdir__subcmd__import)
             opts="-v -h --write --config --verbose --trace-imap --json --help mbsync offlineimap"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__relayout)
+            opts="-v -h --dry-run --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

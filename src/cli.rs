@@ -50,6 +50,15 @@ pub enum Command {
     /// Print an imapdir config made from an mbsync or OfflineIMAP config;
     /// what cannot be mapped is listed on stderr and as comments
     Import(ImportArgs),
+    /// Move a synced Maildir to the configured `layout`, folder by folder,
+    /// without transferring a message
+    Relayout {
+        /// Account name
+        account: String,
+        /// Print the moves, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/

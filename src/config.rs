@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
-use crate::model::{CompressMode, LocalNames, TlsMode};
+use crate::model::{CompressMode, Layout, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,8 @@ struct RawAccount {
     folder_names: Option<BTreeMap<String, String>>,
     #[serde(default)]
     special_use_names: bool,
+    layout: Option<String>,
+    flatten: Option<String>,
 }
 
 /// One account, validated, with every default filled in.
@@ -341,6 +343,7 @@ impl Account {
         let folder_rules = FolderRules {
             patterns,
             local_names,
+            layout: layout(raw.layout.as_deref(), raw.flatten.as_deref())?,
             subscribed_only: raw.subscribed_only,
             namespaces: namespace_choice(
                 raw.namespaces.as_deref(),
@@ -383,6 +386,35 @@ impl Account {
         p.push(".lock");
         PathBuf::from(p)
     }
+}
+
+/// `layout`, and `flatten` for the flat one.
+fn layout(layout: Option<&str>, flatten: Option<&str>) -> Result<Layout, ConfigError> {
+    let chosen = match layout.unwrap_or("verbatim") {
+        "verbatim" => Layout::Verbatim,
+        "maildir++" => Layout::MaildirPlusPlus,
+        "flat" => {
+            let text = flatten.unwrap_or(".");
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if c != '/' && !c.is_control() && c != '&' => Layout::Flat(c),
+                _ => {
+                    return Err(config_error(format!(
+                    "flatten = {text:?} must be one character other than '/' and '&', e.g. \".\""
+                )))
+                }
+            }
+        }
+        other => {
+            return Err(config_error(format!(
+                "layout = {other:?} is not one of \"verbatim\", \"maildir++\", \"flat\""
+            )))
+        }
+    };
+    if flatten.is_some() && !matches!(chosen, Layout::Flat(_)) {
+        return Err(config_error("flatten is only for layout = \"flat\""));
+    }
+    Ok(chosen)
 }
 
 /// `namespaces` and the local levels of the namespaces it names.

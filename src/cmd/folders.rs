@@ -155,7 +155,7 @@ fn shown(folder: &json::RemoteFolder) -> String {
 /// What a sync would do with each folder, with the state's memory of
 /// where synced folders live (read-only; none when it cannot be read).
 fn planned_folders(account: &crate::config::Account, listing: &Listing) -> FolderList {
-    let local = crate::maildir::discover_folders(&account.maildir)
+    let local = crate::maildir::discover_folders(&account.maildir, account.folder_rules.layout)
         .map(|(folders, _)| folders)
         .unwrap_or_default();
     let known: Vec<KnownFolder> = StateDb::open_read_only(&account.state_file)

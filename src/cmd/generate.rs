@@ -191,6 +191,28 @@ const KEYS: &[Key] = &[
                Example: [\"*\", \"!Junk\", \"!Lists/%\"]. Default: [\"*\"].",
     },
     Key {
+        name: "layout",
+        value: "STRING",
+        text: "How folders sit in the Maildir: \"verbatim\" (one directory per level: \
+               INBOX, Archive/2023), \"maildir++\" (as Dovecot and Courier keep \
+               Maildirs: INBOX is the Maildir root itself, Archive/2023 is \
+               .Archive.2023 beside it; new directory names are spelt in modified \
+               UTF-7, as those servers read them, unless local_names says otherwise) \
+               or \"flat\" (mbsync's Flatten: Archive.2023, INBOX in INBOX; the \
+               separator is flatten). A folder whose name holds the layout's \
+               separator cannot be synced in that layout and is skipped with a \
+               warning. The layout is recorded with the first sync; a sync with \
+               another one stops with exit code 2 and changes nothing, and imapdir \
+               relayout ACCOUNT moves the Maildir to the configured layout without \
+               transferring a message. Default: \"verbatim\".",
+    },
+    Key {
+        name: "flatten",
+        value: "CHARACTER",
+        text: "The separator between levels in layout = \"flat\", one character other \
+               than / and &. Default: \".\".",
+    },
+    Key {
         name: "subscribed_only",
         value: "BOOL",
         text: "Sync only the folders subscribed on the server; the folders imapdir \

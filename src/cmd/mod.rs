@@ -6,6 +6,7 @@ mod folders;
 mod generate;
 mod import;
 pub mod output;
+mod relayout;
 mod status;
 mod sync;
 mod watch;
@@ -52,6 +53,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Watch(_) => "watch",
         Command::Import(_) => "import",
         Command::Generate { .. } => "generate",
+        Command::Relayout { .. } => "relayout",
     }
 }
 
@@ -68,6 +70,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Check { account } => check::command(cli, &config, account.as_deref(), sink),
         Command::Status(args) => status::command(cli, &config, args, sink),
         Command::Watch(args) => watch::command(cli, &config, args),
+        Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Generate { .. } | Command::Import(_) => {
             unreachable!("handled before the config is read")
         }

@@ -16,7 +16,9 @@ use crate::cli::{Cli, StatusArgs};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::folders::{local_components, local_path, remote_name, spelling_of, Spelling};
+use crate::folders::{
+    folder_path, local_components, local_path, remote_name, spelling_of, Spelling,
+};
 use crate::maildir::{discover_folders, Maildir};
 use crate::model::Flags;
 use crate::model::Pair;
@@ -76,7 +78,7 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         .collect();
     let root = &account.maildir;
     let local = if root.is_dir() {
-        discover_folders(root)?.0
+        discover_folders(root, account.folder_rules.layout)?.0
     } else {
         Vec::new()
     };
@@ -97,12 +99,16 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
                 _ => c.clone(),
             })
             .collect();
+        let joined = components.join("/");
         let state = known
             .iter()
-            .find(|f| {
-                [Some('/'), Some('.'), None].iter().any(|d| {
-                    remote_name(&components, *d).is_ok_and(|n| n == f.name)
-                        || (components == ["INBOX"] && f.name.eq_ignore_ascii_case("INBOX"))
+            .find(|f| f.local_name.as_deref() == Some(joined.as_str()))
+            .or_else(|| {
+                known.iter().filter(|f| f.local_name.is_none()).find(|f| {
+                    [Some('/'), Some('.'), None].iter().any(|d| {
+                        remote_name(&components, *d).is_ok_and(|n| n == f.name)
+                            || (components == ["INBOX"] && f.name.eq_ignore_ascii_case("INBOX"))
+                    })
                 })
             })
             .cloned();
@@ -113,8 +119,12 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             .values()
             .any(|(_, s)| s.as_ref().is_some_and(|s| s.id == f.id));
         if !mapped {
-            let components =
-                local_components(&f.name, Some('/')).unwrap_or_else(|_| vec![f.name.clone()]);
+            let components = match &f.local_name {
+                Some(name) => name.split('/').map(str::to_string).collect(),
+                None => {
+                    local_components(&f.name, Some('/')).unwrap_or_else(|_| vec![f.name.clone()])
+                }
+            };
             by_components.insert(components.clone(), (components, Some(f.clone())));
         }
     }
@@ -122,7 +132,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
     let mut folders = Vec::new();
     let mut total = Pending::default();
     for (components, (disk, state)) in by_components {
-        let path = local_path(root, &disk);
+        let path = folder_path(root, account.folder_rules.layout, &disk)
+            .unwrap_or_else(|_| local_path(root, &disk));
         let maildir = Maildir::new(&path);
         let mut files: Vec<(String, Flags)> = Vec::new();
         if maildir.exists() {

@@ -12,13 +12,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::layout::folder_path;
 use super::names::{
     component_problem, encode_mutf7, local_components, local_path, spelling_of, Spelling,
 };
 use super::naming::{special_use_name, FolderNaming, NameMap, ServerName};
 use super::rules::FolderRules;
 use crate::imap::{ListEntry, Listing, SUBSCRIBED};
-use crate::model::LocalNames;
+use crate::model::{Layout, LocalNames};
 
 /// One folder to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,8 @@ pub fn folder_list(
     );
     list.warnings.extend(warnings);
     list.prefix = naming.prefix().to_string();
-    let spelling = LocalSpelling::new(local, rules.local_names);
+    let spelling = LocalSpelling::new(local, rules.local_names, rules.layout);
+    let path_of = |disk: &[String]| folder_path(root, rules.layout, disk);
     let known_by_name: BTreeMap<&str, &KnownFolder> =
         known.iter().map(|k| (k.remote_name.as_str(), k)).collect();
 
@@ -132,8 +134,8 @@ pub fn folder_list(
                     format!(
                         "two local directories spell this folder: {} and {}; \
                          merge them into one (or set local_names) and run again",
-                        local_path(root, other).display(),
-                        local_path(root, components).display()
+                        shown(path_of(other)),
+                        shown(path_of(components))
                     ),
                 ));
             }
@@ -238,19 +240,22 @@ pub fn folder_list(
                 .push(skip(Skip::Unusable(reason), Some(&folder)));
             continue;
         }
-        let (disk, exists) = match on_disk.get(&local_name) {
-            Some(disk) => (disk.clone(), true),
+        let placed = match on_disk.get(&local_name) {
+            Some(disk) => path_of(disk).map(|path| (path, true)),
             None => match spelling.write(&local_name) {
-                Some(disk) => (disk, false),
-                None => {
-                    let reason = "its modified UTF-7 spelling is not a usable directory name";
-                    list.warnings
-                        .push(format!("skipping server folder {:?}: {reason}", entry.name));
-                    list.skipped
-                        .push(skip(Skip::Unusable(reason.to_string()), Some(&folder)));
-                    continue;
-                }
+                Some(disk) => path_of(&disk).map(|path| (path, false)),
+                None => Err("its modified UTF-7 spelling is not a usable directory name".into()),
             },
+        };
+        let (path, exists) = match placed {
+            Ok(placed) => placed,
+            Err(reason) => {
+                list.warnings
+                    .push(format!("skipping server folder {:?}: {reason}", entry.name));
+                list.skipped
+                    .push(skip(Skip::Unusable(reason), Some(&folder)));
+                continue;
+            }
         };
         by_local.insert(
             local_name.clone(),
@@ -258,7 +263,7 @@ pub fn folder_list(
                 in_state: stored.is_some(),
                 on_disk: exists,
                 display_name: display,
-                local_path: local_path(root, &disk),
+                local_path: path,
                 local_name,
                 remote_name,
                 on_server: true,
@@ -278,7 +283,17 @@ pub fn folder_list(
         if by_local.contains_key(local_name) {
             continue;
         }
-        let path = local_path(root, disk);
+        let path = match path_of(disk) {
+            Ok(path) => path,
+            // Read from disk in this layout, so never expected.
+            Err(reason) => {
+                list.warnings.push(format!(
+                    "skipping local folder {}: {reason}",
+                    disk.join("/")
+                ));
+                continue;
+            }
+        };
         if unselectable.contains(local_name) {
             list.warnings.push(format!(
                 "skipping local folder {}: the server has it only as a container that cannot hold messages",
@@ -351,6 +366,15 @@ pub fn folder_list(
         for job in by_local.values().filter(|j| j.on_disk) {
             let disk = &on_disk[&job.local_name];
             let name = &job.local_name;
+            if rules.layout != Layout::Verbatim {
+                // One directory per folder: rename it whole.
+                if disk != name {
+                    if let Ok(to) = path_of(name) {
+                        renames.insert((0, job.local_path.clone(), to));
+                    }
+                }
+                continue;
+            }
             for depth in 0..disk.len() {
                 if disk[depth] != name[depth] {
                     let parent = local_path(root, &name[..depth]);
@@ -418,6 +442,14 @@ fn run_name_map(naming: &FolderNaming, server: &Listing, rules: &FolderRules) ->
     names
 }
 
+/// A path for a message.
+fn shown(path: Result<PathBuf, String>) -> String {
+    match path {
+        Ok(path) => path.display().to_string(),
+        Err(reason) => reason,
+    }
+}
+
 /// How this Maildir's directory names are read and how new ones are spelt.
 struct LocalSpelling {
     /// Read modified UTF-7 spellings as the names they encode (always, so
@@ -430,7 +462,9 @@ struct LocalSpelling {
 impl LocalSpelling {
     /// `Keep` writes modified UTF-7 when the Maildir shows that spelling
     /// and no UTF-8 one, so new folders look like the old tool's.
-    fn new(local: &[Vec<String>], names: LocalNames) -> LocalSpelling {
+    /// A Maildir++ tree that shows neither is spelt in modified UTF-7, as
+    /// Dovecot and Courier, its readers, spell it.
+    fn new(local: &[Vec<String>], names: LocalNames, layout: Layout) -> LocalSpelling {
         match names {
             LocalNames::Utf8 => LocalSpelling {
                 read_mutf7: true,
@@ -444,9 +478,10 @@ impl LocalSpelling {
                 let seen: Vec<Spelling> = local.iter().flatten().map(|c| spelling_of(c)).collect();
                 let mutf7 = seen.iter().any(|s| matches!(s, Spelling::ModifiedUtf7(_)));
                 let utf8 = seen.contains(&Spelling::Utf8);
+                let default = layout == Layout::MaildirPlusPlus && !mutf7 && !utf8;
                 LocalSpelling {
                     read_mutf7: true,
-                    write_mutf7: mutf7 && !utf8,
+                    write_mutf7: default || (mutf7 && !utf8),
                 }
             }
         }

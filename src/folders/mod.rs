@@ -11,12 +11,14 @@
 //! the disk are read by their own layers. Layouts and renames belong here
 //! too.
 
+mod layout;
 mod list;
 mod names;
 mod naming;
 mod patterns;
 mod rules;
 
+pub use layout::{components_of, folder_path, relayout_moves};
 pub use list::{folder_list, FolderJob, FolderList, KnownFolder, Skip, SkippedFolder};
 pub(crate) use names::component_problem;
 pub use names::{

@@ -4,7 +4,7 @@
 
 use super::naming::{NameMap, NamespaceChoice};
 use super::patterns::FolderPatterns;
-use crate::model::LocalNames;
+use crate::model::{Layout, LocalNames};
 
 /// An account's folder settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct FolderRules {
     pub patterns: FolderPatterns,
     /// `local_names`: how directory names are spelt.
     pub local_names: LocalNames,
+    /// `layout` and `flatten`: how folders sit on disk.
+    pub layout: Layout,
     /// `subscribed_only`: only the folders subscribed on the server; the
     /// folders created there are subscribed.
     pub subscribed_only: bool,

@@ -7,7 +7,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::is_maildir;
-use crate::folders::component_problem;
+use crate::folders::{component_problem, components_of};
+use crate::model::Layout;
 
 /// Walks `root` and returns every directory below it that is a Maildir
 /// folder (has cur/ new/ tmp/), as relative path components, sorted.
@@ -19,7 +20,16 @@ use crate::folders::component_problem;
 /// [`crate::folders::local_components`]) are skipped with a warning. The root itself is
 /// not a folder (INBOX is `root/INBOX`); if it is a Maildir, that is warned
 /// about too.
-pub fn discover_folders(root: &Path) -> io::Result<(Vec<Vec<String>>, Vec<String>)> {
+///
+/// In the `maildir++` and `flat` layouts every folder is a directory of the
+/// root itself (see [`discover_beside`]).
+pub fn discover_folders(
+    root: &Path,
+    layout: Layout,
+) -> io::Result<(Vec<Vec<String>>, Vec<String>)> {
+    if layout != Layout::Verbatim {
+        return discover_beside(root, layout);
+    }
     let mut folders = Vec::new();
     let mut warnings = Vec::new();
     if is_maildir(root) {
@@ -108,6 +118,68 @@ pub fn discover_folders(root: &Path) -> io::Result<(Vec<Vec<String>>, Vec<String
     Ok((folders, warnings))
 }
 
+/// The folders of a `maildir++` tree (the root is INBOX, `.A.b` is
+/// `A/b`) or a `flat` one (`A.b` with the separator), one level deep.
+fn discover_beside(root: &Path, layout: Layout) -> io::Result<(Vec<Vec<String>>, Vec<String>)> {
+    let mut folders = Vec::new();
+    let mut warnings = Vec::new();
+    if is_maildir(root) {
+        if layout == Layout::MaildirPlusPlus {
+            folders.push(vec!["INBOX".to_string()]);
+        } else {
+            warnings.push(format!(
+                "{}: the root is itself a Maildir; its messages are not synced (INBOX is {}/INBOX)",
+                root.display(),
+                root.display()
+            ));
+        }
+    }
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let path = entry.path();
+        let file_type = entry.file_type()?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            if file_type.is_dir() {
+                warnings.push(format!(
+                    "{}: directory name is not UTF-8, skipped",
+                    path.display()
+                ));
+            }
+            continue;
+        };
+        if matches!(name.as_str(), "cur" | "new" | "tmp") {
+            continue;
+        }
+        let hidden = name.starts_with('.');
+        if hidden != (layout == Layout::MaildirPlusPlus) {
+            continue;
+        }
+        if file_type.is_symlink() {
+            if path.is_dir() {
+                warnings.push(format!(
+                    "{}: symbolic link to a directory, not followed",
+                    path.display()
+                ));
+            }
+            continue;
+        }
+        if !file_type.is_dir() || !is_maildir(&path) {
+            continue;
+        }
+        let Some(components) = components_of(layout, &name) else {
+            continue;
+        };
+        if let Some(reason) = components.iter().find_map(|c| component_problem(c, false)) {
+            warnings.push(format!("{}: skipped, the name {reason}", path.display()));
+            continue;
+        }
+        folders.push(components);
+    }
+    folders.sort();
+    warnings.sort();
+    Ok((folders, warnings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +210,7 @@ mod tests {
         fs::create_dir_all(root.path().join("Partial/cur")).unwrap();
         fs::write(root.path().join("notes.txt"), "x").unwrap();
 
-        let (folders, warnings) = discover_folders(root.path()).unwrap();
+        let (folders, warnings) = discover_folders(root.path(), Layout::Verbatim).unwrap();
         assert_eq!(
             folders,
             vec![
@@ -148,6 +220,45 @@ mod tests {
                 comps(&["Lists", "rust"]),
                 comps(&["Été", "Reçus"]),
             ]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn finds_maildir_plus_plus_and_flat_folders_one_level_deep() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for dir in [
+            "",
+            ".Archive",
+            ".Archive.2023",
+            ".Été",
+            "Plain",
+            ".bad..name",
+        ] {
+            Maildir::new(r.join(dir)).create().unwrap();
+        }
+        fs::create_dir_all(r.join(".Half/cur")).unwrap();
+        let (folders, warnings) = discover_folders(r, Layout::MaildirPlusPlus).unwrap();
+        assert_eq!(
+            folders,
+            vec![
+                comps(&["Archive"]),
+                comps(&["Archive", "2023"]),
+                comps(&["INBOX"]),
+                comps(&["Été"]),
+            ]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+
+        let flat = tempfile::tempdir().unwrap();
+        for dir in ["INBOX", "Archive.2023", ".hidden"] {
+            Maildir::new(flat.path().join(dir)).create().unwrap();
+        }
+        let (folders, warnings) = discover_folders(flat.path(), Layout::Flat('.')).unwrap();
+        assert_eq!(
+            folders,
+            vec![comps(&["Archive", "2023"]), comps(&["INBOX"])]
         );
         assert!(warnings.is_empty(), "{warnings:?}");
     }
@@ -165,7 +276,7 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("INBOX"), root.path().join("Alias")).unwrap();
         std::os::unix::fs::symlink(root.path(), root.path().join("Loop")).unwrap();
 
-        let (folders, warnings) = discover_folders(root.path()).unwrap();
+        let (folders, warnings) = discover_folders(root.path(), Layout::Verbatim).unwrap();
         assert_eq!(folders, vec![comps(&["INBOX"])]);
         assert_eq!(warnings.len(), 3, "{warnings:?}");
     }
@@ -183,7 +294,7 @@ mod tests {
             .create()
             .unwrap();
 
-        let (folders, warnings) = discover_folders(root.path()).unwrap();
+        let (folders, warnings) = discover_folders(root.path(), Layout::Verbatim).unwrap();
         assert_eq!(folders, vec![comps(&["INBOX"])]);
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings.iter().any(|w| w.contains("control character")));

@@ -31,3 +31,50 @@ pub enum LocalNames {
     Utf8,
     ModifiedUtf7,
 }
+
+/// How the Maildir's folders sit on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// One directory per level: `Archive/2023`, INBOX in `INBOX`.
+    #[default]
+    Verbatim,
+    /// As Dovecot and Courier keep Maildirs: INBOX is the root itself,
+    /// `Archive/2023` is `.Archive.2023` beside it.
+    MaildirPlusPlus,
+    /// mbsync's `Flatten`: `Archive/2023` is `Archive.2023` (with this
+    /// separator), INBOX in `INBOX`.
+    Flat(char),
+}
+
+impl Layout {
+    /// As the config spells it, and as the state records it.
+    pub fn describe(self) -> String {
+        match self {
+            Layout::Verbatim => "verbatim".into(),
+            Layout::MaildirPlusPlus => "maildir++".into(),
+            Layout::Flat(separator) => format!("flat {separator}"),
+        }
+    }
+
+    /// Reads what [`Layout::describe`] wrote.
+    pub fn from_recorded(text: &str) -> Option<Layout> {
+        match text {
+            "verbatim" => Some(Layout::Verbatim),
+            "maildir++" => Some(Layout::MaildirPlusPlus),
+            _ => {
+                let mut chars = text.strip_prefix("flat ")?.chars();
+                let separator = chars.next()?;
+                chars.next().is_none().then_some(Layout::Flat(separator))
+            }
+        }
+    }
+
+    /// The config keys that choose this layout.
+    pub fn config_text(self) -> String {
+        match self {
+            Layout::Verbatim => "layout = \"verbatim\"".into(),
+            Layout::MaildirPlusPlus => "layout = \"maildir++\"".into(),
+            Layout::Flat(separator) => format!("layout = \"flat\", flatten = \"{separator}\""),
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod intents;
 mod offlineimap;
 mod pairs;
 mod results;
+mod settings;
 mod support;
 #[cfg(test)]
 mod tests;
@@ -68,6 +69,10 @@ CREATE TABLE sync_results (
     finished INTEGER NOT NULL,
     error    TEXT
 );
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -84,8 +89,13 @@ const MIGRATIONS: &[&str] = &[
          error    TEXT
      );",
     // 2 -> 3: where each folder lives locally, so a change of naming rules
-    // never moves a synced folder. NULL for folders synced before.
-    "ALTER TABLE folders ADD COLUMN local_name TEXT;",
+    // never moves a synced folder (NULL for folders synced before), and
+    // what the whole Maildir was synced with (its layout).
+    "ALTER TABLE folders ADD COLUMN local_name TEXT;
+     CREATE TABLE settings (
+         key   TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );",
 ];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

@@ -20,11 +20,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::config::Account;
+use crate::config::{Account, ConfigError};
 use crate::connect::{is_loopback, open_session};
 use crate::imap::{MailboxStatus, Session};
 use crate::lock::AccountLock;
 use crate::maildir::{discover_folders, WitnessHub};
+use crate::model::Layout;
 use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
@@ -213,6 +214,7 @@ pub fn sync_account(
         })
         .collect();
 
+    check_layout(&state, account, !stored_folders.is_empty(), options.dry_run)?;
     let root = &account.maildir;
     if !root.is_dir() {
         if !known_folders.is_empty() {
@@ -232,7 +234,8 @@ pub fn sync_account(
     }
 
     let (local, local_warnings) = if root.is_dir() {
-        discover_folders(root).with_context(|| format!("cannot read Maildir {}", root.display()))?
+        discover_folders(root, account.folder_rules.layout)
+            .with_context(|| format!("cannot read Maildir {}", root.display()))?
     } else {
         (Vec::new(), Vec::new())
     };
@@ -260,7 +263,7 @@ pub fn sync_account(
             }
         } else {
             rename_to_utf8(&list.renames, reporter, &account.name);
-            let (local, _) = discover_folders(root)
+            let (local, _) = discover_folders(root, account.folder_rules.layout)
                 .with_context(|| format!("cannot read Maildir {}", root.display()))?;
             list = folder_list(
                 &listing,
@@ -320,6 +323,47 @@ pub fn sync_account(
         }
     }
     Ok(outcome)
+}
+
+/// The layout a Maildir was synced with must stay the configured one: read
+/// in another layout, every synced folder would look missing and a second
+/// tree would be written beside the first. The first sync records it; a
+/// state from before layouts were recorded was written in `verbatim`.
+fn check_layout(
+    state: &StateDb,
+    account: &Account,
+    has_folders: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let configured = account.folder_rules.layout;
+    let recorded = state.setting("layout")?;
+    let synced_with = match recorded.as_deref() {
+        Some(text) => Layout::from_recorded(text).ok_or_else(|| {
+            ConfigError(format!(
+                "the state {} records the layout {text:?}, which this imapdir does not know",
+                account.state_file.display()
+            ))
+        })?,
+        None if has_folders => Layout::Verbatim,
+        None => configured,
+    };
+    if synced_with != configured {
+        return Err(ConfigError(format!(
+            "the Maildir {} was synced with {}, and the config now says {}. Nothing was \
+             changed. Put {} back, or move the Maildir to the new layout without \
+             transferring anything: imapdir relayout {}",
+            account.maildir.display(),
+            synced_with.config_text(),
+            configured.config_text(),
+            synced_with.config_text(),
+            account.name
+        ))
+        .into());
+    }
+    if recorded.is_none() && !dry_run {
+        state.set_setting("layout", &configured.describe())?;
+    }
+    Ok(())
 }
 
 /// Records where folders synced before local names were recorded live,

@@ -41,6 +41,9 @@ pub struct DovecotOptions {
     pub public_namespace: bool,
     /// RFC 6154 special uses, as (folder name without the prefix, `\\Sent`).
     pub special_use: Vec<(&'static str, &'static str)>,
+    /// Keep the mail in Dovecot's default Maildir++ layout (INBOX at the
+    /// root, `.Archive.2023`) instead of LAYOUT=fs.
+    pub maildir_plus_plus: bool,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -115,6 +118,28 @@ impl Dovecot {
     /// The server's own Maildir tree (LAYOUT=fs, INBOX at its root).
     pub fn mail_dir(&self) -> PathBuf {
         self.dir().join("mail").join(USER)
+    }
+
+    /// Makes a copy of the Maildir `tree` this server's own mail, owned by
+    /// its mail user: a real reader of that tree's layout.
+    pub fn load_mail(&self, tree: &Path) {
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", tree.display()))
+            .arg(self.mail_dir())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cp -a {}", tree.display());
+        let identity = MailIdentity::prepare();
+        if identity.as_root {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{}:{}", identity.uid, identity.gid))
+                .arg(self.mail_dir())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
     }
 
     pub fn log_file(&self) -> PathBuf {
@@ -498,6 +523,11 @@ fn write_dovecot_conf(
         None => (String::new(), ""),
     };
     let (prefix, separator) = options.personal_namespace.unwrap_or(("", '/'));
+    let layout = if options.maildir_plus_plus {
+        ""
+    } else {
+        ":LAYOUT=fs"
+    };
     let special_use: String = options
         .special_use
         .iter()
@@ -550,7 +580,7 @@ userdb {{
 }}
 
 # LAYOUT=fs: folder "Archive/2023" is mail/bench/Archive/2023/{{cur,new,tmp}}.
-mail_location = maildir:{d}/mail/%u:LAYOUT=fs:INDEX={d}/index/%u:CONTROL={d}/control/%u
+mail_location = maildir:{d}/mail/%u{layout}:INDEX={d}/index/%u:CONTROL={d}/control/%u
 namespace inbox {{
   inbox = yes
   separator = {separator}
