@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
-use crate::model::{CompressMode, Layout, LocalNames, TlsMode};
+use crate::model::{CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,8 @@ struct RawAccount {
     special_use_names: bool,
     layout: Option<String>,
     flatten: Option<String>,
+    propagate_folder_deletes: Option<String>,
+    deleted_folder_days: Option<u64>,
 }
 
 /// One account, validated, with every default filled in.
@@ -96,6 +98,10 @@ pub struct Account {
     pub watch_folders: Vec<String>,
     /// Which folders are synced, and under which local names.
     pub folder_rules: FolderRules,
+    /// Whether a folder deleted on one side is deleted on the other.
+    pub folder_deletes: FolderDeletes,
+    /// How long a deleted local folder stays in the trash.
+    pub deleted_folder_days: u64,
 }
 
 /// The whole config: accounts in name order.
@@ -340,6 +346,18 @@ impl Account {
             None => FolderPatterns::default(),
             Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
         };
+        let folder_deletes = match raw.propagate_folder_deletes.as_deref().unwrap_or("none") {
+            "none" => FolderDeletes::None,
+            "to-server" => FolderDeletes::ToServer,
+            "to-local" => FolderDeletes::ToLocal,
+            "both" => FolderDeletes::Both,
+            other => {
+                return Err(config_error(format!(
+                    "propagate_folder_deletes = {other:?} is not one of \"none\", \"to-server\", \
+                     \"to-local\", \"both\""
+                )))
+            }
+        };
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -372,6 +390,8 @@ impl Account {
             interval: Duration::from_secs(interval),
             watch_folders,
             folder_rules,
+            folder_deletes,
+            deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
         })
     }
 

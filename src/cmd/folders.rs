@@ -9,9 +9,11 @@ use crate::exit_codes::ExitCode;
 use crate::folders::{
     folder_list, special_use_name, FolderJob, FolderList, KnownFolder, Skip, SkippedFolder,
 };
-use crate::imap::{ListEntry, Listing};
+use crate::imap::{ListEntry, Listing, Session};
 use crate::report::print_stdout;
 use crate::state::StateDb;
+use crate::sync::folder_deletes::FolderDeletions;
+use crate::sync::renames::FolderRename;
 
 use super::output::{self as json, account_error, emit, Sink};
 
@@ -26,15 +28,16 @@ pub fn command(
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in accounts {
-        let listing = open_session(account, cli.trace_imap).and_then(|mut session| {
+        let planned = open_session(account, cli.trace_imap).and_then(|mut session| {
             let listing = session
                 .list_folders(account.folder_rules.subscribed_only)
-                .context("cannot list folders");
+                .context("cannot list folders")?;
+            let plan = plan_account(account, &mut session, &listing);
             let _ = session.logout();
-            listing
+            Ok((listing, plan?))
         });
-        let listing = match listing {
-            Ok(listing) => listing,
+        let (listing, plan) = match planned {
+            Ok(planned) => planned,
             Err(e) => {
                 worst = worst.max(account_error(&e));
                 docs.push(json::FoldersAccount {
@@ -45,29 +48,7 @@ pub fn command(
                 continue;
             }
         };
-        let list = planned_folders(account, &listing);
-        let mut folders = Vec::new();
-        for entry in &listing.entries {
-            let job = list
-                .jobs
-                .iter()
-                .find(|j| j.on_server && same_folder(&j.remote_name, &entry.name));
-            let skipped = list.skipped.iter().find(|s| s.remote_name == entry.name);
-            folders.push(describe(entry, job, skipped));
-        }
-        for job in list.jobs.iter().filter(|j| !j.on_server) {
-            folders.push(json::RemoteFolder {
-                name: job.remote_name.clone(),
-                folder: Some(job.display_name.clone()),
-                delimiter: None,
-                local_path: Some(job.local_path.display().to_string()),
-                special_use: None,
-                synced: true,
-                reason: None,
-                excluded_by: None,
-                action: Some("create_on_server"),
-            });
-        }
+        let folders = describe_all(&listing, &plan);
         if sink.is_none() {
             for folder in &folders {
                 let shown = shown(folder);
@@ -102,6 +83,112 @@ fn same_folder(job: &str, listed: &str) -> bool {
     job == listed || (job == "INBOX" && listed.eq_ignore_ascii_case("INBOX"))
 }
 
+/// What a sync would do with an account's folders.
+struct AccountPlan {
+    list: FolderList,
+    renames: Vec<FolderRename>,
+    deletions: FolderDeletions,
+}
+
+/// One row per server folder, then the folders only the Maildir has and
+/// those only the state remembers, each with what the next sync does.
+fn describe_all(listing: &Listing, plan: &AccountPlan) -> Vec<json::RemoteFolder> {
+    let list = &plan.list;
+    let mut folders = Vec::new();
+    for entry in &listing.entries {
+        let job = list
+            .jobs
+            .iter()
+            .find(|j| j.on_server && same_folder(&j.remote_name, &entry.name));
+        let skipped = list.skipped.iter().find(|s| s.remote_name == entry.name);
+        let mut row = describe(entry, job, skipped);
+        if let Some(job) = job {
+            for r in &plan.renames {
+                if r.on_server && r.to == job.remote_name {
+                    row.action = Some("rename_local");
+                    row.rename_from = Some(r.from_path.display().to_string());
+                    row.rename_to = Some(r.to_path.display().to_string());
+                } else if !r.on_server && r.from == job.remote_name {
+                    row.action = Some("rename_on_server");
+                    row.rename_from = Some(r.from.clone());
+                    row.rename_to = Some(r.to.clone());
+                }
+            }
+            if plan
+                .deletions
+                .delete
+                .iter()
+                .any(|d| d.on_server && d.remote_name == job.remote_name)
+            {
+                row.action = Some("delete_on_server");
+            }
+            if let Some((_, reason)) = plan
+                .deletions
+                .kept
+                .iter()
+                .find(|(f, _)| *f == job.display_name)
+            {
+                row.note = Some(reason.clone());
+            }
+        }
+        folders.push(row);
+    }
+    for job in list.jobs.iter().filter(|j| !j.on_server) {
+        if plan
+            .renames
+            .iter()
+            .any(|r| !r.on_server && r.to == job.remote_name)
+        {
+            continue;
+        }
+        folders.push(json::RemoteFolder {
+            name: job.remote_name.clone(),
+            folder: Some(job.display_name.clone()),
+            delimiter: None,
+            local_path: Some(job.local_path.display().to_string()),
+            special_use: None,
+            synced: true,
+            reason: None,
+            excluded_by: None,
+            action: Some("create_on_server"),
+            rename_from: None,
+            rename_to: None,
+            note: None,
+        });
+    }
+    for gone in list.gone.iter().filter(|g| g.on_disk) {
+        if plan.renames.iter().any(|r| r.from == gone.remote_name) {
+            continue;
+        }
+        let deleted = plan
+            .deletions
+            .delete
+            .iter()
+            .any(|d| !d.on_server && d.remote_name == gone.remote_name);
+        let note = plan
+            .deletions
+            .kept_locally
+            .iter()
+            .find(|(f, _)| *f == gone.display_name)
+            .map(|(_, w)| w.clone());
+        folders.push(json::RemoteFolder {
+            name: gone.remote_name.clone(),
+            folder: Some(gone.display_name.clone()),
+            delimiter: None,
+            local_path: Some(gone.local_path.display().to_string()),
+            special_use: None,
+            synced: false,
+            reason: Some("gone_from_server"),
+            excluded_by: None,
+            action: deleted.then_some("delete_local"),
+            rename_from: None,
+            rename_to: None,
+            note,
+        });
+    }
+    folders
+}
+
 /// One server folder: where it is synced, or why not.
 fn describe(
     entry: &ListEntry,
@@ -127,18 +214,45 @@ fn describe(
         synced: job.is_some(),
         reason,
         excluded_by,
-        action: job.filter(|j| !j.on_disk).map(|_| "create_local"),
+        action: job
+            .filter(|j| !j.on_disk && !j.in_state)
+            .map(|_| "create_local"),
+        rename_from: None,
+        rename_to: None,
+        note: job.filter(|j| !j.on_disk && j.in_state).map(|j| {
+            format!(
+                "synced before and missing locally: the next sync leaves it alone and fails it \
+                 (restore {}, or see propagate_folder_deletes)",
+                j.local_path.display()
+            )
+        }),
     }
 }
 
-/// The text line's second column.
+/// The text line's second column, and the third: what the next sync does.
 fn shown(folder: &json::RemoteFolder) -> String {
-    match (folder.reason, &folder.local_path) {
-        (None, Some(path)) => match folder.action {
-            Some("create_local") => format!("{path}\t(created locally by the next sync)"),
-            Some(_) => format!("{path}\t(local only: created on the server by the next sync)"),
-            None => path.clone(),
-        },
+    let action = match (folder.action, &folder.rename_from, &folder.rename_to) {
+        (Some("create_local"), ..) => Some("created locally by the next sync".to_string()),
+        (Some("create_on_server"), ..) => {
+            Some("local only: created on the server by the next sync".to_string())
+        }
+        (Some("rename_local"), Some(from), _) => Some(format!(
+            "renamed on the server: the next sync renames {from} to this"
+        )),
+        (Some("rename_on_server"), _, Some(to)) => Some(format!(
+            "renamed locally: the next sync renames it on the server to {to}"
+        )),
+        (Some("delete_on_server"), ..) => {
+            Some("deleted locally: the next sync deletes it on the server".to_string())
+        }
+        (Some("delete_local"), ..) => {
+            Some("deleted on the server: the next sync moves it to the trash".to_string())
+        }
+        _ => folder.note.clone(),
+    };
+    let place = match (folder.reason, &folder.local_path) {
+        (None, Some(path)) => path.clone(),
+        (Some("gone_from_server"), Some(path)) => format!("{path} (gone from the server)"),
         (Some("container"), _) => "(container only, not synced)".to_string(),
         (Some("excluded"), _) => match &folder.excluded_by {
             Some(pattern) => format!("(excluded by the folders pattern {pattern:?}, not synced)"),
@@ -149,29 +263,62 @@ fn shown(folder: &json::RemoteFolder) -> String {
             "(another user's or a shared namespace, not synced: see namespaces)".to_string()
         }
         _ => "(unsafe name, not synced)".to_string(),
+    };
+    match action {
+        Some(action) => format!("{place}\t({action})"),
+        None => place,
     }
+}
+
+/// The renames and deletions a sync would find, found the same way
+/// (read-only: the state is opened read-only and folders only examined).
+fn plan_account(
+    account: &crate::config::Account,
+    session: &mut Session,
+    listing: &Listing,
+) -> anyhow::Result<AccountPlan> {
+    let state = StateDb::open_read_only(&account.state_file)?;
+    let stored = state.folders()?;
+    let list = planned_folders(account, listing, &stored);
+    let renames = crate::sync::renames::find(session, &state, &stored, &list, listing)?;
+    let mut deletions = crate::sync::folder_deletes::find(
+        session,
+        &state,
+        &stored,
+        &list,
+        account.folder_deletes,
+        false,
+    )?;
+    deletions
+        .delete
+        .retain(|d| !renames.iter().any(|r| r.from == d.remote_name));
+    Ok(AccountPlan {
+        list,
+        renames,
+        deletions,
+    })
 }
 
 /// What a sync would do with each folder, with the state's memory of
 /// where synced folders live (read-only; none when it cannot be read).
-fn planned_folders(account: &crate::config::Account, listing: &Listing) -> FolderList {
+fn planned_folders(
+    account: &crate::config::Account,
+    listing: &Listing,
+    stored: &[crate::state::FolderState],
+) -> FolderList {
     let local = crate::maildir::discover_folders(&account.maildir, account.folder_rules.layout)
         .map(|(folders, _)| folders)
         .unwrap_or_default();
-    let known: Vec<KnownFolder> = StateDb::open_read_only(&account.state_file)
-        .and_then(|db| db.folders())
-        .map(|folders| {
-            folders
-                .into_iter()
-                .map(|f| KnownFolder {
-                    local_name: f
-                        .local_name
-                        .map(|n| n.split('/').map(str::to_string).collect()),
-                    remote_name: f.name,
-                })
-                .collect()
+    let known: Vec<KnownFolder> = stored
+        .iter()
+        .map(|f| KnownFolder {
+            local_name: f
+                .local_name
+                .as_ref()
+                .map(|n| n.split('/').map(str::to_string).collect()),
+            remote_name: f.name.clone(),
         })
-        .unwrap_or_default();
+        .collect();
     folder_list(
         listing,
         &local,

@@ -213,6 +213,26 @@ const KEYS: &[Key] = &[
                than / and &. Default: \".\".",
     },
     Key {
+        name: "propagate_folder_deletes",
+        value: "STRING",
+        text: "What a folder deleted on one side does to the other: \"none\" (kept there; \
+               a synced folder gone locally is an error, one gone from the server is \
+               kept locally with a warning), \"to-server\", \"to-local\" or \"both\". A \
+               folder is deleted on the other side only if nothing there is unsynced \
+               (no message and no flag change since the last sync); otherwise it is \
+               kept and reported. INBOX is never deleted. A run that would delete more \
+               than 2 folders and more than a tenth of the account's deletes none \
+               without --allow-mass-delete. A local folder goes to the trash directory \
+               .imapdir-trash in the Maildir (its subfolders stay), and is removed \
+               from there after deleted_folder_days. Default: \"none\".",
+    },
+    Key {
+        name: "deleted_folder_days",
+        value: "DAYS",
+        text: "How long a local folder deleted because it was deleted on the server \
+               stays in .imapdir-trash before it is removed. Default: 30.",
+    },
+    Key {
         name: "subscribed_only",
         value: "BOOL",
         text: "Sync only the folders subscribed on the server; the folders imapdir \

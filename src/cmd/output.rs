@@ -189,8 +189,15 @@ pub struct RemoteFolder {
     /// The `folders` pattern that excluded it, when one did.
     pub excluded_by: Option<String>,
     /// What the next sync does to the folder itself: "create_local",
-    /// "create_on_server", or nothing.
+    /// "create_on_server", "rename_local", "rename_on_server",
+    /// "delete_on_server", "delete_local", or nothing.
     pub action: Option<&'static str>,
+    /// For a rename: the old and new local path ("rename_local") or
+    /// server name ("rename_on_server").
+    pub rename_from: Option<String>,
+    pub rename_to: Option<String>,
+    /// Why the next sync leaves a folder as it is, when it says so.
+    pub note: Option<String>,
 }
 
 /// `imapdir --json check`.

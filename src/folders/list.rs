@@ -75,6 +75,30 @@ pub struct SkippedFolder {
     pub reason: Skip,
 }
 
+/// A folder synced before that the server no longer lists: renamed on the
+/// server, or deleted there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoneFolder {
+    /// Its name in the state.
+    pub remote_name: String,
+    pub display_name: String,
+    pub local_name: Vec<String>,
+    pub local_path: PathBuf,
+    /// Whether its local copy is still there.
+    pub on_disk: bool,
+}
+
+impl GoneFolder {
+    /// What a run says about it when nothing else is done with it.
+    pub fn warning(&self) -> String {
+        format!(
+            "folder {} is gone from the server; its local copy {} is kept and no longer synced",
+            self.display_name,
+            self.local_path.display()
+        )
+    }
+}
+
 /// The folders of a run and what was skipped, with reasons.
 #[derive(Debug, Clone, Default)]
 pub struct FolderList {
@@ -93,6 +117,8 @@ pub struct FolderList {
     pub excluded_local: Vec<(String, Option<String>)>,
     /// The personal namespace's prefix the names were read with.
     pub prefix: String,
+    /// Folders synced before that the server no longer lists.
+    pub gone: Vec<GoneFolder>,
 }
 
 /// Matches the server's folders with the Maildir's.
@@ -152,6 +178,8 @@ pub fn folder_list(
     // synced or left alone.
     let mut claimed: BTreeSet<Vec<String>> = BTreeSet::new();
     let mut unselectable: BTreeSet<Vec<String>> = BTreeSet::new();
+    // Synced folders the server now has only as containers.
+    let mut emptied: BTreeSet<Vec<String>> = BTreeSet::new();
     let mut by_local: BTreeMap<Vec<String>, FolderJob> = BTreeMap::new();
 
     for entry in &server.entries {
@@ -206,6 +234,21 @@ pub fn folder_list(
             None => mapped,
         };
         if !entry.is_selectable() {
+            // Synced before and now only a container: its messages were
+            // deleted on the server (Dovecot keeps a deleted folder with
+            // children so).
+            if let (Some(_), Some(Ok(path))) =
+                (stored, on_disk.get(&local_name).map(|d| path_of(d)))
+            {
+                list.gone.push(GoneFolder {
+                    remote_name: remote_name.clone(),
+                    display_name: folder.join("/"),
+                    local_name: local_name.clone(),
+                    local_path: path,
+                    on_disk: true,
+                });
+                emptied.insert(local_name.clone());
+            }
             unselectable.insert(local_name);
             list.skipped.push(skip(Skip::Container, Some(&folder)));
             continue;
@@ -294,6 +337,9 @@ pub fn folder_list(
                 continue;
             }
         };
+        if emptied.contains(local_name) {
+            continue;
+        }
         if unselectable.contains(local_name) {
             list.warnings.push(format!(
                 "skipping local folder {}: the server has it only as a container that cannot hold messages",
@@ -333,16 +379,21 @@ pub fn folder_list(
         };
         // Known by its recorded local name, its server name, or the server
         // name it had before namespaces were read.
-        let gone = recorded.contains_key(local_name)
-            || known_by_name.contains_key(name.as_str())
-            || naming
-                .unprefixed_server_name(&folder)
-                .is_some_and(|n| known_by_name.contains_key(n.as_str()));
-        if gone {
-            list.warnings.push(format!(
-                "folder {display} is gone from the server; its local copy {} is kept and no longer synced",
-                path.display()
-            ));
+        let unprefixed = naming.unprefixed_server_name(&folder);
+        let gone = recorded.get(local_name).map(|n| n.to_string()).or_else(|| {
+            [Some(name.clone()), unprefixed]
+                .into_iter()
+                .flatten()
+                .find(|n| known_by_name.contains_key(n.as_str()))
+        });
+        if let Some(remote_name) = gone {
+            list.gone.push(GoneFolder {
+                remote_name,
+                display_name: display,
+                local_name: local_name.clone(),
+                local_path: path,
+                on_disk: true,
+            });
             continue;
         }
         by_local.insert(
@@ -359,6 +410,43 @@ pub fn folder_list(
                 special_use: None,
             },
         );
+    }
+
+    // Folders synced before that neither side has now: renamed on the
+    // server by a run cut short after it moved the directory, or gone.
+    let listed: BTreeSet<&str> = server
+        .entries
+        .iter()
+        .map(|e| {
+            if e.name.eq_ignore_ascii_case("INBOX") {
+                "INBOX"
+            } else {
+                e.name.as_str()
+            }
+        })
+        .collect();
+    for k in known {
+        if listed.contains(k.remote_name.as_str())
+            || list.gone.iter().any(|g| g.remote_name == k.remote_name)
+        {
+            continue;
+        }
+        let Some(local_name) = k.local_name.clone() else {
+            continue;
+        };
+        if on_disk.contains_key(&local_name) {
+            continue;
+        }
+        let Some(path) = spelling.write(&local_name).and_then(|d| path_of(&d).ok()) else {
+            continue;
+        };
+        list.gone.push(GoneFolder {
+            remote_name: k.remote_name.clone(),
+            display_name: local_name.join("/"),
+            local_name,
+            local_path: path,
+            on_disk: false,
+        });
     }
 
     if rules.local_names == LocalNames::Utf8 {
@@ -620,10 +708,11 @@ mod tests {
             &FolderPatterns::default(),
         );
         assert_eq!(list.jobs.len(), 1);
+        assert_eq!(list.gone.len(), 1);
         assert!(
-            list.warnings[0].contains("gone from the server"),
+            list.gone[0].warning().contains("gone from the server"),
             "{:?}",
-            list.warnings
+            list.gone
         );
     }
 

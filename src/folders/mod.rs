@@ -19,7 +19,7 @@ mod patterns;
 mod rules;
 
 pub use layout::{components_of, folder_path, relayout_moves};
-pub use list::{folder_list, FolderJob, FolderList, KnownFolder, Skip, SkippedFolder};
+pub use list::{folder_list, FolderJob, FolderList, GoneFolder, KnownFolder, Skip, SkippedFolder};
 pub(crate) use names::component_problem;
 pub use names::{
     decode_mutf7, encode_mutf7, local_components, local_path, remote_name, spelling_of, NameError,

@@ -1,5 +1,5 @@
-//! Commands on mailboxes: CREATE, SELECT and EXAMINE, STATUS and leaving a
-//! mailbox. LIST is in `listing.rs`.
+//! Commands on mailboxes: CREATE, RENAME, DELETE, SELECT and EXAMINE,
+//! STATUS and leaving a mailbox. LIST is in `listing.rs`.
 
 use imap_proto::{MailboxDatum, Response, ResponseCode, Status};
 
@@ -66,6 +66,31 @@ impl Selecting {
 }
 
 impl Session {
+    /// RENAME a mailbox (raw names); the server renames its children too.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let done = self.run(
+            vec![
+                Arg::raw("RENAME "),
+                Arg::string(from),
+                Arg::raw(" "),
+                Arg::string(to),
+            ],
+            &mut ignore_untagged(),
+        )?;
+        check(done, "RENAME")?;
+        Ok(())
+    }
+
+    /// DELETE a mailbox (raw name).
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        let done = self.run(
+            vec![Arg::raw("DELETE "), Arg::string(name)],
+            &mut ignore_untagged(),
+        )?;
+        check(done, "DELETE")?;
+        Ok(())
+    }
+
     /// CREATE a mailbox (raw modified UTF-7 name); an existing one is fine.
     pub fn create(&mut self, name: &str) -> Result<()> {
         let done = self.run(

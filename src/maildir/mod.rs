@@ -31,7 +31,7 @@ pub use discover::discover_folders;
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
-pub use relocate::move_folder;
+pub use relocate::{move_folder, purge_trash, trash_folder, TRASH_DIR};
 use witness::OwnChanges;
 pub use witness::{DirWitness, WitnessHub};
 

@@ -78,3 +78,27 @@ impl Layout {
         }
     }
 }
+
+/// Which side a folder deleted on the other side is deleted on
+/// (`propagate_folder_deletes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FolderDeletes {
+    /// Neither: a folder gone from one side is kept on the other.
+    #[default]
+    None,
+    ToServer,
+    ToLocal,
+    Both,
+}
+
+impl FolderDeletes {
+    /// A folder deleted locally is deleted on the server.
+    pub fn to_server(self) -> bool {
+        matches!(self, FolderDeletes::ToServer | FolderDeletes::Both)
+    }
+
+    /// A folder deleted on the server is deleted locally.
+    pub fn to_local(self) -> bool {
+        matches!(self, FolderDeletes::ToLocal | FolderDeletes::Both)
+    }
+}

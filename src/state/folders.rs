@@ -87,6 +87,27 @@ impl StateDb {
         Ok(())
     }
 
+    /// Forgets a folder, its pairs and intents with it: it is gone from
+    /// both sides.
+    pub fn remove_folder(&self, folder_id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM folders WHERE id = ?1", [folder_id])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records that a folder was renamed (on the server, locally, or both):
+    /// its pairs, UIDVALIDITY and stamps stay, under its new names.
+    pub fn rename_folder(&self, folder_id: i64, name: &str, local_name: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE folders SET name = ?2, local_name = ?3 WHERE id = ?1",
+                params![folder_id, name, local_name],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Records the local folder a folder is synced with, for a folder
     /// recorded before local names were.
     pub fn set_local_name(&self, folder_id: i64, local_name: &str) -> Result<()> {

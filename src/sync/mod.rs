@@ -8,9 +8,11 @@
 pub mod apply;
 pub mod content_hash;
 pub mod folder;
+pub mod folder_deletes;
 pub mod guard;
 pub mod pipeline;
 pub mod plan;
+pub mod renames;
 pub mod repair;
 
 use std::collections::{HashMap, VecDeque};
@@ -202,17 +204,8 @@ pub fn sync_account(
         std::thread::spawn(move || open_session(&account, trace))
     };
     let state = open_state(account, options.dry_run)?;
-    let stored_folders = state.folders()?;
-    let known_folders: Vec<KnownFolder> = stored_folders
-        .iter()
-        .map(|f| KnownFolder {
-            remote_name: f.name.clone(),
-            local_name: f
-                .local_name
-                .as_ref()
-                .map(|n| n.split('/').map(str::to_string).collect()),
-        })
-        .collect();
+    let mut stored_folders = state.folders()?;
+    let known_folders = known_of(&stored_folders);
 
     check_layout(&state, account, !stored_folders.is_empty(), options.dry_run)?;
     let root = &account.maildir;
@@ -274,8 +267,105 @@ pub fn sync_account(
             );
         }
     }
+    let found = renames::find(&mut session, &state, &stored_folders, &list, &listing)?;
+    if !found.is_empty() {
+        if options.dry_run {
+            for rename in &found {
+                crate::report::print_stdout(&format!("{}\n", rename.describe()));
+            }
+            // Neither side of a rename is a folder to copy.
+            list.jobs.retain(|j| {
+                !found
+                    .iter()
+                    .any(|r| r.to == j.remote_name || r.from == j.remote_name)
+            });
+            list.gone
+                .retain(|g| !found.iter().any(|r| r.from == g.remote_name));
+        } else {
+            let delimiter = listing.entries.iter().find_map(|e| e.delimiter);
+            renames::apply(
+                &mut session,
+                &state,
+                &found,
+                delimiter,
+                account.folder_rules.layout,
+                reporter,
+                &account.name,
+            )?;
+            // Everything read again under the new names.
+            stored_folders = state.folders()?;
+            if found.iter().any(|r| !r.on_server) {
+                listing = session
+                    .list_folders(account.folder_rules.subscribed_only)
+                    .context("cannot list the server's folders")?;
+            }
+            let (local, _) = discover_folders(root, account.folder_rules.layout)
+                .with_context(|| format!("cannot read Maildir {}", root.display()))?;
+            list = folder_list(
+                &listing,
+                &local,
+                &known_of(&stored_folders),
+                root,
+                &account.folder_rules,
+            );
+        }
+    }
+    let deletions = folder_deletes::find(
+        &mut session,
+        &state,
+        &stored_folders,
+        &list,
+        account.folder_deletes,
+        options.allow_mass_delete,
+    )?;
+    // Decided on here; neither is a folder to sync any more.
+    list.jobs.retain(|j| {
+        !deletions
+            .delete
+            .iter()
+            .any(|d| d.remote_name == j.remote_name)
+            && !deletions.kept.iter().any(|(f, _)| *f == j.display_name)
+    });
+    list.gone.retain(|g| {
+        !deletions
+            .delete
+            .iter()
+            .any(|d| d.remote_name == g.remote_name)
+            && !deletions.kept.iter().any(|(f, _)| *f == g.display_name)
+            && !deletions
+                .kept_locally
+                .iter()
+                .any(|(f, _)| *f == g.display_name)
+    });
+    list.warnings
+        .extend(deletions.kept_locally.iter().map(|(_, w)| w.clone()));
+    if options.dry_run {
+        for deletion in &deletions.delete {
+            crate::report::print_stdout(&format!("{}\n", deletion.describe()));
+        }
+    } else {
+        for line in folder_deletes::apply(&mut session, &state, &deletions, root)? {
+            reporter.info(format!("{}: {line}", account.name));
+        }
+        if account.folder_deletes != crate::model::FolderDeletes::None {
+            let keep = std::time::Duration::from_secs(account.deleted_folder_days * 86_400);
+            if let Err(e) = crate::maildir::purge_trash(root, keep) {
+                reporter.warn(format!(
+                    "{}: cannot empty the folder trash: {e}",
+                    account.name
+                ));
+            }
+        }
+    }
+    list.conflicts.extend(deletions.kept);
     let conflicts = std::mem::take(&mut list.conflicts);
-    for w in local_warnings.iter().chain(&list.warnings) {
+    let gone = list.gone.iter().filter(|g| g.on_disk).map(|g| g.warning());
+    for w in local_warnings
+        .iter()
+        .cloned()
+        .chain(list.warnings.clone())
+        .chain(gone)
+    {
         reporter.warn(format!("{}: {w}", account.name));
     }
     if !options.dry_run {
@@ -364,6 +454,20 @@ fn check_layout(
         state.set_setting("layout", &configured.describe())?;
     }
     Ok(())
+}
+
+/// The state's folders as the folder list reads them.
+fn known_of(stored: &[crate::state::FolderState]) -> Vec<KnownFolder> {
+    stored
+        .iter()
+        .map(|f| KnownFolder {
+            remote_name: f.name.clone(),
+            local_name: f
+                .local_name
+                .as_ref()
+                .map(|n| n.split('/').map(str::to_string).collect()),
+        })
+        .collect()
 }
 
 /// Records where folders synced before local names were recorded live,
