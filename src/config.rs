@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::sasl::Credential;
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
-use crate::model::{CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
+use crate::model::{AuthMethod, CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ struct RawAccount {
     password_command: Option<String>,
     password_env: Option<String>,
     password_file: Option<String>,
+    oauth2_token_command: Option<String>,
+    auth: Option<String>,
     maildir: String,
     state_file: Option<String>,
     jobs: Option<u16>,
@@ -69,6 +72,13 @@ struct RawAccount {
     deleted_folder_days: Option<u64>,
 }
 
+/// What the account's secret is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Password,
+    OAuth2Token,
+}
+
 /// One account, validated, with every default filled in.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -78,7 +88,12 @@ pub struct Account {
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub user: String,
+    /// Where the secret comes from: a password, or an OAuth2 access token
+    /// (`oauth2_token_command`), as `secret_kind` says.
     pub password: PasswordSource,
+    pub secret_kind: SecretKind,
+    /// How to log in (`auth`).
+    pub auth: AuthMethod,
     pub maildir: PathBuf,
     pub state_file: PathBuf,
     /// `jobs` as configured; `None` for the default (see [`Account::jobs`]).
@@ -278,21 +293,57 @@ impl Account {
         let port = raw
             .port
             .unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 });
-        let password = match (raw.password_command, raw.password_env, raw.password_file) {
-            (Some(c), None, None) => PasswordSource::Command(c),
-            (None, Some(v), None) => PasswordSource::Env(v),
-            (None, None, Some(f)) => PasswordSource::File(env.expand(&f)?),
-            (None, None, None) => {
+        let sources = [
+            raw.password_command.is_some(),
+            raw.password_env.is_some(),
+            raw.password_file.is_some(),
+            raw.oauth2_token_command.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(config_error(
+                "set only one of password_command, password_env, password_file, oauth2_token_command",
+            ));
+        }
+        let (password, secret_kind) = match (
+            raw.password_command,
+            raw.password_env,
+            raw.password_file,
+            raw.oauth2_token_command,
+        ) {
+            (Some(c), ..) => (PasswordSource::Command(c), SecretKind::Password),
+            (_, Some(v), ..) => (PasswordSource::Env(v), SecretKind::Password),
+            (_, _, Some(f), _) => (PasswordSource::File(env.expand(&f)?), SecretKind::Password),
+            (_, _, _, Some(c)) => (PasswordSource::Command(c), SecretKind::OAuth2Token),
+            (None, None, None, None) => {
                 return Err(config_error(
-                    "no password source: set password_command, password_env or password_file",
-                ))
-            }
-            _ => {
-                return Err(config_error(
-                    "set only one of password_command, password_env, password_file",
+                    "no password source: set password_command, password_env or password_file \
+                     (or oauth2_token_command for an OAuth2 login)",
                 ))
             }
         };
+        let auth = match raw.auth.as_deref().unwrap_or("auto") {
+            "auto" => AuthMethod::Auto,
+            "plain" => AuthMethod::Plain,
+            "login" => AuthMethod::Login,
+            "xoauth2" => AuthMethod::XOAuth2,
+            "oauthbearer" => AuthMethod::OAuthBearer,
+            other => {
+                return Err(config_error(format!(
+                    "auth = {other:?} is not one of \"auto\", \"plain\", \"login\", \
+                     \"xoauth2\", \"oauthbearer\""
+                )))
+            }
+        };
+        let token_method = matches!(auth, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer);
+        if auth != AuthMethod::Auto && token_method != (secret_kind == SecretKind::OAuth2Token) {
+            return Err(config_error(if token_method {
+                "auth = \"xoauth2\" and \"oauthbearer\" log in with an OAuth2 token: set \
+                 oauth2_token_command instead of a password"
+            } else {
+                "an oauth2_token_command logs in with auth = \"auto\", \"xoauth2\" or \
+                 \"oauthbearer\""
+            }));
+        }
         let state_file = match raw.state_file {
             Some(p) => env.expand(&p)?,
             None => env.state_dir()?.join(format!("{name}.sqlite")),
@@ -379,6 +430,8 @@ impl Account {
             ca_file: raw.ca_file.map(|p| env.expand(&p)).transpose()?,
             user: raw.user,
             password,
+            secret_kind,
+            auth,
             maildir: env.expand(&raw.maildir)?,
             state_file,
             jobs_setting,
@@ -398,6 +451,16 @@ impl Account {
     /// Fetches the secret. Errors never contain it.
     pub fn password(&self) -> Result<String, ConfigError> {
         self.password.read().map_err(|e| config_error(e.0))
+    }
+
+    /// Fetches the secret as what it is (a token command runs again each
+    /// time: a token helper hands out a fresh one). Errors never contain it.
+    pub fn credential(&self) -> Result<Credential, ConfigError> {
+        let secret = self.password()?;
+        Ok(match self.secret_kind {
+            SecretKind::Password => Credential::Password(secret),
+            SecretKind::OAuth2Token => Credential::Token(secret),
+        })
     }
 
     /// The lock file beside the state database.

@@ -1,5 +1,6 @@
 //! Opening a logged-in IMAP session for an account.
 
+use crate::auth::sasl::{self, Credential, LoginWay};
 use crate::config::{Account, ConfigError};
 use crate::imap::{ConnectOptions, ImapError, Session};
 use crate::model::CompressMode;
@@ -25,16 +26,23 @@ pub fn connect_options(account: &Account, trace: bool) -> ConnectOptions {
     }
 }
 
-/// Connects and logs in. The password is fetched here and dropped as soon
-/// as the server has it.
+/// Connects and logs in. The secret is fetched here and dropped as soon
+/// as the server has it. A refused OAuth2 token is fetched once more (the
+/// token helper may hand out a fresh one) and tried once more, never again.
 pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
-    let password: String = account.password().map_err(|e: ConfigError| e)?;
+    let credential = account.credential().map_err(|e: ConfigError| e)?;
     let wrap = |source| ConnectError {
         account: account.name.clone(),
         source,
     };
     let mut session = Session::connect(&connect_options(account, trace)).map_err(wrap)?;
-    session.login(&account.user, &password).map_err(wrap)?;
+    match log_in(&mut session, account, &credential) {
+        Err(ImapError::Auth(_)) if matches!(credential, Credential::Token(_)) => {
+            let fresh = account.credential().map_err(|e: ConfigError| e)?;
+            log_in(&mut session, account, &fresh).map_err(wrap)?;
+        }
+        other => other.map_err(wrap)?,
+    }
     // QRESYNC lets a changed folder report just what changed and what was
     // expunged since the last sync (it implies CONDSTORE).
     // It goes out with the first command, a round trip saved.
@@ -52,6 +60,28 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
         session.compress().map_err(wrap)?;
     }
     Ok(session)
+}
+
+/// Logs in the way [`sasl::choose`] picks for the account's secret.
+fn log_in(
+    session: &mut Session,
+    account: &Account,
+    credential: &Credential,
+) -> Result<(), ImapError> {
+    let offered = |c: &str| session.has_capability(c);
+    let way = sasl::choose(account.auth, credential, &offered).map_err(ImapError::Auth)?;
+    let secret = match credential {
+        Credential::Password(s) | Credential::Token(s) => s.as_str(),
+    };
+    match way {
+        LoginWay::Command => session.login_command(&account.user, secret),
+        LoginWay::Sasl(mechanism) => session.authenticate(
+            mechanism.name(),
+            &mechanism.responses(&account.user, secret, &account.host, account.port),
+            mechanism.has_initial_response(),
+            &mechanism.after_error(),
+        ),
+    }
 }
 
 /// Whether every address of the host is on this machine, where compressing

@@ -54,7 +54,7 @@ fn unchanged_account_costs_one_list_and_no_select() {
     assert_eq!(
         verbs(&quiet),
         [
-            "AUTHENTICATE <redacted>",
+            "AUTHENTICATE PLAIN",
             "ENABLE QRESYNC",
             // Sent with the LIST, in the same round trip.
             "NAMESPACE",

@@ -2,4 +2,5 @@
 //! here today, and POP3 and SMTP (and SASL mechanisms and OAuth2 tokens
 //! after them) will share the same sources rather than each grow a copy.
 
+pub mod sasl;
 pub mod secrets;

@@ -99,6 +99,28 @@ const KEYS: &[Key] = &[
         text: "A file whose first line is the password. A leading ~ is expanded.",
     },
     Key {
+        name: "oauth2_token_command",
+        value: "COMMAND",
+        text: "Run through sh -c; the first line of its output is an OAuth2 access \
+               token, used instead of a password (XOAUTH2 or OAUTHBEARER). Token \
+               helpers such as pizauth (pizauth show ACCOUNT), oama, mutt_oauth2.py \
+               or gcloud work as they are. When the server refuses the token, the \
+               command is run once more and the login tried once more, never again \
+               (exit code 3). The token never appears in output or traces. Exclusive \
+               with the password_ keys.",
+    },
+    Key {
+        name: "auth",
+        value: "STRING",
+        text: "How to log in: \"auto\" (the best the server offers for the secret: \
+               OAUTHBEARER, else XOAUTH2, for a token; PLAIN, else LOGIN, for a \
+               password), \"plain\", \"login\", \"xoauth2\" or \"oauthbearer\" (the \
+               last two need oauth2_token_command). The initial response goes with \
+               the command where the server has SASL-IR; a server that says \
+               LOGINDISABLED before TLS never gets a password. Microsoft 365 and \
+               Outlook.com take XOAUTH2 only. Default: \"auto\".",
+    },
+    Key {
         name: "maildir",
         value: "PATH",
         text: "The Maildir root of the account; INBOX is MAILDIR/INBOX, a server \

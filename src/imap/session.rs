@@ -125,42 +125,101 @@ impl Session {
     /// AUTHENTICATE PLAIN when offered (initial response with SASL-IR),
     /// otherwise LOGIN. The password never appears in traces or errors.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
+        if !self.has_capability("AUTH=PLAIN") {
+            return self.login_command(user, password);
+        }
+        let mut plain = Vec::with_capacity(user.len() + password.len() + 2);
+        plain.push(0);
+        plain.extend_from_slice(user.as_bytes());
+        plain.push(0);
+        plain.extend_from_slice(password.as_bytes());
+        self.authenticate("PLAIN", &[plain], true, b"")
+    }
+
+    /// AUTHENTICATE with one SASL mechanism. `responses` are the client's
+    /// messages (before base64): the first goes with the command when
+    /// `initial` and the server has SASL-IR, each other answers the next
+    /// challenge; a challenge after the last one is the server's error
+    /// report, answered with `after_error` so the server ends the exchange
+    /// with its NO. Traces show the mechanism, never a response.
+    pub fn authenticate(
+        &mut self,
+        mechanism: &str,
+        responses: &[Vec<u8>],
+        initial: bool,
+        after_error: &[u8],
+    ) -> Result<()> {
         if self.authenticated {
             return Ok(());
         }
+        if !mechanism
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ImapError::Protocol(format!(
+                "invalid SASL mechanism {mechanism:?}"
+            )));
+        }
         self.caps_seen = false;
-        let done = if self.has_capability("AUTH=PLAIN") {
-            let mut plain = Vec::with_capacity(user.len() + password.len() + 2);
-            plain.push(0);
-            plain.extend_from_slice(user.as_bytes());
-            plain.push(0);
-            plain.extend_from_slice(password.as_bytes());
-            let response = command::base64(&plain).into_bytes();
-            let args = if self.has_capability("SASL-IR") {
-                vec![
-                    Arg::raw("AUTHENTICATE PLAIN "),
-                    Arg::Raw(Cow::Owned(response)),
-                ]
-            } else {
-                vec![
-                    Arg::raw("AUTHENTICATE PLAIN"),
-                    Arg::Continuation(Cow::Owned(response)),
-                ]
+        let mut pending = responses.iter();
+        let tag = self.tag();
+        let mut line = format!("{tag} AUTHENTICATE {mechanism}");
+        if initial && self.has_capability("SASL-IR") {
+            if let Some(first) = pending.next() {
+                // RFC 4959: an empty initial response is a lone "=".
+                let encoded = if first.is_empty() {
+                    "=".to_string()
+                } else {
+                    command::base64(first)
+                };
+                line.push(' ');
+                line.push_str(&encoded);
+            }
+        }
+        let shown = format!("{tag} AUTHENTICATE {mechanism} <redacted>");
+        self.write(format!("{line}\r\n").as_bytes(), Some(&shown))?;
+        self.flush()?;
+        let mut handler = ignore_untagged();
+        let done = loop {
+            if let Some(done) = self.wait_continuation(&tag, &mut handler)? {
+                break done;
+            }
+            let answer = match pending.next() {
+                Some(response) => command::base64(response),
+                None => command::base64(after_error),
             };
-            self.run(args, &mut ignore_untagged())?
-        } else if self.has_capability("LOGINDISABLED") {
-            return Err(ImapError::LoginDisabled);
-        } else {
-            self.run(
-                vec![
-                    Arg::raw("LOGIN "),
-                    Arg::string(user),
-                    Arg::raw(" "),
-                    Arg::string(password),
-                ],
-                &mut ignore_untagged(),
-            )?
+            self.write(format!("{answer}\r\n").as_bytes(), Some("<redacted>"))?;
+            self.flush()?;
         };
+        if !done.is_ok() {
+            return Err(ImapError::Auth(done.text));
+        }
+        self.authenticated = true;
+        if !self.caps_seen {
+            self.capability()?;
+        }
+        Ok(())
+    }
+
+    /// The LOGIN command, for a server that offers no SASL mechanism for a
+    /// password; refused where the server says LOGINDISABLED.
+    pub fn login_command(&mut self, user: &str, password: &str) -> Result<()> {
+        if self.authenticated {
+            return Ok(());
+        }
+        if self.has_capability("LOGINDISABLED") {
+            return Err(ImapError::LoginDisabled);
+        }
+        self.caps_seen = false;
+        let done = self.run(
+            vec![
+                Arg::raw("LOGIN "),
+                Arg::string(user),
+                Arg::raw(" "),
+                Arg::string(password),
+            ],
+            &mut ignore_untagged(),
+        )?;
         if !done.is_ok() {
             return Err(ImapError::Auth(done.text));
         }

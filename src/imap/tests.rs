@@ -195,7 +195,7 @@ fn authenticate_trace_is_redacted() {
     let all = traced.join("\n");
     assert!(!all.contains("AGJlbmNo"), "{all}");
     assert!(
-        traced.contains(&"C: a1 AUTHENTICATE <redacted>".to_string()),
+        traced.contains(&"C: a1 AUTHENTICATE PLAIN <redacted>".to_string()),
         "{all}"
     );
     assert!(traced.contains(&"C: <redacted>".to_string()), "{all}");

@@ -14,4 +14,4 @@ mod settings;
 pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
-pub use settings::{CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
+pub use settings::{AuthMethod, CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};

@@ -102,3 +102,15 @@ impl FolderDeletes {
         matches!(self, FolderDeletes::ToLocal | FolderDeletes::Both)
     }
 }
+
+/// How the account logs in (`auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// The best the server offers for the account's secret.
+    #[default]
+    Auto,
+    Plain,
+    Login,
+    XOAuth2,
+    OAuthBearer,
+}

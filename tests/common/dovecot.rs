@@ -44,6 +44,9 @@ pub struct DovecotOptions {
     /// Keep the mail in Dovecot's default Maildir++ layout (INBOX at the
     /// root, `.Archive.2023`) instead of LAYOUT=fs.
     pub maildir_plus_plus: bool,
+    /// Also accept XOAUTH2 and OAUTHBEARER, each token checked by RFC 7662
+    /// introspection at this URL (see `Introspection`).
+    pub oauth2_introspect_url: Option<String>,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -523,6 +526,28 @@ fn write_dovecot_conf(
         None => (String::new(), ""),
     };
     let (prefix, separator) = options.personal_namespace.unwrap_or(("", '/'));
+    let (oauth2_mechanisms, oauth2_passdb) = match &options.oauth2_introspect_url {
+        Some(url) => {
+            fs::write(
+                dir.join("oauth2.conf.ext"),
+                format!(
+                    "introspection_url = {url}\nintrospection_mode = post\n\
+                     username_attribute = username\nactive_attribute = active\n\
+                     active_value = true\n"
+                ),
+            )
+            .unwrap();
+            (
+                " xoauth2 oauthbearer",
+                format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+                     args = {}/oauth2.conf.ext\n}}\n",
+                    dir.display()
+                ),
+            )
+        }
+        None => ("", String::new()),
+    };
     let layout = if options.maildir_plus_plus {
         ""
     } else {
@@ -567,10 +592,10 @@ ssl_cert = <{d}/ssl/cert.pem
 ssl_key = <{d}/ssl/key.pem
 
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 # Failed logins answer at once (default: 2 s), keeping the suite fast.
 auth_failure_delay = 0
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/passwd
 }}

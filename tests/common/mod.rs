@@ -13,6 +13,7 @@ mod dovecot;
 mod flags;
 mod imap_client;
 mod maildir;
+mod oauth2;
 mod runner;
 mod scenarios;
 
@@ -23,4 +24,6 @@ pub mod proxy;
 
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
-pub use {corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, runner::*, scenarios::*};
+pub use {
+    corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*, runner::*, scenarios::*,
+};
