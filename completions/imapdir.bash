@@ -31,6 +31,9 @@ _imapdir() {
             imapdir,import)
                 cmd="imapdir__subcmd__import"
                 ;;
+            imapdir,providers)
+                cmd="imapdir__subcmd__providers"
+                ;;
             imapdir,relayout)
                 cmd="imapdir__subcmd__relayout"
                 ;;
@@ -58,6 +61,9 @@ _imapdir() {
             imapdir__subcmd__help,import)
                 cmd="imapdir__subcmd__help__subcmd__import"
                 ;;
+            imapdir__subcmd__help,providers)
+                cmd="imapdir__subcmd__help__subcmd__providers"
+                ;;
             imapdir__subcmd__help,relayout)
                 cmd="imapdir__subcmd__help__subcmd__relayout"
                 ;;
@@ -77,7 +83,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import relayout generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import providers relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +155,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import relayout generate help"
+            opts="sync folders check status watch import providers relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,6 +238,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__providers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__help__subcmd__relayout)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -290,6 +310,24 @@ _imapdir() {
             ;;
         imapdir__subcmd__import)
             opts="-v -h --write --config --verbose --trace-imap --json --help mbsync offlineimap"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__providers)
+            opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -50,6 +50,8 @@ pub enum Command {
     /// Print an imapdir config made from an mbsync or OfflineIMAP config;
     /// what cannot be mapped is listed on stderr and as comments
     Import(ImportArgs),
+    /// List the provider presets (`provider = "NAME"`): host, how to log in, what to know
+    Providers,
     /// Move a synced Maildir to the configured `layout`, folder by folder,
     /// without transferring a message
     Relayout {

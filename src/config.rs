@@ -14,6 +14,7 @@ use crate::auth::sasl::Credential;
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
 use crate::model::{AuthMethod, CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
+use crate::providers;
 
 /// A config the user must fix; maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +35,8 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAccount {
-    host: String,
+    provider: Option<String>,
+    host: Option<String>,
     port: Option<u16>,
     tls: Option<String>,
     ca_file: Option<String>,
@@ -64,8 +66,8 @@ struct RawAccount {
     shared_folders_level: Option<String>,
     other_users_level: Option<String>,
     folder_names: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    special_use_names: bool,
+    special_use_names: Option<bool>,
+    exclude_special_use: Option<Vec<String>>,
     layout: Option<String>,
     flatten: Option<String>,
     propagate_folder_deletes: Option<String>,
@@ -83,6 +85,8 @@ pub enum SecretKind {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
+    /// The preset it started from (`provider`), if any.
+    pub provider: Option<&'static str>,
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
@@ -271,7 +275,22 @@ impl Account {
                 "account names must be plain words (no '/', no leading '.')",
             ));
         }
-        if raw.host.trim().is_empty() {
+        let provider = raw
+            .provider
+            .as_deref()
+            .map(providers::find)
+            .transpose()
+            .map_err(config_error)?;
+        let host = match (raw.host, provider) {
+            (Some(host), _) => host,
+            (None, Some(p)) => p.host.to_string(),
+            (None, None) => {
+                return Err(config_error(
+                    "no host: set host, or provider (`imapdir providers` lists the presets)",
+                ))
+            }
+        };
+        if host.trim().is_empty() {
             return Err(config_error("host is empty"));
         }
         let tls = match raw.tls.as_deref().unwrap_or("tls") {
@@ -420,11 +439,18 @@ impl Account {
                 raw.other_users_level,
             )?,
             names: NameMap::parse(&raw.folder_names.unwrap_or_default()).map_err(config_error)?,
-            special_use_names: raw.special_use_names,
+            special_use_names: raw
+                .special_use_names
+                .unwrap_or(provider.is_some_and(|p| p.special_use_names)),
+            exclude_special_use: exclude_special_use(
+                raw.exclude_special_use,
+                provider.map(|p| p.exclude_special_use),
+            )?,
         };
         Ok(Account {
             name: name.to_string(),
-            host: raw.host,
+            host,
+            provider: provider.map(|p| p.name),
             port,
             tls,
             ca_file: raw.ca_file.map(|p| env.expand(&p)).transpose()?,
@@ -469,6 +495,29 @@ impl Account {
         p.push(".lock");
         PathBuf::from(p)
     }
+}
+
+/// `exclude_special_use`, else the preset's: attributes such as `\\All`.
+fn exclude_special_use(
+    configured: Option<Vec<String>>,
+    preset: Option<&[&str]>,
+) -> Result<Vec<String>, ConfigError> {
+    let list = match configured {
+        Some(list) => list,
+        None => preset
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+    };
+    if let Some(bad) = list.iter().find(|a| {
+        !a.starts_with('\\') || a.len() < 2 || !a[1..].bytes().all(|b| b.is_ascii_alphanumeric())
+    }) {
+        return Err(config_error(format!(
+            "exclude_special_use: {bad:?} is not a special-use attribute such as \"\\\\All\""
+        )));
+    }
+    Ok(list)
 }
 
 /// `layout`, and `flatten` for the flat one.

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod maildir;
 pub mod model;
 pub mod net;
+pub mod providers;
 pub mod report;
 pub mod state;
 pub mod sync;

@@ -199,6 +199,10 @@ fn describe(
         (Some(_), _) => (None, None),
         (None, Some(Skip::Container)) => (Some("container"), None),
         (None, Some(Skip::Excluded(by))) => (Some("excluded"), by.clone()),
+        (None, Some(Skip::SpecialUse(attribute))) => (
+            Some("excluded"),
+            Some(format!("exclude_special_use {attribute}")),
+        ),
         (None, Some(Skip::Unsubscribed)) => (Some("unsubscribed"), None),
         (None, Some(Skip::OtherNamespace)) => (Some("other_namespace"), None),
         (None, Some(Skip::Unusable(_)) | None) => (Some("unsafe_name"), None),
@@ -255,6 +259,9 @@ fn shown(folder: &json::RemoteFolder) -> String {
         (Some("gone_from_server"), Some(path)) => format!("{path} (gone from the server)"),
         (Some("container"), _) => "(container only, not synced)".to_string(),
         (Some("excluded"), _) => match &folder.excluded_by {
+            Some(by) if by.starts_with("exclude_special_use ") => {
+                format!("(excluded by {by}, not synced)")
+            }
             Some(pattern) => format!("(excluded by the folders pattern {pattern:?}, not synced)"),
             None => "(matches no folders pattern, not synced)".to_string(),
         },

@@ -48,9 +48,19 @@ struct Key {
 /// order the man page lists them.
 const KEYS: &[Key] = &[
     Key {
+        name: "provider",
+        value: "STRING",
+        text: "A provider preset (imapdir providers lists them: gmail, outlook, yahoo, \
+               icloud, fastmail, gmx, web.de, strato, ionos, posteo, mailbox.org, zoho, \
+               aol): it fills in host, port and TLS, and the folder defaults (Gmail: All \
+               Mail, Important and Starred left out by exclude_special_use, since they \
+               repeat every message; special_use_names on). Every key the account sets \
+               itself wins over the preset.",
+    },
+    Key {
         name: "host",
         value: "STRING",
-        text: "The IMAP server's host name. Required.",
+        text: "The IMAP server's host name. Required unless provider gives it.",
     },
     Key {
         name: "port",
@@ -298,13 +308,23 @@ const KEYS: &[Key] = &[
                before stays where it is.",
     },
     Key {
+        name: "exclude_special_use",
+        value: "[STRING, ...]",
+        text: "Server folders with one of these RFC 6154 attributes are left alone on \
+               both sides, as if a folders pattern excluded them, whatever their name or \
+               language: e.g. [\"\\\\All\", \"\\\\Important\", \"\\\\Flagged\"] for \
+               Gmail's All Mail, Important and Starred. Default: [] (the gmail preset: \
+               those three).",
+    },
+    Key {
         name: "special_use_names",
         value: "BOOL",
         text: "Sync the server's special-use folders (RFC 6154: \\Sent, \\Drafts, \
                \\Trash, \\Junk, \\Archive) under those plain local names (Sent, Drafts, \
                Trash, Junk, Archive), so several accounts look the same to a mail \
                reader. A folder_names entry wins; a plain name another server folder \
-               already has is left to that folder. Default: false.",
+               already has is left to that folder. Default: false (on with a provider \
+               preset).",
     },
     Key {
         name: "watch_folders",

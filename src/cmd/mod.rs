@@ -6,6 +6,7 @@ mod folders;
 mod generate;
 mod import;
 pub mod output;
+mod providers;
 mod relayout;
 mod status;
 mod sync;
@@ -27,11 +28,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Import(args) = &cli.command {
         return import::command(&cli, args);
     }
+    if matches!(cli.command, Command::Providers) && !cli.json {
+        return providers::command(&mut None);
+    }
     if !cli.json {
         return run_command(&cli, &mut None);
     }
     let mut sink = Some(JsonStdout::take().context("cannot set up --json output")?);
-    let result = run_command(&cli, &mut sink);
+    let result = if matches!(cli.command, Command::Providers) {
+        providers::command(&mut sink)
+    } else {
+        run_command(&cli, &mut sink)
+    };
     if let (Err(e), Some(out)) = (&result, sink.take()) {
         // The command ended before writing its document: write one with the error.
         out.emit(&ErrorDoc {
@@ -54,6 +62,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Import(_) => "import",
         Command::Generate { .. } => "generate",
         Command::Relayout { .. } => "relayout",
+        Command::Providers => "providers",
     }
 }
 
@@ -71,7 +80,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::command(cli, &config, args, sink),
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
-        Command::Generate { .. } | Command::Import(_) => {
+        Command::Generate { .. } | Command::Import(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }
     }

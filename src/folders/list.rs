@@ -57,6 +57,8 @@ pub enum Skip {
     Container,
     /// Left out by the `folders` patterns (by this one; `None`: none matched).
     Excluded(Option<String>),
+    /// Left out by `exclude_special_use` (this attribute).
+    SpecialUse(String),
     /// Not subscribed, with `subscribed_only`.
     Unsubscribed,
     /// In another user's or a shared namespace the account does not sync.
@@ -268,6 +270,15 @@ pub fn folder_list(
             continue;
         }
         // INBOX is the account's own, subscribed or not.
+        if let Some(attribute) = rules
+            .exclude_special_use
+            .iter()
+            .find(|a| has_attribute(entry, a))
+        {
+            list.skipped
+                .push(skip(Skip::SpecialUse(attribute.clone()), Some(&folder)));
+            continue;
+        }
         if rules.subscribed_only && folder != ["INBOX"] && !has_attribute(entry, SUBSCRIBED) {
             list.skipped.push(skip(Skip::Unsubscribed, Some(&folder)));
             continue;

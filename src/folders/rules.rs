@@ -25,4 +25,7 @@ pub struct FolderRules {
     /// `special_use_names`: \Sent, \Drafts, \Trash, \Junk and \Archive
     /// folders under those plain local names.
     pub special_use_names: bool,
+    /// `exclude_special_use`: server folders with one of these attributes
+    /// (`\\All`) are left alone, as if a pattern excluded them.
+    pub exclude_special_use: Vec<String>,
 }
