@@ -15,6 +15,7 @@ mod imap_client;
 mod maildir;
 mod runner;
 mod scenarios;
+mod stopper;
 
 pub mod fake_server;
 pub mod peer_configs;
@@ -23,4 +24,7 @@ pub mod proxy;
 
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
-pub use {corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, runner::*, scenarios::*};
+pub use {
+    corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, runner::*, scenarios::*,
+    stopper::*,
+};

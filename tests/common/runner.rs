@@ -275,6 +275,48 @@ impl Imapdir {
     }
 }
 
+impl Imapdir {
+    /// Runs `imapdir ARGS...` to completion while `alongside` (given the
+    /// child's pid, started once the child is) does something to it; the
+    /// value `alongside` returned is handed back after the run ended.
+    pub fn run_alongside<G>(
+        &mut self,
+        args: &[&str],
+        alongside: impl FnOnce(u32) -> G,
+    ) -> (RunResult, G) {
+        let mut child = self.spawn(args);
+        let n = self.spawned;
+        let guard = alongside(child.id());
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let read = |ext: &str| {
+            lossy(&fs::read(self.dir().join(format!("spawn-{n}.{ext}"))).unwrap_or_default())
+        };
+        let result = RunResult {
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: read("out"),
+            stderr: read("err"),
+        };
+        assert!(
+            status.is_some(),
+            "imapdir {args:?} still running after {RUN_TIMEOUT:?}\n--- stdout\n{}\n--- stderr\n{}",
+            result.stdout,
+            result.stderr
+        );
+        (result, guard)
+    }
+}
+
 /// Runs a command with captured output, failing the test after
 /// [`RUN_TIMEOUT`] instead of hanging.
 fn run_to_completion(mut command: Command, args: &[&str]) -> RunResult {
