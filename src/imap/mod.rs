@@ -34,7 +34,7 @@ mod uid_set;
 
 pub use command::{format_internal_date, quote};
 pub use condstore::FolderChanges;
-pub use idle::IdleEvent;
+pub use idle::{IdleEvent, IDLE_POLL};
 pub use message_id::extract_message_id;
 pub use quota::QuotaUsage;
 pub use session::Session;
