@@ -2,8 +2,9 @@
 //! milliseconds, as a suspended laptop, Ctrl-Z then `fg`, a debugger or a
 //! paused container does. On Linux that makes blocking socket calls with a
 //! timeout fail with EINTR even without signal handlers: the TCP connect,
-//! the TLS handshake, every read and write. Every run must still succeed
-//! and leave both sides equal.
+//! the TLS handshake, every read and write; and every wait on a child
+//! (hooks, the password command) is interrupted too. Every run must still
+//! succeed and leave both sides equal.
 
 mod common;
 
@@ -75,8 +76,20 @@ fn a_sync_stopped_and_continued_over_and_over_succeeds_and_converges() {
     stormed_sync(&mut imapdir, "first sync");
     assert_all_in_sync(&mut client, imapdir.maildir());
 
+    // This run also waits on children: the password command and hooks.
+    let password = imapdir.password_file();
+    imapdir.account.password_command = Some(format!("sleep 0.1; cat '{}'", password.display()));
+    let hooked = imapdir.dir().join("hooks-ran");
+    imapdir.account.extra.extend([
+        "pre_sync_command = \"sleep 0.2\"".to_string(),
+        format!(
+            "post_sync_command = \"sleep 0.2; touch '{}'\"",
+            hooked.display()
+        ),
+    ]);
     change_both_sides(&mut client, &imapdir);
     stormed_sync(&mut imapdir, "change sync");
+    assert!(hooked.exists(), "the post-sync hook ran to its end");
     assert_all_in_sync(&mut client, imapdir.maildir());
 
     // Lost state: every local file is paired again with its server copy.

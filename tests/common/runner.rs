@@ -27,6 +27,9 @@ pub struct AccountConfig {
     pub user: String,
     /// Written to the password file (plus "\n").
     pub password: String,
+    /// When set, `password_command` instead of `password_file` (the
+    /// password file is still written, for the command to read).
+    pub password_command: Option<String>,
     pub allow_plaintext: bool,
     pub jobs: Option<u32>,
     pub maildir: PathBuf,
@@ -94,6 +97,7 @@ impl Imapdir {
             ca_file: Some(dovecot.ca_file()),
             user: USER.into(),
             password: PASSWORD.into(),
+            password_command: None,
             allow_plaintext: false,
             // CI runs the suite twice: with the default (4) and with
             // IMAPDIR_TEST_JOBS=1, so both the parallel and the serial
@@ -133,6 +137,7 @@ impl Imapdir {
             ca_file: None,
             user: USER.into(),
             password: PASSWORD.into(),
+            password_command: None,
             allow_plaintext: true,
             jobs: None,
             maildir: tmp.path().join("Mail"),
@@ -198,10 +203,13 @@ impl Imapdir {
         if let Some(ca) = &a.ca_file {
             toml.push_str(&format!("ca_file = {}\n", toml_path(ca)));
         }
+        let password = match &a.password_command {
+            Some(command) => format!("password_command = {}", toml_str(command)),
+            None => format!("password_file = {}", toml_path(&self.password_file())),
+        };
         toml.push_str(&format!(
-            "user = {}\npassword_file = {}\nmaildir = {}\nstate_file = {}\n",
+            "user = {}\n{password}\nmaildir = {}\nstate_file = {}\n",
             toml_str(&a.user),
-            toml_path(&self.password_file()),
             toml_path(&a.maildir),
             toml_path(&a.state_file)
         ));
