@@ -308,3 +308,53 @@ fn watch_stopped_longer_than_its_timeout_reconnects_and_syncs() {
     );
     assert_all_in_sync(&mut client, imapdir.maildir());
 }
+
+#[test]
+fn sync_wait_waits_for_the_watch_holding_the_account_then_syncs() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    client.append("INBOX", "", &generate_message(1, "INBOX"));
+    let mut imapdir = Imapdir::new(&dovecot);
+    // The watch's first sync holds the account while its password command
+    // waits for the test; no IDLE connection asks for the password too.
+    let asked = imapdir.dir().join("password-asked");
+    let go = imapdir.dir().join("go");
+    imapdir.account.password_command = Some(format!(
+        "touch '{}'; while [ ! -e '{}' ]; do sleep 0.05; done; cat '{}'",
+        asked.display(),
+        go.display(),
+        imapdir.password_file().display()
+    ));
+    imapdir.account.extra.push("watch_folders = []".into());
+    let mut watch = Watch::start(&mut imapdir);
+    watch.wait_for("the watch's sync holding the account", || asked.exists());
+
+    let r = imapdir.run(&["sync"]);
+    r.expect_code(4);
+    assert!(
+        r.stderr.contains("locked by another imapdir run"),
+        "{}",
+        r.stderr
+    );
+
+    let mut waiting = imapdir.spawn(&["-v", "sync", "--wait"]);
+    let waiting_err = newest_err_file(&imapdir);
+    watch.wait_for("the second sync waiting", || {
+        fs::read_to_string(&waiting_err)
+            .unwrap_or_default()
+            .contains("waiting for another imapdir run")
+    });
+    fs::write(&go, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "sync --wait never ended");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let log = fs::read_to_string(&waiting_err).unwrap_or_default();
+    assert!(status.success(), "sync --wait: {status}\n--- stderr\n{log}");
+    watch.assert_alive();
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}

@@ -42,6 +42,7 @@ pub fn command(
         trace_imap: cli.trace_imap,
         allow_mass_delete: args.allow_mass_delete,
         allow_first_copy: args.allow_first_copy,
+        lock_wait: args.wait.map(std::time::Duration::from_secs),
     };
     let reporter = Reporter::new(cli.verbose, !args.dry_run);
     let mut worst = ExitCode::Success;

@@ -241,6 +241,8 @@ impl Watcher {
                 trace_imap: cli.trace_imap,
                 allow_mass_delete: false,
                 allow_first_copy: false,
+                // Another run holding the account is retried on the backoff.
+                lock_wait: None,
             },
             reporter: Reporter::new(cli.verbose, false),
             rx,
