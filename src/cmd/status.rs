@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::output::{account_error, emit, Sink};
+use super::output::{account_error, emit, show_alerts, Sink};
 use crate::cli::{Cli, StatusArgs};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
@@ -305,6 +305,8 @@ pub struct StatusAccountDoc {
     /// None with --offline; empty when the server reports no quota.
     pub quota: Option<Vec<QuotaStatus>>,
     pub quota_error: Option<String>,
+    /// The server's `[ALERT]` texts (none with --offline).
+    pub alerts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -374,14 +376,17 @@ pub fn command(
                 continue;
             }
         };
-        let (quota, quota_error) = if args.offline {
-            (None, None)
+        let (quota, quota_error, alerts) = if args.offline {
+            (None, None, Vec::new())
         } else {
-            match read_quota(account, cli.trace_imap) {
-                Ok(q) => (Some(q), None),
+            let quota = read_quota(account, cli.trace_imap);
+            // Before any error: an alert may say why.
+            let alerts = show_alerts(&account.name);
+            match quota {
+                Ok(q) => (Some(q), None, alerts),
                 Err(e) => {
                     worst = worst.max(account_error(&e));
-                    (None, Some(format!("{e:#}")))
+                    (None, Some(format!("{e:#}")), alerts)
                 }
             }
         };
@@ -404,6 +409,7 @@ pub fn command(
             status,
             quota,
             quota_error,
+            alerts,
         });
     }
     emit(

@@ -48,15 +48,16 @@ pub fn command(
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in accounts {
-        let (result, warnings) = match run_account(account, &options, &reporter) {
+        let run = run_account(account, &options, &reporter);
+        // Before any error: an alert often says why ("log in on the web").
+        let alerts = json::show_alerts(&account.name);
+        let (result, warnings) = match run {
             AccountRun::Skipped(e) => {
                 reporter.error(e.to_string());
                 worst = worst.max(ExitCode::PartialFailure);
-                docs.push(json::SyncAccount::failed(
-                    &account.name,
-                    "skipped",
-                    e.to_string(),
-                ));
+                let mut doc = json::SyncAccount::failed(&account.name, "skipped", e.to_string());
+                doc.alerts = alerts;
+                docs.push(doc);
                 continue;
             }
             AccountRun::Synced { result, warnings } => (result, warnings),
@@ -74,10 +75,12 @@ pub fn command(
             reporter.warn(format!("{}: {warning}", account.name));
         }
         worst = worst.max(code);
-        docs.push(match &result {
+        let mut doc = match &result {
             Ok(outcome) => json::SyncAccount::from_outcome(&account.name, outcome),
             Err(e) => json::SyncAccount::failed(&account.name, "failed", format!("{e:#}")),
-        });
+        };
+        doc.alerts = alerts;
+        docs.push(doc);
     }
     emit(
         sink,

@@ -289,6 +289,7 @@ impl Watcher {
                     self.sync(index);
                 }
             }
+            self.show_alerts();
         }
     }
 
@@ -308,6 +309,17 @@ impl Watcher {
                 );
                 schedule.retry = None;
                 schedule.next_full = Instant::now();
+            }
+        }
+    }
+
+    /// Logs the `[ALERT]` texts the syncs and IDLE connections received,
+    /// each once for the whole watch (a server may repeat one at every
+    /// login).
+    fn show_alerts(&self) {
+        for account in &self.accounts {
+            for text in super::output::take_alerts(&account.name).unseen {
+                log(&account.name, format!("server alert: {text}"));
             }
         }
     }

@@ -40,8 +40,8 @@ pub use quota::QuotaUsage;
 pub use session::Session;
 pub use store::{AppendUid, Expunged};
 pub use types::{
-    ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo, MailboxStatus,
-    Result,
+    AlertLog, ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo,
+    MailboxStatus, Result,
 };
 pub use uid_set::UidSet;
 
