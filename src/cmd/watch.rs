@@ -565,6 +565,11 @@ fn idle_loop(
             stale.get().is_some()
         };
         loop {
+            // Only the wait itself counts: the DONE and IDLE round trips
+            // between waits are bounded by the account's timeout, which a
+            // stop during them runs into (the read resumes and waits the
+            // full timeout for a server that forgot us).
+            *clock.borrow_mut() = ClockWatch::new();
             match session.idle_wait(IDLE_RENEW, &interrupt) {
                 Ok(IdleEvent::Changed) => {
                     let _ = tx.send(Trigger::Remote(index));
