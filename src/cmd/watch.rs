@@ -293,10 +293,11 @@ impl Watcher {
         }
     }
 
-    /// After a wait of `waited` for at most [`TICK`]: an account that waits
-    /// less than that for its server syncs at once, since the server may
-    /// have dropped connections and missed changes meanwhile (the IDLE
-    /// threads notice on their own and reconnect).
+    /// After the wait for a trigger, at most [`TICK`], took `waited`: when
+    /// that exceeds an account's [`stop_patience`], the process was stopped
+    /// meanwhile and the account syncs at once, as its server may have
+    /// dropped connections and changes may have waited (the IDLE threads
+    /// notice on their own and reconnect).
     fn after_stop(&mut self, waited: Duration) {
         for (account, schedule) in self.accounts.iter().zip(&mut self.schedules) {
             if waited > stop_patience(account, TICK) {
