@@ -381,7 +381,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__sync)
-            opts="-n -j -v -h --pull --push --dry-run --jobs --allow-mass-delete --allow-first-copy --folder --config --verbose --trace-imap --json --help"
+            opts="-n -j -v -h --pull --push --dry-run --jobs --allow-mass-delete --allow-first-copy --wait --folder --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,6 +392,10 @@ _imapdir() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,6 +41,7 @@ complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "relayout" -d 'Move 
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -s j -l jobs -d 'Folders synchronised at once, one IMAP connection each [default: from config, else 4; fewer for a server on this machine]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l wait -d 'When another imapdir run (such as `watch`) holds the account, wait up to SECONDS (300 when not given) for it to finish, then sync; without --wait such a run exits 4 at once' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l folder -d 'Sync only the folders this pattern names (repeatable; *, % and ! as in the folders key, the last match decides); the account\'s folders key still applies' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_using_subcommand sync" -l pull -d 'Only bring server changes to the Maildir'

@@ -108,6 +108,12 @@ pub struct StatusArgs {
     pub offline: bool,
 }
 
+/// How long `sync --wait` waits for the account lock, in seconds: longer
+/// than any ordinary sync by `watch` (seconds; a first sync of a large
+/// mailbox can take minutes), short enough that runs from a timer every
+/// five minutes do not pile up behind a stuck one.
+pub const DEFAULT_LOCK_WAIT: &str = "300";
+
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Accounts to synchronise [default: every account]
@@ -139,6 +145,19 @@ pub struct SyncArgs {
     /// recognised would end up twice on both sides)
     #[arg(long)]
     pub allow_first_copy: bool,
+
+    /// When another imapdir run (such as `watch`) holds the account, wait up
+    /// to SECONDS (300 when not given) for it to finish, then sync; without
+    /// --wait such a run exits 4 at once
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = DEFAULT_LOCK_WAIT,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub wait: Option<u64>,
 
     /// Sync only the folders this pattern names (repeatable; *, % and ! as
     /// in the folders key, the last match decides); the account's folders

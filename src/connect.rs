@@ -1,8 +1,11 @@
 //! Opening a logged-in IMAP session for an account.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use crate::auth::sasl::{self, Credential, LoginWay};
 use crate::config::{Account, ConfigError};
-use crate::imap::{ConnectOptions, ImapError, Session};
+use crate::imap::{AlertLog, ConnectOptions, ImapError, Session};
 use crate::model::CompressMode;
 
 /// Could not reach the server, agree on TLS, or log in; maps to exit code 3.
@@ -23,7 +26,25 @@ pub fn connect_options(account: &Account, trace: bool) -> ConnectOptions {
         ca_file: account.ca_file.clone(),
         timeout: account.timeout,
         trace,
+        alerts: Some(alert_log(&account.name)),
     }
+}
+
+/// The `[ALERT]` texts of every session of one account, whichever thread
+/// or worker opened it; each command shows them (see `cmd::output`).
+fn alert_log(account: &str) -> AlertLog {
+    static LOGS: OnceLock<Mutex<HashMap<String, AlertLog>>> = OnceLock::new();
+    let logs = LOGS.get_or_init(Default::default);
+    logs.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(account.to_string())
+        .or_default()
+        .clone()
+}
+
+/// The `[ALERT]` texts the account's sessions received since the last call.
+pub fn take_alerts(account: &str) -> Vec<String> {
+    alert_log(account).take()
 }
 
 /// Connects and logs in. The secret is fetched here and dropped as soon

@@ -41,7 +41,7 @@ fn hostile_folder_names_never_leave_the_maildir_root() {
             literal(b"new\nline"),
         ],
         with_message: vec!["Good".into()],
-        broken: None,
+        ..FakeScript::default()
     });
     let imapdir = account_for(&server);
     let r = imapdir.run(&["sync"]);
@@ -86,6 +86,7 @@ fn an_unparsable_fetch_response_fails_only_that_folder() {
         list_names: vec![quoted("INBOX"), quoted("Broken"), quoted("Good")],
         with_message: vec!["Broken".into(), "Good".into()],
         broken: Some("Broken".into()),
+        ..FakeScript::default()
     });
     let imapdir = account_for(&server);
     let r = imapdir.run(&["sync"]);

@@ -147,3 +147,38 @@ fn status_shows_failed_folders_and_quota() {
         result.stdout
     );
 }
+
+/// Two files sharing one base name (a mail reader's copy keeps the name):
+/// status counts what the sync then does, one file synced and one new.
+#[test]
+fn two_files_with_one_base_name_count_as_the_sync_treats_them() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..3);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    let original = &local[0];
+    // The copy, with other flags, in the other subdirectory.
+    let inbox = imapdir.maildir().join("INBOX");
+    let copy = if original.path.parent().unwrap().ends_with("cur") {
+        inbox.join("new").join(original.base_name())
+    } else {
+        inbox
+            .join("cur")
+            .join(format!("{}:2,F", original.base_name()))
+    };
+    fs::copy(&original.path, &copy).unwrap();
+
+    let status = parse(&imapdir.run(&["status", "--offline", "--json"]));
+    let pending = &status["accounts"][0]["pending"];
+    let sync = imapdir.run(&["sync", "--json"]);
+    sync.expect_success();
+    let counts = &parse(&sync)["accounts"][0]["counts"];
+    assert_eq!(
+        (pending["new"].clone(), pending["flags"].clone()),
+        (counts["uploaded"].clone(), counts["flags_pushed"].clone()),
+        "status said {pending}, the sync did {counts}"
+    );
+    assert_eq!(pending["new"], 1, "{pending}");
+}

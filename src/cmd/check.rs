@@ -31,8 +31,12 @@ pub fn command(
             ok: false,
             error: None,
             capabilities: Vec::new(),
+            alerts: Vec::new(),
         };
-        match open_session(account, cli.trace_imap) {
+        let opened = open_session(account, cli.trace_imap);
+        // Before any error: an alert may say why ("log in on the web").
+        doc.alerts = json::show_alerts(&account.name);
+        match opened {
             Ok(session) => {
                 doc.ok = true;
                 doc.capabilities = session.capabilities().to_vec();

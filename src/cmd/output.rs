@@ -9,9 +9,11 @@
 //! original stdout. The schema is documented in `docs/json.md`; field
 //! names are stable, new fields may be added.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -34,6 +36,54 @@ pub fn emit<T: Serialize>(sink: &mut Sink, doc: &T) {
 pub fn account_error(e: &anyhow::Error) -> ExitCode {
     eprintln!("imapdir: {e:#}");
     crate::exit_codes::for_error(e)
+}
+
+/// The `[ALERT]` texts an account's sessions received since the last call
+/// (RFC 3501 requires showing them to the user: "mailbox nearly full",
+/// "password expires", "log in on the web"), each text once.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Alerts {
+    /// Every distinct text, in arrival order (for the `--json` document).
+    pub texts: Vec<String>,
+    /// Those this process has not shown before: a text the server repeats
+    /// at every login is shown once per run, and once per `watch`.
+    pub unseen: Vec<String>,
+}
+
+/// Takes the account's alerts (see [`Alerts`]).
+pub fn take_alerts(account: &str) -> Alerts {
+    static SHOWN: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+    let mut alerts = Alerts::default();
+    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
+    for text in crate::connect::take_alerts(account) {
+        let text = printable(&text);
+        if alerts.texts.contains(&text) {
+            continue;
+        }
+        if shown.insert((account.to_string(), text.clone())) {
+            alerts.unseen.push(text.clone());
+        }
+        alerts.texts.push(text);
+    }
+    alerts
+}
+
+/// Shows the account's new alerts on stderr; returns all of them for the
+/// `--json` document.
+pub fn show_alerts(account: &str) -> Vec<String> {
+    let alerts = take_alerts(account);
+    for text in &alerts.unseen {
+        eprintln!("imapdir: {account}: server alert: {text}");
+    }
+    alerts.texts
+}
+
+/// A server's text made safe for a terminal: control characters (which
+/// could move the cursor or retitle the window) become `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Version of the document layout; bumped only for incompatible changes.
@@ -105,6 +155,8 @@ pub struct SyncAccount {
     pub error: Option<String>,
     pub counts: JsonCounts,
     pub folders: Vec<SyncFolder>,
+    /// The server's `[ALERT]` texts during the run.
+    pub alerts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +180,7 @@ impl SyncAccount {
             error: None,
             counts: outcome.counts,
             folders: outcome.folders.iter().map(SyncFolder::from).collect(),
+            alerts: Vec::new(),
         }
     }
 
@@ -138,6 +191,7 @@ impl SyncAccount {
             error: Some(error),
             counts: JsonCounts::default(),
             folders: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 }
@@ -220,4 +274,17 @@ pub struct CheckAccount {
     pub ok: bool,
     pub error: Option<String>,
     pub capabilities: Vec<String>,
+    /// The server's `[ALERT]` texts (greeting, login).
+    pub alerts: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_in_server_text_are_not_printed() {
+        assert_eq!(printable("full\x1b]0;pwned\x07 now"), "full?]0;pwned? now");
+        assert_eq!(printable("Été 95%"), "Été 95%");
+    }
 }

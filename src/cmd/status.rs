@@ -2,16 +2,18 @@
 //! paired, what local changes wait to be pushed, and how the last sync
 //! ended — from the state database and a Maildir scan, no network.
 //!
-//! Pending local changes are computed against the recorded pairs: a file
-//! whose base name is not paired is new, a pair whose file is gone is a
-//! local deletion, a paired file whose flags differ from the recorded
-//! flags is a flag change.
+//! Pending local changes are what the sync's own planner would push, with
+//! the recorded pairs standing in for the server (as it was at the last
+//! sync): its uploads are new, its flag changes are flag changes, its
+//! server deletions are deletions. So the counts cannot drift from what a
+//! sync does (two files sharing one base name: one is paired, the other
+//! uploaded).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::output::{account_error, emit, Sink};
+use super::output::{account_error, emit, show_alerts, Sink};
 use crate::cli::{Cli, StatusArgs};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
@@ -20,10 +22,10 @@ use crate::folders::{
     folder_path, local_components, local_path, remote_name, spelling_of, Spelling,
 };
 use crate::maildir::{discover_folders, Maildir};
-use crate::model::Flags;
-use crate::model::Pair;
+use crate::model::{LocalMessage, Pair, RemoteMessage};
 use crate::report::print_stdout;
 use crate::state::{StateDb, ACCOUNT_RESULT};
+use crate::sync::plan::{plan, Direction};
 
 /// Local changes in one folder since the last sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -135,9 +137,9 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         let path = folder_path(root, account.folder_rules.layout, &disk)
             .unwrap_or_else(|_| local_path(root, &disk));
         let maildir = Maildir::new(&path);
-        let mut files: Vec<(String, Flags)> = Vec::new();
+        let mut files: Vec<LocalMessage> = Vec::new();
         if maildir.exists() {
-            maildir.scan(&mut |m| files.push((m.base, m.flags)))?;
+            maildir.scan(&mut |m| files.push(m))?;
         }
         let pairs: Vec<Pair> = match &state {
             Some(f) => db.pairs(f.id)?,
@@ -200,30 +202,29 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
     })
 }
 
-/// Local changes of a folder against the pairs recorded at the last sync.
-pub fn pending_changes(pairs: &[Pair], files: &[(String, Flags)]) -> Pending {
-    let by_base: HashMap<&str, Flags> = pairs
+/// Local changes of a folder against the pairs recorded at the last sync:
+/// what the planner pushes when the server still holds what those pairs
+/// recorded.
+pub fn pending_changes(pairs: &[Pair], files: &[LocalMessage]) -> Pending {
+    let server_as_recorded: Vec<RemoteMessage> = pairs
         .iter()
-        .map(|p| (p.local_base.as_str(), p.flags))
+        .map(|p| RemoteMessage {
+            uid: p.uid,
+            flags: p.flags,
+            size: None,
+            modseq: None,
+        })
         .collect();
-    let mut seen: HashMap<&str, ()> = HashMap::new();
-    let mut pending = Pending::default();
-    for (base, flags) in files {
-        match by_base.get(base.as_str()) {
-            None => pending.new += 1,
-            Some(recorded) => {
-                seen.insert(base.as_str(), ());
-                if recorded != flags {
-                    pending.flags += 1;
-                }
-            }
-        }
+    let plan = plan(&server_as_recorded, pairs, files, Direction::PUSH);
+    Pending {
+        new: plan.uploads.len() as u64,
+        flags: plan
+            .flag_changes
+            .iter()
+            .filter(|c| !c.remote_add.is_empty() || !c.remote_remove.is_empty())
+            .count() as u64,
+        deleted: plan.remote_deletions.len() as u64,
     }
-    pending.deleted = pairs
-        .iter()
-        .filter(|p| !seen.contains_key(p.local_base.as_str()))
-        .count() as u64;
-    pending
 }
 
 /// "3 min ago" style age of a unix time.
@@ -315,6 +316,8 @@ pub struct StatusAccountDoc {
     /// None with --offline; empty when the server reports no quota.
     pub quota: Option<Vec<QuotaStatus>>,
     pub quota_error: Option<String>,
+    /// The server's `[ALERT]` texts (none with --offline).
+    pub alerts: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -384,14 +387,17 @@ pub fn command(
                 continue;
             }
         };
-        let (quota, quota_error) = if args.offline {
-            (None, None)
+        let (quota, quota_error, alerts) = if args.offline {
+            (None, None, Vec::new())
         } else {
-            match read_quota(account, cli.trace_imap) {
-                Ok(q) => (Some(q), None),
+            let quota = read_quota(account, cli.trace_imap);
+            // Before any error: an alert may say why.
+            let alerts = show_alerts(&account.name);
+            match quota {
+                Ok(q) => (Some(q), None, alerts),
                 Err(e) => {
                     worst = worst.max(account_error(&e));
-                    (None, Some(format!("{e:#}")))
+                    (None, Some(format!("{e:#}")), alerts)
                 }
             }
         };
@@ -414,6 +420,7 @@ pub fn command(
             status,
             quota,
             quota_error,
+            alerts,
         });
     }
     emit(
@@ -432,7 +439,17 @@ pub fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Uid;
+    use crate::model::{Flags, Subdir, Uid};
+
+    fn file(base: &str, flags: Flags) -> LocalMessage {
+        LocalMessage {
+            subdir: Subdir::Cur,
+            name: format!("{base}:2,{flags}"),
+            base: base.into(),
+            uid_hint: None,
+            flags,
+        }
+    }
 
     fn pair(uid: u32, base: &str, flags: Flags) -> Pair {
         Pair {
@@ -450,10 +467,10 @@ mod tests {
             pair(3, "c,U=3", Flags::SEEN),
         ];
         let files = vec![
-            ("a,U=1".to_string(), Flags::SEEN),    // unchanged
-            ("b,U=2".to_string(), Flags::FLAGGED), // flags changed
-            ("new1".to_string(), Flags::empty()),  // new
-            ("new2,U=9".to_string(), Flags::SEEN), // a UID hint alone does not pair it
+            file("a,U=1", Flags::SEEN),    // unchanged
+            file("b,U=2", Flags::FLAGGED), // flags changed
+            file("new1", Flags::empty()),  // new
+            file("new2,U=9", Flags::SEEN), // a UID hint alone does not pair it
         ];
         assert_eq!(
             pending_changes(&pairs, &files),
@@ -461,6 +478,25 @@ mod tests {
                 new: 2,
                 flags: 1,
                 deleted: 1
+            }
+        );
+    }
+
+    /// A mail reader's copy of a file keeps its base name (in new/ and
+    /// cur/, or twice after a restore): the planner pairs one and uploads
+    /// the other, and status says the same.
+    #[test]
+    fn two_files_sharing_one_base_name_are_one_synced_and_one_new() {
+        let pairs = vec![pair(1, "a,U=1", Flags::SEEN)];
+        let mut copy = file("a,U=1", Flags::SEEN.union(Flags::FLAGGED));
+        copy.subdir = Subdir::New;
+        let files = vec![file("a,U=1", Flags::SEEN), copy];
+        assert_eq!(
+            pending_changes(&pairs, &files),
+            Pending {
+                new: 1,
+                flags: 0,
+                deleted: 0
             }
         );
     }

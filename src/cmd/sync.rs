@@ -46,20 +46,22 @@ pub fn command(
         trace_imap: cli.trace_imap,
         allow_mass_delete: args.allow_mass_delete,
         allow_first_copy: args.allow_first_copy,
+        lock_wait: args.wait.map(std::time::Duration::from_secs),
     };
     let reporter = Reporter::new(cli.verbose, !args.dry_run);
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in accounts {
-        let (result, warnings) = match run_account(account, &options, &reporter) {
+        let run = run_account(account, &options, &reporter);
+        // Before any error: an alert often says why ("log in on the web").
+        let alerts = json::show_alerts(&account.name);
+        let (result, warnings) = match run {
             AccountRun::Skipped(e) => {
                 reporter.error(e.to_string());
                 worst = worst.max(ExitCode::PartialFailure);
-                docs.push(json::SyncAccount::failed(
-                    &account.name,
-                    "skipped",
-                    e.to_string(),
-                ));
+                let mut doc = json::SyncAccount::failed(&account.name, "skipped", e.to_string());
+                doc.alerts = alerts;
+                docs.push(doc);
                 continue;
             }
             AccountRun::Synced { result, warnings } => (result, warnings),
@@ -77,10 +79,12 @@ pub fn command(
             reporter.warn(format!("{}: {warning}", account.name));
         }
         worst = worst.max(code);
-        docs.push(match &result {
+        let mut doc = match &result {
             Ok(outcome) => json::SyncAccount::from_outcome(&account.name, outcome),
             Err(e) => json::SyncAccount::failed(&account.name, "failed", format!("{e:#}")),
-        });
+        };
+        doc.alerts = alerts;
+        docs.push(doc);
     }
     emit(
         sink,

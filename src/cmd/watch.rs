@@ -27,7 +27,7 @@ use crate::cli::{Cli, WatchArgs};
 use crate::config::{Account, Config};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::imap::IdleEvent;
+use crate::imap::{IdleEvent, IDLE_POLL};
 use crate::report::Reporter;
 use crate::sync::{run_account, AccountRun, Direction, SyncOptions};
 
@@ -67,10 +67,24 @@ fn next_backoff(current: Duration) -> Duration {
 }
 
 /// Detects suspend/resume: the wall clock advancing much more than the
-/// monotonic clock (which stops while the machine sleeps) between looks.
+/// monotonic clock (which stops while the machine sleeps) between looks;
+/// and a stop (SIGSTOP or a frozen cgroup, then continued): the
+/// monotonic clock advancing much more between two looks than the loop
+/// that looks ever waits.
 struct ClockWatch {
     mono: Instant,
     wall: SystemTime,
+}
+
+/// Why a [`ClockWatch`] says the connections may be stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stale {
+    /// The wall clock jumped: a suspend and resume, or the clock was set.
+    ClockJump,
+    /// The process did not run for this long: it was stopped and
+    /// continued. The server may have dropped the connection meanwhile
+    /// without a word reaching us.
+    Stopped(Duration),
 }
 
 impl ClockWatch {
@@ -84,6 +98,14 @@ impl ClockWatch {
     /// True when the clocks disagreed by more than [`CLOCK_JUMP`] since the
     /// last call.
     fn jumped(&mut self) -> bool {
+        self.stale(None) == Some(Stale::ClockJump)
+    }
+
+    /// Whether the connections may be stale since the last call: the
+    /// clocks disagreed by more than [`CLOCK_JUMP`], or (given `patience`,
+    /// the most the caller's loop waits between looks plus the account's
+    /// timeout) more time passed than the loop could have waited.
+    fn stale(&mut self, patience: Option<Duration>) -> Option<Stale> {
         let (mono, wall) = (Instant::now(), SystemTime::now());
         let mono_elapsed = mono.duration_since(self.mono);
         let jumped = match wall.duration_since(self.wall) {
@@ -93,8 +115,21 @@ impl ClockWatch {
         };
         self.mono = mono;
         self.wall = wall;
-        jumped
+        if jumped {
+            Some(Stale::ClockJump)
+        } else if patience.is_some_and(|p| mono_elapsed > p) {
+            Some(Stale::Stopped(mono_elapsed))
+        } else {
+            None
+        }
     }
+}
+
+/// How long a loop that looks at the clock every `tick` may go without a
+/// look before the process counts as stopped: longer than the account
+/// waits for a silent server, so the server may have given up on us.
+fn stop_patience(account: &Account, tick: Duration) -> Duration {
+    tick + account.timeout
 }
 
 fn log(account: &str, message: impl AsRef<str>) {
@@ -206,6 +241,8 @@ impl Watcher {
                 trace_imap: cli.trace_imap,
                 allow_mass_delete: false,
                 allow_first_copy: false,
+                // Another run holding the account is retried on the backoff.
+                lock_wait: None,
             },
             reporter: Reporter::new(cli.verbose, false),
             rx,
@@ -233,11 +270,13 @@ impl Watcher {
                     schedule.next_full = Instant::now();
                 }
             }
+            let waiting = Instant::now();
             match self.rx.recv_timeout(TICK) {
                 Ok(trigger) => self.note(trigger),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {}
             }
+            self.after_stop(waiting.elapsed());
             while let Ok(trigger) = self.rx.try_recv() {
                 self.note(trigger);
             }
@@ -249,6 +288,39 @@ impl Watcher {
                 if self.is_due(index, now) {
                     self.sync(index);
                 }
+            }
+            self.show_alerts();
+        }
+    }
+
+    /// After the wait for a trigger, at most [`TICK`], took `waited`: when
+    /// that exceeds an account's [`stop_patience`], the process was stopped
+    /// meanwhile and the account syncs at once, as its server may have
+    /// dropped connections and changes may have waited (the IDLE threads
+    /// notice on their own and reconnect).
+    fn after_stop(&mut self, waited: Duration) {
+        for (account, schedule) in self.accounts.iter().zip(&mut self.schedules) {
+            if waited > stop_patience(account, TICK) {
+                log(
+                    &account.name,
+                    format!(
+                        "not running for {} s (stopped and continued?): syncing",
+                        waited.as_secs()
+                    ),
+                );
+                schedule.retry = None;
+                schedule.next_full = Instant::now();
+            }
+        }
+    }
+
+    /// Logs the `[ALERT]` texts the syncs and IDLE connections received,
+    /// each once for the whole watch (a server may repeat one at every
+    /// login).
+    fn show_alerts(&self) {
+        for account in &self.accounts {
+            for text in super::output::take_alerts(&account.name).unseen {
+                log(&account.name, format!("server alert: {text}"));
             }
         }
     }
@@ -484,8 +556,21 @@ fn idle_loop(
         let _ = tx.send(Trigger::Remote(index));
         backoff = BACKOFF_MIN;
         let clock = std::cell::RefCell::new(ClockWatch::new());
-        let interrupt = || stop.load(Ordering::SeqCst) || clock.borrow_mut().jumped();
+        let stale = std::cell::Cell::new(None);
+        let patience = stop_patience(account, IDLE_POLL);
+        let interrupt = || {
+            if stop.load(Ordering::SeqCst) {
+                return true;
+            }
+            stale.set(clock.borrow_mut().stale(Some(patience)));
+            stale.get().is_some()
+        };
         loop {
+            // Only the wait itself counts: the DONE and IDLE round trips
+            // between waits are bounded by the account's timeout, which a
+            // stop during them runs into (the read resumes and waits the
+            // full timeout for a server that forgot us).
+            *clock.borrow_mut() = ClockWatch::new();
             match session.idle_wait(IDLE_RENEW, &interrupt) {
                 Ok(IdleEvent::Changed) => {
                     let _ = tx.send(Trigger::Remote(index));
@@ -496,12 +581,18 @@ fn idle_loop(
                         let _ = session.logout();
                         return;
                     }
-                    // After a suspend the connection is most likely dead.
-                    failing = Some("clock jump".to_string());
-                    log(
-                        &account.name,
-                        format!("{label}: the clock jumped; reconnecting"),
-                    );
+                    // After a suspend or a long stop the connection is
+                    // most likely dead, perhaps without a word from the
+                    // server: start over.
+                    let why = match stale.get() {
+                        Some(Stale::Stopped(gap)) => format!(
+                            "not running for {} s (stopped and continued?)",
+                            gap.as_secs()
+                        ),
+                        _ => "the clock jumped".to_string(),
+                    };
+                    failing = Some(why.clone());
+                    log(&account.name, format!("{label}: {why}; reconnecting"));
                     break;
                 }
                 Err(e) => {
@@ -561,5 +652,24 @@ mod tests {
             "an hour of wall time in an instant is a jump"
         );
         assert!(!clock.jumped());
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_patience_is_a_stop() {
+        let mut clock = ClockWatch::new();
+        assert_eq!(clock.stale(Some(Duration::from_secs(60))), None);
+        clock.mono -= Duration::from_secs(90);
+        clock.wall -= Duration::from_secs(90);
+        assert!(matches!(
+            clock.stale(Some(Duration::from_secs(60))),
+            Some(Stale::Stopped(gap)) if gap >= Duration::from_secs(90)
+        ));
+        clock.mono -= Duration::from_secs(90);
+        clock.wall -= Duration::from_secs(90);
+        assert_eq!(
+            clock.stale(None),
+            None,
+            "without a patience only a jump counts"
+        );
     }
 }

@@ -365,6 +365,9 @@ impl Session {
                 if let Some(ResponseCode::Capabilities(c)) = &outcome.code {
                     self.set_caps(c);
                 }
+                if outcome.code == Some(ResponseCode::Alert) {
+                    self.note_alert(outcome.information.as_deref().unwrap_or(""));
+                }
                 let done = Done {
                     status,
                     code: outcome.code.map(ResponseCode::into_owned),
@@ -386,10 +389,7 @@ impl Session {
                         }
                         let text = outcome.information.as_deref().unwrap_or("").to_string();
                         if outcome.code == Some(ResponseCode::Alert) {
-                            if self.trace {
-                                eprintln!("imap: server alert: {text}");
-                            }
-                            self.alerts.push(text.clone());
+                            self.note_alert(&text);
                         }
                         if *status == Status::Bye {
                             self.bye = Some(text);

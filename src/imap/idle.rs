@@ -10,7 +10,7 @@ use super::framing::Frame;
 use super::{check, Event, ImapError, Result, Session, Untagged};
 
 /// How often a wait looks at its interrupt check and deadline.
-const POLL: Duration = Duration::from_millis(200);
+pub const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// Why [`Session::idle_wait`] returned. In every case the IDLE command has
 /// been ended and the session is ready for the next command.
@@ -79,7 +79,7 @@ impl Session {
             if now >= deadline {
                 break IdleEvent::TimedOut;
             }
-            let ready = self.conn.wait_readable(POLL.min(deadline - now));
+            let ready = self.conn.wait_readable(IDLE_POLL.min(deadline - now));
             if !self.map_lost(ready)? {
                 continue;
             }

@@ -36,7 +36,7 @@ mod uid_set;
 
 pub use command::{format_internal_date, quote};
 pub use condstore::FolderChanges;
-pub use idle::IdleEvent;
+pub use idle::{IdleEvent, IDLE_POLL};
 pub use listing::{Listing, SUBSCRIBED};
 pub use message_id::extract_message_id;
 pub use namespace::{Namespace, Namespaces};
@@ -44,8 +44,8 @@ pub use quota::QuotaUsage;
 pub use session::Session;
 pub use store::{AppendUid, Expunged};
 pub use types::{
-    ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo, MailboxStatus,
-    Result,
+    AlertLog, ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo,
+    MailboxStatus, Result,
 };
 pub use uid_set::UidSet;
 

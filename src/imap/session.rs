@@ -37,7 +37,8 @@ pub struct Session {
     skipped: u64,
     last_skipped: Option<String>,
     pub(super) bye: Option<String>,
-    pub(super) alerts: Vec<String>,
+    alerts: Vec<String>,
+    alert_log: Option<super::AlertLog>,
     pub(super) trace: bool,
     /// An `ENABLE ...` to send with the next command: see
     /// [`Session::enable_with_next_command`].
@@ -61,6 +62,7 @@ impl Session {
             last_skipped: None,
             bye: None,
             alerts: Vec::new(),
+            alert_log: opts.alerts.clone(),
             trace: opts.trace,
         };
         session.read_greeting()?;
@@ -104,6 +106,9 @@ impl Session {
                         self.set_caps(c);
                     }
                     let text = outcome.information.map(Cow::into_owned);
+                    if outcome.code == Some(ResponseCode::Alert) {
+                        self.note_alert(text.as_deref().unwrap_or(""));
+                    }
                     return match status {
                         Status::Ok => Ok(()),
                         Status::PreAuth => {
@@ -342,6 +347,22 @@ impl Session {
     /// clients to show these to the user.
     pub fn take_alerts(&mut self) -> Vec<String> {
         std::mem::take(&mut self.alerts)
+    }
+
+    /// Keeps an `[ALERT]` text, from any response, tagged or not: for
+    /// [`Session::take_alerts`] and the shared [`super::AlertLog`].
+    pub(super) fn note_alert(&mut self, text: &str) {
+        let text = text.trim();
+        if self.trace {
+            eprintln!("imap: server alert: {text}");
+        }
+        if text.is_empty() {
+            return;
+        }
+        if let Some(log) = &self.alert_log {
+            log.push(text.to_string());
+        }
+        self.alerts.push(text.to_string());
     }
 
     pub(super) fn note_skipped(&mut self, frame: &Frame) {

@@ -66,6 +66,7 @@ fn serve(
         ca_file: None,
         timeout: Duration::from_secs(5),
         trace: false,
+        alerts: None,
     };
     (opts, handle)
 }
@@ -90,6 +91,46 @@ fn alert_during_select_and_unparseable_lines_keep_sync() {
     assert_eq!(s.skipped_responses(), 1);
     assert_eq!(s.take_alerts(), vec!["disk almost full".to_string()]);
     s.noop().unwrap();
+    drop(s);
+    server.join().unwrap();
+}
+
+#[test]
+fn alerts_in_the_greeting_tagged_and_untagged_responses_all_reach_the_shared_log() {
+    let (mut opts, server) = serve(
+        "* OK [ALERT] maintenance tonight\r\n",
+        vec![
+            (
+                "CAPABILITY",
+                b"* CAPABILITY IMAP4rev1\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "LOGIN",
+                b"TAG NO [ALERT] log in on the web to confirm your account\r\n".to_vec(),
+            ),
+            (
+                "LOGIN",
+                b"* OK [ALERT] mailbox 95% full\r\nTAG OK in\r\n".to_vec(),
+            ),
+            (
+                "CAPABILITY",
+                b"* CAPABILITY IMAP4rev1\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let log = AlertLog::default();
+    opts.alerts = Some(log.clone());
+    let mut s = Session::connect(&opts).unwrap();
+    assert!(matches!(s.login("u", "p"), Err(ImapError::Auth(_))));
+    s.login("u", "p").unwrap();
+    let expected = vec![
+        "maintenance tonight".to_string(),
+        "log in on the web to confirm your account".to_string(),
+        "mailbox 95% full".to_string(),
+    ];
+    assert_eq!(s.take_alerts(), expected);
+    assert_eq!(log.take(), expected);
+    assert!(log.take().is_empty(), "taken once");
     drop(s);
     server.join().unwrap();
 }
@@ -436,6 +477,7 @@ fn read_timeout_becomes_timeout() {
         ca_file: None,
         timeout: Duration::from_millis(200),
         trace: false,
+        alerts: None,
     };
     let err = Session::connect(&opts).err().unwrap();
     assert!(matches!(err, ImapError::Timeout(_)), "{err:?}");
@@ -454,6 +496,7 @@ fn connection_refused_is_connect_error() {
         ca_file: None,
         timeout: Duration::from_secs(2),
         trace: false,
+        alerts: None,
     };
     assert!(matches!(
         Session::connect(&opts),

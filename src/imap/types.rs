@@ -18,6 +18,25 @@ pub struct ConnectOptions {
     /// Print the protocol to stderr, credentials redacted and literal
     /// contents summarised.
     pub trace: bool,
+    /// Where the session also puts every `[ALERT]` text it receives, for
+    /// the command to show them (the sessions of one account share one).
+    pub alerts: Option<AlertLog>,
+}
+
+/// `[ALERT]` texts (RFC 3501 7.1: the client must show them to the user)
+/// collected from any number of sessions, on any thread, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub struct AlertLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl AlertLog {
+    pub fn push(&self, text: String) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+    }
+
+    /// The texts collected since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -494,7 +494,8 @@ fn check_base(base: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Syncs a file's data (File::sync_data); for batching durability.
+/// Syncs a file's data (File::sync_data, which resumes after EINTR as
+/// every std file call does); for batching durability.
 pub fn sync_file(f: &File) -> io::Result<()> {
     f.sync_data()
 }
@@ -505,11 +506,17 @@ pub fn sync_file(f: &File) -> io::Result<()> {
 pub fn sync_filesystem(path: &Path) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let dir = File::open(path).map_err(|e| with_path(e, "cannot open", path))?;
-    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(with_path(io::Error::last_os_error(), "cannot sync", path));
+    loop {
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        // Interrupted by a signal (or a stop and continue): sync again.
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(with_path(e, "cannot sync", path));
+        }
     }
-    Ok(())
 }
 
 /// Syncs a directory, making renames, links and unlinks in it durable.

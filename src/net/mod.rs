@@ -12,7 +12,7 @@ mod tls;
 mod transport;
 
 pub use deflate::DeflateStream;
-pub use tcp::{connect, io_error};
+pub use tcp::{connect, io_error, resume, Resuming};
 pub use tls::TlsStream;
 pub use transport::{Stream, Transport};
 

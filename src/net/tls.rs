@@ -23,10 +23,11 @@ use openssl::ssl::{
 use openssl::x509::verify::X509CheckFlags;
 use openssl::x509::X509VerifyResult;
 
+use super::tcp::Resuming;
 use super::{NetError, Result};
 
-/// A TLS-wrapped TCP stream.
-pub type TlsStream = SslStream<TcpStream>;
+/// A TLS-wrapped TCP stream; the TCP calls resume after `EINTR`.
+pub type TlsStream = SslStream<Resuming<TcpStream>>;
 
 /// Performs the client handshake with `host`, verifying its certificate
 /// chain against the system roots plus `ca_file`, and its name.
@@ -43,7 +44,7 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
             ssl.set_hostname(host).map_err(tls_error)?;
         }
     }
-    match ssl.connect(tcp) {
+    match ssl.connect(Resuming(tcp)) {
         Ok(stream) => Ok(stream),
         Err(HandshakeError::SetupFailure(e)) => Err(tls_error(e)),
         Err(HandshakeError::Failure(mid)) => {
@@ -60,6 +61,7 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
         // A blocking socket only reports WouldBlock when its read timeout fired.
         Err(HandshakeError::WouldBlock(mid)) => {
             let timeout = mid
+                .get_ref()
                 .get_ref()
                 .read_timeout()
                 .ok()

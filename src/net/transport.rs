@@ -9,14 +9,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::deflate::DeflateStream;
+use super::tcp::Resuming;
 use super::{io_error, tls, NetError, Result};
 
 /// Read buffer size; also bounds how much of a message body sits in memory.
 const READ_BUFFER: usize = 64 * 1024;
 
-/// A plain or TLS-wrapped TCP stream, possibly compressed.
+/// A plain or TLS-wrapped TCP stream, possibly compressed. The TCP calls
+/// resume after `EINTR` (see [`Resuming`]).
 pub enum Stream {
-    Plain(TcpStream),
+    Plain(Resuming<TcpStream>),
     Tls(Box<tls::TlsStream>),
     Deflate(Box<DeflateStream<Stream>>),
 }
@@ -51,8 +53,8 @@ impl Write for Stream {
 impl Stream {
     fn tcp(&self) -> &TcpStream {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => s.get_ref(),
+            Stream::Tls(s) => s.get_ref().get_ref(),
             Stream::Deflate(s) => s.get_ref().tcp(),
         }
     }
@@ -95,7 +97,7 @@ impl Transport {
         let stream = if tls {
             transport.wrap_tls(tcp)?
         } else {
-            Stream::Plain(tcp)
+            Stream::Plain(Resuming(tcp))
         };
         transport.reader = Some(BufReader::with_capacity(READ_BUFFER, stream));
         Ok(transport)
@@ -117,7 +119,7 @@ impl Transport {
             )));
         }
         let tcp = match reader.into_inner() {
-            Stream::Plain(tcp) => tcp,
+            Stream::Plain(tcp) => tcp.0,
             _ => return Err(NetError::Protocol("TLS is already active".into())),
         };
         let stream = self.wrap_tls(tcp)?;

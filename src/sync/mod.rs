@@ -48,6 +48,8 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
     /// `--allow-first-copy`: skip the first-copy guard.
     pub allow_first_copy: bool,
+    /// `--wait`: how long to wait for the account lock held by another run.
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 /// How one account's sync went.
@@ -194,7 +196,12 @@ pub fn sync_account(
     let _lock = if options.dry_run {
         None
     } else {
-        Some(AccountLock::acquire(&account.name, &account.lock_file())?)
+        Some(AccountLock::acquire_within(
+            &account.name,
+            &account.lock_file(),
+            options.lock_wait,
+            || reporter.info(format!("{}: waiting for another imapdir run", account.name)),
+        )?)
     };
     // Log in while the state is opened and checked and the Maildir is
     // listed: on a run with little to do, these are most of the time.

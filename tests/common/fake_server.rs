@@ -1,10 +1,11 @@
 //! A tiny scripted IMAP server for what a real Dovecot will not do: list
-//! hostile folder names, or answer a FETCH with an unparsable response.
+//! hostile folder names, answer a FETCH with an unparsable response, or
+//! send `[ALERT]`s.
 //! One message per non-empty folder; plaintext, any login accepted.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -18,11 +19,16 @@ pub struct FakeScript {
     pub with_message: Vec<String>,
     /// Folder whose FETCH answers are garbage.
     pub broken: Option<String>,
+    /// Sent as `* OK [ALERT] <text>` at every login and SELECT.
+    pub alert: Option<String>,
+    /// Every login is refused with `NO [ALERT] <text>`.
+    pub refuse_login: Option<String>,
 }
 
 pub struct FakeServer {
     port: u16,
     stop: Arc<AtomicBool>,
+    logins: Arc<AtomicUsize>,
 }
 
 /// The one message of a non-empty folder.
@@ -41,25 +47,33 @@ impl FakeServer {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
+        let logins = Arc::new(AtomicUsize::new(0));
+        let logins2 = logins.clone();
         thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((s, _)) => {
                         s.set_nonblocking(false).unwrap();
                         let script = script.clone();
+                        let logins = logins2.clone();
                         thread::spawn(move || {
-                            let _ = serve(s, &script);
+                            let _ = serve(s, &script, &logins);
                         });
                     }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        FakeServer { port, stop }
+        FakeServer { port, stop, logins }
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Logins so far, refused ones included.
+    pub fn logins(&self) -> usize {
+        self.logins.load(Ordering::SeqCst)
     }
 }
 
@@ -73,7 +87,7 @@ fn unquote(arg: &str) -> String {
     arg.trim().trim_matches('"').to_string()
 }
 
-fn serve(stream: TcpStream, script: &FakeScript) -> std::io::Result<()> {
+fn serve(stream: TcpStream, script: &FakeScript, logins: &AtomicUsize) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut w = stream;
@@ -91,6 +105,16 @@ fn serve(stream: TcpStream, script: &FakeScript) -> std::io::Result<()> {
         let mut out: Vec<u8> = Vec::new();
         match cmd.as_str() {
             "CAPABILITY" => out.extend(b"* CAPABILITY IMAP4rev1 UIDPLUS AUTH=PLAIN\r\n"),
+            "LOGIN" | "AUTHENTICATE" => {
+                logins.fetch_add(1, Ordering::SeqCst);
+                if let Some(text) = &script.refuse_login {
+                    w.write_all(format!("{tag} NO [ALERT] {text}\r\n").as_bytes())?;
+                    continue;
+                }
+                if let Some(text) = &script.alert {
+                    out.extend(format!("* OK [ALERT] {text}\r\n").as_bytes());
+                }
+            }
             "LIST" => {
                 for name in &script.list_names {
                     out.extend(b"* LIST (\\HasNoChildren) \"/\" ");
@@ -100,6 +124,9 @@ fn serve(stream: TcpStream, script: &FakeScript) -> std::io::Result<()> {
             }
             "SELECT" | "EXAMINE" => {
                 selected = unquote(args);
+                if let Some(text) = &script.alert {
+                    out.extend(format!("* OK [ALERT] {text}\r\n").as_bytes());
+                }
                 let n = usize::from(script.with_message.contains(&selected));
                 out.extend(
                     format!(

@@ -16,6 +16,7 @@ mod maildir;
 mod oauth2;
 mod runner;
 mod scenarios;
+mod stopper;
 
 pub mod fake_server;
 pub mod peer_configs;
@@ -25,5 +26,6 @@ pub mod proxy;
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
 pub use {
-    corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*, runner::*, scenarios::*,
+    corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*, runner::*,
+    scenarios::*, stopper::*,
 };

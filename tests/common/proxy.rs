@@ -27,6 +27,8 @@ pub enum Action {
     Stall,
     /// Send `* BYE` to the client, then close both sockets.
     Bye,
+    /// Nothing: the pattern is only noted (see [`FaultProxy::fired`]).
+    Note,
 }
 
 /// Fires `action` once `pattern` has been seen flowing in `dir`, after
@@ -57,6 +59,8 @@ struct Shared {
     fired: bool,
     /// Every socket opened, closed when the proxy is dropped.
     streams: Vec<TcpStream>,
+    /// Every connection so far.
+    conns: Vec<Arc<Conn>>,
 }
 
 /// A running proxy on 127.0.0.1; dropping it stops it and closes every
@@ -109,6 +113,15 @@ impl FaultProxy {
     pub fn fired(&self) -> bool {
         self.shared.lock().unwrap().fired
     }
+
+    /// Stops forwarding on every connection open now, keeping the sockets
+    /// open: both ends are left waiting, as after a server or a NAT
+    /// forgot a connection without a word. Later connections pass.
+    pub fn stall_all(&self) {
+        for conn in &self.shared.lock().unwrap().conns {
+            conn.stalled.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Drop for FaultProxy {
@@ -145,6 +158,7 @@ fn accept_loop(
                     let mut s = shared.lock().unwrap();
                     s.streams.push(client.try_clone().unwrap());
                     s.streams.push(server.try_clone().unwrap());
+                    s.conns.push(conn.clone());
                 }
                 for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                     let (from, to) = match dir {
@@ -240,6 +254,9 @@ fn pump(
                 }
             }
         }
+        if let Some((_, Action::Note)) = countdown {
+            countdown = None;
+        }
         if let Some((left, action)) = countdown {
             let now = left.min(chunk.len());
             if to.write_all(&chunk[..now]).is_err() {
@@ -270,6 +287,7 @@ fn fire(action: Action, conn: &Conn, to: &mut TcpStream, stop: &AtomicBool) {
             let _ = client.flush();
             conn.close();
         }
+        Action::Note => {}
         Action::Stall => {
             conn.stalled.store(true, Ordering::SeqCst);
             while !stop.load(Ordering::SeqCst) {

@@ -30,6 +30,9 @@ pub struct AccountConfig {
     /// A secret line used instead of `password_file` (e.g. an
     /// `oauth2_token_command = "..."`).
     pub password_source: Option<String>,
+    /// When set, `password_command` instead of `password_file` (the
+    /// password file is still written, for the command to read).
+    pub password_command: Option<String>,
     pub allow_plaintext: bool,
     pub jobs: Option<u32>,
     pub maildir: PathBuf,
@@ -98,6 +101,7 @@ impl Imapdir {
             user: USER.into(),
             password: PASSWORD.into(),
             password_source: None,
+            password_command: None,
             allow_plaintext: false,
             // CI runs the suite twice: with the default (4) and with
             // IMAPDIR_TEST_JOBS=1, so both the parallel and the serial
@@ -138,6 +142,7 @@ impl Imapdir {
             user: USER.into(),
             password: PASSWORD.into(),
             password_source: None,
+            password_command: None,
             allow_plaintext: true,
             jobs: None,
             maildir: tmp.path().join("Mail"),
@@ -203,9 +208,10 @@ impl Imapdir {
         if let Some(ca) = &a.ca_file {
             toml.push_str(&format!("ca_file = {}\n", toml_path(ca)));
         }
-        let secret = match &a.password_source {
-            Some(line) => line.clone(),
-            None => format!("password_file = {}", toml_path(&self.password_file())),
+        let secret = match (&a.password_source, &a.password_command) {
+            (Some(line), _) => line.clone(),
+            (None, Some(command)) => format!("password_command = {}", toml_str(command)),
+            (None, None) => format!("password_file = {}", toml_path(&self.password_file())),
         };
         toml.push_str(&format!(
             "user = {}\n{secret}\nmaildir = {}\nstate_file = {}\n",
@@ -280,6 +286,48 @@ impl Imapdir {
             .stderr(err)
             .spawn()
             .expect("spawn imapdir")
+    }
+}
+
+impl Imapdir {
+    /// Runs `imapdir ARGS...` to completion while `alongside` (given the
+    /// child's pid, started once the child is) does something to it; the
+    /// value `alongside` returned is handed back after the run ended.
+    pub fn run_alongside<G>(
+        &mut self,
+        args: &[&str],
+        alongside: impl FnOnce(u32) -> G,
+    ) -> (RunResult, G) {
+        let mut child = self.spawn(args);
+        let n = self.spawned;
+        let guard = alongside(child.id());
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let read = |ext: &str| {
+            lossy(&fs::read(self.dir().join(format!("spawn-{n}.{ext}"))).unwrap_or_default())
+        };
+        let result = RunResult {
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: read("out"),
+            stderr: read("err"),
+        };
+        assert!(
+            status.is_some(),
+            "imapdir {args:?} still running after {RUN_TIMEOUT:?}\n--- stdout\n{}\n--- stderr\n{}",
+            result.stdout,
+            result.stderr
+        );
+        (result, guard)
     }
 }
 
