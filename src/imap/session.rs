@@ -196,14 +196,7 @@ impl Session {
             self.write(format!("{answer}\r\n").as_bytes(), Some("<redacted>"))?;
             self.flush()?;
         };
-        if !done.is_ok() {
-            return Err(ImapError::Auth(done.text));
-        }
-        self.authenticated = true;
-        if !self.caps_seen {
-            self.capability()?;
-        }
-        Ok(())
+        self.logged_in(done)
     }
 
     /// The LOGIN command, for a server that offers no SASL mechanism for a
@@ -225,6 +218,12 @@ impl Session {
             ],
             &mut ignore_untagged(),
         )?;
+        self.logged_in(done)
+    }
+
+    /// After a login's tagged answer: authenticated, with the capabilities
+    /// the server has now (asked for if the answer did not carry them).
+    fn logged_in(&mut self, done: super::response::Done) -> Result<()> {
         if !done.is_ok() {
             return Err(ImapError::Auth(done.text));
         }

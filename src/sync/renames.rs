@@ -47,6 +47,28 @@ pub struct FolderRename {
 }
 
 impl FolderRename {
+    fn new(
+        row: &FolderState,
+        from_local_name: &[String],
+        from_path: &std::path::Path,
+        display_from: &str,
+        to: &FolderJob,
+        on_server: bool,
+    ) -> FolderRename {
+        FolderRename {
+            folder_id: row.id,
+            from: row.name.clone(),
+            to: to.remote_name.clone(),
+            from_local_name: from_local_name.to_vec(),
+            to_local_name: to.local_name.clone(),
+            from_path: from_path.to_path_buf(),
+            to_path: to.local_path.clone(),
+            on_server,
+            display_from: display_from.to_string(),
+            display_to: to.display_name.clone(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         if self.on_server {
             format!(
@@ -133,19 +155,12 @@ fn server_renames(
             .filter(|j| validity[j.remote_name.as_str()] == Some(row.uidvalidity))
             .collect();
         if let [job] = same.as_slice() {
-            matches.push((gone, row, job));
+            matches.push((gone, *row, **job));
         }
     }
-    // The only match both ways.
-    let mut targets: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, job) in &matches {
-        *targets.entry(job.remote_name.as_str()).or_default() += 1;
-    }
+    let matches = only_matches(matches);
     let mut found = Vec::new();
     for (gone, row, job) in matches {
-        if targets[job.remote_name.as_str()] != 1 {
-            continue;
-        }
         // A run cut short after the directory moved left the files there.
         let files = if gone.on_disk {
             &gone.local_path
@@ -155,18 +170,14 @@ fn server_renames(
         if !same_messages(session, state, row, files, &job.remote_name)? {
             continue;
         }
-        found.push(FolderRename {
-            folder_id: row.id,
-            from: row.name.clone(),
-            to: job.remote_name.clone(),
-            from_local_name: gone.local_name.clone(),
-            to_local_name: job.local_name.clone(),
-            from_path: gone.local_path.clone(),
-            to_path: job.local_path.clone(),
-            on_server: true,
-            display_from: gone.display_name.clone(),
-            display_to: job.display_name.clone(),
-        });
+        found.push(FolderRename::new(
+            row,
+            &gone.local_name,
+            &gone.local_path,
+            &gone.display_name,
+            job,
+            true,
+        ));
     }
     found.extend(renames_with_new_uidvalidity(
         session,
@@ -241,24 +252,18 @@ fn renames_with_new_uidvalidity(
             matches.push((*g, *row, *job));
         }
     }
-    let mut targets: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, job) in &matches {
-        *targets.entry(job.remote_name.as_str()).or_default() += 1;
-    }
+    let matches = only_matches(matches);
     Ok(matches
         .into_iter()
-        .filter(|(_, _, job)| targets[job.remote_name.as_str()] == 1)
-        .map(|(gone, row, job)| FolderRename {
-            folder_id: row.id,
-            from: row.name.clone(),
-            to: job.remote_name.clone(),
-            from_local_name: gone.local_name.clone(),
-            to_local_name: job.local_name.clone(),
-            from_path: gone.local_path.clone(),
-            to_path: job.local_path.clone(),
-            on_server: true,
-            display_from: gone.display_name.clone(),
-            display_to: job.display_name.clone(),
+        .map(|(gone, row, job)| {
+            FolderRename::new(
+                row,
+                &gone.local_name,
+                &gone.local_path,
+                &gone.display_name,
+                job,
+                true,
+            )
         })
         .collect())
 }
@@ -282,6 +287,26 @@ fn sampled_message_ids(
         }
     }
     Ok(ids)
+}
+
+/// The matches whose target no other match claims too: a rename must be
+/// the only candidate both ways.
+fn only_matches<'a, G>(
+    matches: Vec<(G, &'a FolderState, &'a FolderJob)>,
+) -> Vec<(G, &'a FolderState, &'a FolderJob)> {
+    let mut claims: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, job) in &matches {
+        *claims.entry(job.remote_name.as_str()).or_default() += 1;
+    }
+    let unique: BTreeSet<String> = claims
+        .into_iter()
+        .filter(|(_, n)| *n == 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    matches
+        .into_iter()
+        .filter(|(_, _, job)| unique.contains(&job.remote_name))
+        .collect()
 }
 
 /// Whether the server folder `name` holds the messages recorded for `row`
@@ -383,27 +408,21 @@ fn local_renames(
             })
             .collect();
         if let [target] = holding.as_slice() {
-            matches.push((gone, row, *target));
+            matches.push((*gone, *row, **target));
         }
     }
-    let mut targets: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, _, job) in &matches {
-        *targets.entry(job.remote_name.as_str()).or_default() += 1;
-    }
+    let matches = only_matches(matches);
     Ok(matches
         .into_iter()
-        .filter(|(_, _, job)| targets[job.remote_name.as_str()] == 1)
-        .map(|(gone, row, job)| FolderRename {
-            folder_id: row.id,
-            from: row.name.clone(),
-            to: job.remote_name.clone(),
-            from_local_name: gone.local_name.clone(),
-            to_local_name: job.local_name.clone(),
-            from_path: gone.local_path.clone(),
-            to_path: job.local_path.clone(),
-            on_server: false,
-            display_from: gone.display_name.clone(),
-            display_to: job.display_name.clone(),
+        .map(|(gone, row, job)| {
+            FolderRename::new(
+                row,
+                &gone.local_name,
+                &gone.local_path,
+                &gone.display_name,
+                job,
+                false,
+            )
         })
         .collect())
 }
