@@ -61,6 +61,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Let the next sync make a change a guard refused in these folders (a mass
+    /// deletion, a first sync copying most of both sides, folder deletions),
+    /// exactly that change; without folders, list what was refused
+    Approve {
+        /// Account name
+        account: String,
+        /// Folders as the refusal names them
+        folders: Vec<String>,
+    },
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/
@@ -135,14 +144,17 @@ pub struct SyncArgs {
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: Option<u16>,
 
-    /// Let this run delete more than the account's max_delete_share of a folder
-    /// (default half) on either side
+    /// Let this run delete more of a folder than the guard allows (on the server
+    /// max_server_delete_share, default half; locally max_local_delete_share,
+    /// default 0.9), in every folder it syncs; `imapdir approve` lets through
+    /// one folder's refused change only
     #[arg(long)]
     pub allow_mass_delete: bool,
 
     /// Let a folder's first sync copy both sides to each other even when few
     /// of their messages pair up (a Maildir from another tool that is not
-    /// recognised would end up twice on both sides)
+    /// recognised would end up twice on both sides), in every folder it syncs;
+    /// `imapdir approve` lets one folder's through
     #[arg(long)]
     pub allow_first_copy: bool,
 

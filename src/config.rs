@@ -13,7 +13,9 @@ use serde::Deserialize;
 use crate::auth::sasl::Credential;
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
-use crate::model::{AuthMethod, CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
+use crate::model::{
+    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalNames, TlsMode,
+};
 use crate::providers;
 
 /// A config the user must fix; maps to exit code 2.
@@ -54,6 +56,8 @@ struct RawAccount {
     timeout: Option<u64>,
     compress: Option<String>,
     max_delete_share: Option<f64>,
+    max_server_delete_share: Option<f64>,
+    max_local_delete_share: Option<f64>,
     pre_sync_command: Option<String>,
     post_sync_command: Option<String>,
     interval: Option<u64>,
@@ -104,9 +108,9 @@ pub struct Account {
     pub jobs_setting: Option<usize>,
     pub timeout: Duration,
     pub compress: CompressMode,
-    /// Largest share of a folder (0 to 1) one run may delete on either side
-    /// without `--allow-mass-delete`.
-    pub max_delete_share: f64,
+    /// Largest share of a folder (0 to 1) one run may delete on each side
+    /// before the mass-deletion guard asks for a confirmation.
+    pub delete_limits: DeleteLimits,
     /// Run through `sh -c` before connecting; failing skips the account.
     pub pre_sync_command: Option<String>,
     /// Run through `sh -c` after the sync, with the counts in its environment.
@@ -248,9 +252,41 @@ impl Config {
 /// Folders synced at once when the config does not say.
 pub const DEFAULT_JOBS: usize = 4;
 
-/// `max_delete_share`'s default: deleting more than half of a folder in
-/// one run is suspicious.
-pub const DEFAULT_MAX_DELETE_SHARE: f64 = 0.5;
+/// The guard's limits: `max_delete_share` sets both sides (as it did before
+/// the sides had limits of their own), each side's key overrides it.
+fn delete_limits(
+    both: Option<f64>,
+    server: Option<f64>,
+    local: Option<f64>,
+) -> Result<DeleteLimits, ConfigError> {
+    let defaults = DeleteLimits::default();
+    let share = |key: &str, value: Option<f64>, default: f64| match value.or(both) {
+        Some(v) if !(0.0..=1.0).contains(&v) => Err(config_error(format!(
+            "{key} must be between 0 and 1 (a share of the folder, e.g. 0.5)"
+        ))),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    };
+    let key = |side: &'static str, value: Option<f64>| {
+        if value.is_none() && both.is_some() {
+            "max_delete_share"
+        } else {
+            side
+        }
+    };
+    Ok(DeleteLimits {
+        server_share: share(
+            key("max_server_delete_share", server),
+            server,
+            defaults.server_share,
+        )?,
+        local_share: share(
+            key("max_local_delete_share", local),
+            local,
+            defaults.local_share,
+        )?,
+    })
+}
 
 impl Account {
     /// How many folders to sync at once: the configured `jobs`, else
@@ -385,12 +421,11 @@ impl Account {
                 )))
             }
         };
-        let max_delete_share = raw.max_delete_share.unwrap_or(DEFAULT_MAX_DELETE_SHARE);
-        if !(0.0..=1.0).contains(&max_delete_share) {
-            return Err(config_error(
-                "max_delete_share must be between 0 and 1 (a share of the folder, e.g. 0.5)",
-            ));
-        }
+        let delete_limits = delete_limits(
+            raw.max_delete_share,
+            raw.max_server_delete_share,
+            raw.max_local_delete_share,
+        )?;
         let interval = raw.interval.unwrap_or(900);
         if interval == 0 {
             return Err(config_error("interval must be at least 1 second"));
@@ -463,7 +498,7 @@ impl Account {
             jobs_setting,
             timeout: Duration::from_secs(timeout),
             compress,
-            max_delete_share,
+            delete_limits,
             pre_sync_command: raw.pre_sync_command,
             post_sync_command: raw.post_sync_command,
             interval: Duration::from_secs(interval),
@@ -664,7 +699,7 @@ maildir = "~/Mail/personal"
         );
         assert_eq!(a.timeout, Duration::from_secs(60));
         assert_eq!(a.compress, CompressMode::Auto);
-        assert_eq!(a.max_delete_share, 0.5);
+        assert_eq!(a.delete_limits, DeleteLimits::default());
         assert_eq!(a.interval, Duration::from_secs(900));
         assert_eq!(a.watch_folders, vec!["INBOX".to_string()]);
         assert_eq!(a.password, PasswordSource::Command("pass show mail".into()));
@@ -721,11 +756,18 @@ maildir = "~/Mail/personal"
         )
         .unwrap_err();
         assert!(err.0.contains("max_delete_share"), "{err}");
-        let ok = MINIMAL.replace("host =", "max_delete_share = 0.2\nhost =");
-        assert_eq!(
-            Config::parse(&ok, &env()).unwrap().accounts[0].max_delete_share,
-            0.2
-        );
+        let limits = |keys: &str| {
+            let text = MINIMAL.replace("host =", &format!("{keys}\nhost ="));
+            Config::parse(&text, &env()).map(|c| c.accounts[0].delete_limits)
+        };
+        let both = limits("max_delete_share = 0.2").unwrap();
+        assert_eq!((both.server_share, both.local_share), (0.2, 0.2));
+        let sides = limits("max_delete_share = 0.2\nmax_local_delete_share = 1.0").unwrap();
+        assert_eq!((sides.server_share, sides.local_share), (0.2, 1.0));
+        let server = limits("max_server_delete_share = 0.3").unwrap();
+        assert_eq!((server.server_share, server.local_share), (0.3, 0.9));
+        let err = limits("max_local_delete_share = -1").unwrap_err();
+        assert!(err.0.contains("max_local_delete_share"), "{err}");
         assert!(Config::parse("", &env())
             .unwrap_err()
             .0

@@ -636,7 +636,7 @@ fn unrelated_local_messages(root: &Path, count: usize) {
 }
 
 #[test]
-fn first_copy_guard_refuses_two_unrelated_sides_until_allowed() {
+fn first_copy_guard_refuses_two_unrelated_sides_until_approved() {
     let dovecot = Dovecot::start();
     let mut client = dovecot.client();
     append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
@@ -648,21 +648,34 @@ fn first_copy_guard_refuses_two_unrelated_sides_until_allowed() {
     let r = imapdir.run(&["sync"]);
     r.expect_code(1);
     let output = r.all_output();
-    assert!(output.contains("--allow-first-copy"), "{output}");
+    assert!(output.contains("`imapdir approve test INBOX`"), "{output}");
     assert!(output.contains("30 of 30"), "{output}");
     assert!(output.contains("only 0 pair up"), "{output}");
     assert_eq!(tree_listing(imapdir.maildir()), tree_before, "nothing here");
     assert!(client.snapshot() == server_before, "nothing on the server");
 
-    imapdir
-        .run(&["sync", "--allow-first-copy"])
-        .expect_success();
+    imapdir.run_suggested(&output).expect_success();
+    imapdir.sync_ok();
     assert_eq!(client.fetch_all("INBOX").len(), 60);
     assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 60);
     assert_eq!(
         server_view(&mut client, "INBOX"),
         local_view(imapdir.maildir(), "INBOX")
     );
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn allow_first_copy_merges_two_unrelated_sides_for_one_run() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    append_many(&mut client, "INBOX", &(0..30).collect::<Vec<_>>());
+    let imapdir = Imapdir::new(&dovecot);
+    unrelated_local_messages(imapdir.maildir(), 30);
+    imapdir
+        .run(&["sync", "--allow-first-copy"])
+        .expect_success();
+    assert_eq!(client.fetch_all("INBOX").len(), 60);
     assert_noop_sync(&imapdir, &mut client);
 }
 

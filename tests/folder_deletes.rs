@@ -149,7 +149,7 @@ fn to_local_moves_a_clean_folder_to_the_trash_and_keeps_one_that_changed() {
 }
 
 #[test]
-fn many_folder_deletions_in_one_run_delete_none_until_allowed() {
+fn many_folder_deletions_in_one_run_delete_none_until_approved() {
     let (_dovecot, mut client, imapdir) = seeded("both");
     let root = imapdir.maildir().to_path_buf();
     for folder in ["Old", "Older", "Keep"] {
@@ -157,18 +157,29 @@ fn many_folder_deletions_in_one_run_delete_none_until_allowed() {
     }
     let out = imapdir.run(&["sync"]);
     out.expect_code(1);
-    assert!(out.stderr.contains("--allow-mass-delete"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refusing to delete 3 of")
+            && out.stderr.contains("`imapdir approve test Keep Old Older`"),
+        "{}",
+        out.stderr
+    );
     for folder in ["Old", "Older", "Keep"] {
         assert_eq!(client.fetch_all(folder).len(), 2, "{folder} kept");
     }
-    imapdir
-        .run(&["sync", "--allow-mass-delete"])
-        .expect_success();
+    imapdir.run_suggested(&out.stderr).expect_success();
+    imapdir.sync_ok();
     let names = client.list();
     for folder in ["Old", "Older", "Keep"] {
         assert!(!names.contains(&folder.to_string()), "{names:?}");
     }
     assert!(names.contains(&"INBOX".to_string()));
+    // Used up with the folders.
+    let waiting = imapdir.run(&["approve", "test"]);
+    assert!(
+        waiting.stdout.contains("no change is waiting"),
+        "{}",
+        waiting.stdout
+    );
 
     // INBOX is never deleted, whatever the mode.
     fs::remove_dir_all(root.join("INBOX")).unwrap();

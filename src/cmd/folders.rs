@@ -288,14 +288,8 @@ fn plan_account(
     let stored = state.folders()?;
     let list = planned_folders(account, listing, &stored);
     let renames = crate::sync::renames::find(session, &state, &stored, &list, listing)?;
-    let mut deletions = crate::sync::folder_deletes::find(
-        session,
-        &state,
-        &stored,
-        &list,
-        account.folder_deletes,
-        false,
-    )?;
+    let mut deletions =
+        crate::sync::folder_deletes::find(session, &state, &stored, &list, account, false, true)?;
     deletions
         .delete
         .retain(|d| !renames.iter().any(|r| r.from == d.remote_name));

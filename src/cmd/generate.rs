@@ -181,9 +181,25 @@ const KEYS: &[Key] = &[
     Key {
         name: "max_delete_share",
         value: "SHARE",
-        text: "The largest share of a folder (0 to 1) one run may delete on either side. \
-               A run that would delete more, and more than 5 messages, skips the folder \
-               with an error unless sync --allow-mass-delete is given. Default: 0.5.",
+        text: "Sets both max_server_delete_share and max_local_delete_share (0 to 1); each \
+               of those keys overrides it for its side.",
+    },
+    Key {
+        name: "max_server_delete_share",
+        value: "SHARE",
+        text: "The largest share of a folder's server messages (0 to 1) one run may expunge \
+               because their files went away. A run that would expunge more, and more than \
+               5 messages, skips the folder with an error that names the command approving \
+               exactly that change (imapdir approve ACCOUNT FOLDER). Trash and Junk folders \
+               are exempt. Default: 0.5.",
+    },
+    Key {
+        name: "max_local_delete_share",
+        value: "SHARE",
+        text: "The largest share of a folder's local files (0 to 1) one run may remove \
+               because the server expunged them; over it, and over 5 files, the folder waits \
+               for imapdir approve. Default: 0.9, so a clean-up on the webmail goes through \
+               and an emptied server folder does not.",
     },
     Key {
         name: "pre_sync_command",

@@ -14,4 +14,6 @@ mod settings;
 pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
-pub use settings::{AuthMethod, CompressMode, FolderDeletes, Layout, LocalNames, TlsMode};
+pub use settings::{
+    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalNames, TlsMode,
+};

@@ -114,3 +114,26 @@ pub enum AuthMethod {
     XOAuth2,
     OAuthBearer,
 }
+
+/// How much of a folder one run may delete on each side before the
+/// mass-deletion guard asks for a confirmation (shares from 0 to 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeleteLimits {
+    /// Messages expunged on the server because their files went away.
+    /// Irreversible, so strict by default.
+    pub server_share: f64,
+    /// Local files removed because the server expunged them. Clean-ups on
+    /// the webmail are common and the server decided them, so this trips
+    /// only when a folder is emptied or nearly: the shape of a server that
+    /// lost a mailbox.
+    pub local_share: f64,
+}
+
+impl Default for DeleteLimits {
+    fn default() -> DeleteLimits {
+        DeleteLimits {
+            server_share: 0.5,
+            local_share: 0.9,
+        }
+    }
+}

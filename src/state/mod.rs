@@ -18,6 +18,7 @@ mod folders;
 mod intents;
 mod offlineimap;
 mod pairs;
+mod refusals;
 mod results;
 mod settings;
 mod support;
@@ -25,13 +26,14 @@ mod support;
 mod tests;
 
 pub use offlineimap::offlineimap_status;
+pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};
 
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -73,6 +75,16 @@ CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE refusals (
+    folder   TEXT NOT NULL,
+    guard    TEXT NOT NULL,
+    display  TEXT NOT NULL,
+    change   TEXT NOT NULL,
+    summary  TEXT NOT NULL,
+    refused  INTEGER NOT NULL,
+    approved INTEGER,
+    PRIMARY KEY (folder, guard)
+);
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -95,6 +107,18 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE settings (
          key   TEXT PRIMARY KEY,
          value TEXT NOT NULL
+     );",
+    // 3 -> 4: the changes a guard refused, and which of them a person
+    // approved, so one confirmation lets exactly that change through.
+    "CREATE TABLE refusals (
+         folder   TEXT NOT NULL,
+         guard    TEXT NOT NULL,
+         display  TEXT NOT NULL,
+         change   TEXT NOT NULL,
+         summary  TEXT NOT NULL,
+         refused  INTEGER NOT NULL,
+         approved INTEGER,
+         PRIMARY KEY (folder, guard)
      );",
 ];
 

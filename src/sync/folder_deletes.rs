@@ -2,16 +2,18 @@
 //! `propagate_folder_deletes`). Leaving is not deleting: a folder is
 //! deleted on the other side only if nothing there is unsynced (no message
 //! the state has not seen, no flag changed since the last sync), never
-//! INBOX, and never more than a few folders in one run without
-//! `--allow-mass-delete`. A local folder goes to a trash directory in the
-//! Maildir, not to `rm -rf`; it is removed from there after
-//! `deleted_folder_days`.
+//! INBOX, and never more than a few folders in one run without a person's
+//! approval (`imapdir approve`, or `--allow-mass-delete` for one run). A
+//! local folder goes to a trash directory in the Maildir, not to `rm -rf`;
+//! it is removed from there after `deleted_folder_days`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::approval::{self, Change, Objection};
+use crate::config::Account;
 use crate::folders::FolderList;
 use crate::imap::{Session, UidSet};
 use crate::maildir::{trash_folder, Maildir};
@@ -71,9 +73,11 @@ pub fn find(
     state: &StateDb,
     stored: &[FolderState],
     list: &FolderList,
-    mode: FolderDeletes,
+    account: &Account,
     allow_mass_delete: bool,
+    dry_run: bool,
 ) -> anyhow::Result<FolderDeletions> {
+    let mode = account.folder_deletes;
     let mut out = FolderDeletions::default();
     if mode == FolderDeletes::None {
         return Ok(out);
@@ -138,26 +142,73 @@ pub fn find(
             )),
         }
     }
-    let count = out.delete.len();
-    if !allow_mass_delete && is_mass_folder_deletion(count, stored.len()) {
-        let names: Vec<String> = out.delete.iter().map(|d| d.display_name.clone()).collect();
-        for deletion in std::mem::take(&mut out.delete) {
-            out.kept.push((
-                deletion.display_name,
-                format!(
-                    "refusing to delete {count} of {} folders in one run ({}); nothing was \
-                     deleted. If that is really wanted, run again with {}",
-                    stored.len(),
-                    names.join(", "),
-                    super::guard::OVERRIDE_FLAG
-                ),
-            ));
-        }
+    if !allow_mass_delete {
+        refuse_mass_deletion(state, &account.name, stored.len(), &mut out, dry_run)?;
     }
     // Children before their parents, so a parent never goes with them.
     out.delete
         .sort_by_key(|d| std::cmp::Reverse(d.display_name.matches('/').count()));
     Ok(out)
+}
+
+impl FolderDeletion {
+    fn objection(&self) -> Objection {
+        Objection {
+            folder: self.remote_name.clone(),
+            display: self.display_name.clone(),
+            change: Change::FolderDelete {
+                on_server: self.on_server,
+            },
+            summary: self.describe(),
+            consequence: "deletes exactly these folders".into(),
+        }
+    }
+}
+
+/// Keeps back the deletions no one approved when there are too many of
+/// them: each is recorded for `imapdir approve`, and fails with the command
+/// that approves them all.
+fn refuse_mass_deletion(
+    state: &StateDb,
+    account: &str,
+    total: usize,
+    out: &mut FolderDeletions,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let mut unapproved = Vec::new();
+    for (i, deletion) in out.delete.iter().enumerate() {
+        if !approval::is_approved(state, &deletion.objection())? {
+            unapproved.push(i);
+        }
+    }
+    let count = unapproved.len();
+    if !is_mass_folder_deletion(count, total) {
+        return Ok(());
+    }
+    // From the back, so each index still points at its deletion.
+    let mut refused: Vec<FolderDeletion> = unapproved
+        .iter()
+        .rev()
+        .map(|&i| out.delete.remove(i))
+        .collect();
+    refused.reverse();
+    let names: Vec<&str> = refused.iter().map(|d| d.display_name.as_str()).collect();
+    let command = approval::approve_command(account, &names);
+    for deletion in &refused {
+        if !dry_run {
+            approval::record(state, &deletion.objection())?;
+        }
+        out.kept.push((
+            deletion.display_name.clone(),
+            format!(
+                "refusing to delete {count} of {total} folders in one run ({}); nothing was \
+                 deleted. If that is wanted, run `{command}`: the next sync then deletes \
+                 exactly these folders, and only those (a different change is refused again)",
+                names.join(", "),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// More than a few folders, and more than a tenth of the account.
@@ -245,6 +296,7 @@ pub fn apply(
             )?;
         }
         state.remove_folder(deletion.folder_id)?;
+        approval::done(state, &deletion.remote_name, "folder-delete")?;
         done.push(deletion.describe());
     }
     for id in &deletions.forget {

@@ -6,6 +6,7 @@
 //! network, which is not what a work-stealing CPU pool is for.
 
 pub mod apply;
+pub mod approval;
 pub mod content_hash;
 pub mod folder;
 pub mod folder_deletes;
@@ -322,8 +323,9 @@ pub fn sync_account(
         &state,
         &stored_folders,
         &list,
-        account.folder_deletes,
+        account,
         options.allow_mass_delete,
+        options.dry_run,
     )?;
     // Decided on here; neither is a folder to sync any more.
     list.jobs.retain(|j| {

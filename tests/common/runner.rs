@@ -269,6 +269,20 @@ impl Imapdir {
         run_to_completion(self.command_with_config(config, args), args)
     }
 
+    /// Runs the first command that `text` tells people to run (`` run
+    /// `imapdir ...` ``), word for word (shell quoting undone), with this
+    /// config.
+    pub fn run_suggested(&self, text: &str) -> RunResult {
+        let start = text
+            .find("run `imapdir ")
+            .unwrap_or_else(|| panic!("no run `imapdir ...` in: {text}"));
+        let rest = &text[start + "run `imapdir ".len()..];
+        let command = &rest[..rest.find('`').expect("the command's closing backtick")];
+        let words = shell_words(command);
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+
     /// Runs `sync` and panics unless it exits 0.
     pub fn sync_ok(&self) -> RunResult {
         let r = self.run(&["sync"]);
@@ -383,4 +397,43 @@ fn toml_str(s: &str) -> String {
 
 fn toml_path(p: &Path) -> String {
     toml_str(&p.to_string_lossy())
+}
+
+/// Splits a command as a POSIX shell would, for the quoting imapdir writes:
+/// plain words and single-quoted ones (`'\''` for a quote inside).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' if in_word => {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            ' ' => {}
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
 }

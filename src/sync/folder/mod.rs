@@ -29,7 +29,9 @@ use crate::state::{AppendIntent, FolderState, StateDb};
 
 use super::apply::Applier;
 use super::plan::{plan, Direction, Plan};
+use super::{approval, guard};
 use super::{LazySession, SyncOptions};
+use crate::config::Account;
 use crate::folders::FolderJob;
 use snapshot::is_unchanged;
 
@@ -179,6 +181,40 @@ impl Setup {
     }
 }
 
+/// Whether the plan's deletions may go on though the mass-deletion guard
+/// objects (approved with `imapdir approve`); `Ok(false)` when it does not
+/// object, an error when it refuses.
+fn mass_deletion_approved(
+    account: &Account,
+    db: &StateDb,
+    job: &FolderJob,
+    plan: &Plan,
+    sides: &snapshot::Sides,
+    options: &SyncOptions,
+) -> anyhow::Result<bool> {
+    match guard::check_deletions(
+        plan,
+        sides.remote_count,
+        sides.local_count,
+        account.delete_limits,
+        job.special_use.as_deref(),
+    ) {
+        Ok(()) => {
+            if !options.dry_run {
+                // A refusal that no longer applies approves nothing later.
+                approval::done(db, &job.remote_name, "mass-delete")?;
+            }
+            Ok(false)
+        }
+        Err(mass) => approval::settle(
+            db,
+            &account.name,
+            mass.objection(&job.remote_name, &job.display_name),
+            options.dry_run,
+        ),
+    }
+}
+
 /// Syncs one folder and returns what it did (or, in a dry run, would do).
 pub fn sync_folder(
     session: &mut LazySession<'_>,
@@ -190,7 +226,7 @@ pub fn sync_folder(
 ) -> anyhow::Result<FolderReport> {
     let job = &work.job;
     if !job.on_disk && job.in_state {
-        return Err(super::guard::missing_local_folder(&job.local_path));
+        return Err(guard::missing_local_folder(&job.local_path));
     }
     let setup = Setup::of(work);
     if !options.dry_run {
@@ -237,10 +273,11 @@ pub fn sync_folder(
         &sides.local,
         options.direction,
     );
-    if !options.allow_mass_delete {
-        let limit = session.account().max_delete_share;
-        super::guard::check_deletions(&plan, sides.remote_count, sides.local_count, limit)?;
-    }
+    let approved = if options.allow_mass_delete {
+        false
+    } else {
+        mass_deletion_approved(session.account(), db, job, &plan, &sides, options)?
+    };
     if options.dry_run {
         let mut planned = setup.describe(work);
         planned.extend(reconciled.described);
@@ -284,6 +321,9 @@ pub fn sync_folder(
             progress.finish("failed");
             return Err(e);
         }
+    }
+    if approved {
+        approval::done(db, &job.remote_name, "mass-delete")?;
     }
     progress.finish(if done.is_empty() {
         "up to date".to_string()

@@ -9,7 +9,7 @@ use crate::report::Reporter;
 use crate::state::{FolderState, StateDb};
 use anyhow::Context;
 
-use super::super::{guard, repair, LazySession, SyncOptions};
+use super::super::{approval, guard, repair, LazySession, SyncOptions};
 use super::snapshot::Sides;
 use super::FolderWork;
 
@@ -62,6 +62,7 @@ pub fn pairs(
             }
             _ => None,
         };
+        let mut approved_first_copy = false;
         let found = repair::pair_first_meeting(
             session.get()?,
             &work.maildir,
@@ -78,9 +79,14 @@ pub fn pairs(
             } else {
                 reporter.info(format!("{}: {described}", job.display_name));
             }
-            if !options.allow_first_copy {
-                let paired = found.by_records + found.by_content.len();
-                guard::check_first_copy(local.len(), remote.len(), paired)?;
+            let paired = found.by_records + found.by_content.len();
+            if let (false, Err(refused)) = (
+                options.allow_first_copy,
+                guard::check_first_copy(local.len(), remote.len(), paired),
+            ) {
+                let objection = refused.objection(&job.remote_name, &job.display_name);
+                let account = &session.account().name;
+                approved_first_copy = approval::settle(db, account, objection, options.dry_run)?;
             }
         } else {
             reconciled.described.push(format!(
@@ -98,6 +104,10 @@ pub fn pairs(
             pairs.sort_by_key(|p| p.uid);
             let uidvalidity = uidvalidity.context("the folder was not selected on the server")?;
             db.replace_pairs(f.id, uidvalidity, &pairs)?;
+            if approved_first_copy {
+                // The meeting is over: the approval has nothing left to let through.
+                approval::done(db, &job.remote_name, "first-copy")?;
+            }
             reconciled.pairs = pairs;
             reconciled.renamed_locally = true;
         }
