@@ -30,6 +30,7 @@ fn config_error(msg: impl Into<String>) -> ConfigError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    accounts_at_once: Option<usize>,
     #[serde(default)]
     accounts: BTreeMap<String, RawAccount>,
 }
@@ -55,6 +56,7 @@ struct RawAccount {
     jobs: Option<u16>,
     timeout: Option<u64>,
     compress: Option<String>,
+    max_connections: Option<u16>,
     max_delete_share: Option<f64>,
     max_server_delete_share: Option<f64>,
     max_local_delete_share: Option<f64>,
@@ -106,6 +108,10 @@ pub struct Account {
     pub state_file: PathBuf,
     /// `jobs` as configured; `None` for the default (see [`Account::jobs`]).
     pub jobs_setting: Option<usize>,
+    /// Most connections open at once to this account's host, by every
+    /// account on it that this process syncs (`max_connections`, else
+    /// the provider preset's); `None`: no limit but `jobs`.
+    pub max_connections: Option<usize>,
     pub timeout: Duration,
     pub compress: CompressMode,
     /// Largest share of a folder (0 to 1) one run may delete on each side
@@ -131,7 +137,13 @@ pub struct Account {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub accounts: Vec<Account>,
+    /// How many accounts `sync` runs at once.
+    pub accounts_at_once: usize,
 }
+
+/// `accounts_at_once`'s default: a few accounts overlap their logins and
+/// network waits without one machine opening dozens of connections.
+pub const DEFAULT_ACCOUNTS_AT_ONCE: usize = 3;
 
 /// The environment a config is resolved against, so parsing stays testable.
 #[derive(Debug, Clone, Default)]
@@ -226,7 +238,14 @@ impl Config {
                     .map_err(|e| config_error(format!("account {name}: {}", e.0)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Config { accounts })
+        let accounts_at_once = raw.accounts_at_once.unwrap_or(DEFAULT_ACCOUNTS_AT_ONCE);
+        if !(1..=256).contains(&accounts_at_once) {
+            return Err(config_error("accounts_at_once must be from 1 to 256"));
+        }
+        Ok(Config {
+            accounts,
+            accounts_at_once,
+        })
     }
 
     /// The named accounts, or all when `names` is empty; unknown names are errors.
@@ -295,14 +314,15 @@ impl Account {
     /// run has little to download). There each further connection costs
     /// the server a login and adds no speed.
     pub fn jobs(&self, share_cores: bool) -> usize {
-        match self.jobs_setting {
+        let jobs = match self.jobs_setting {
             Some(jobs) => jobs,
             None if share_cores => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 DEFAULT_JOBS.min(cores)
             }
             None => DEFAULT_JOBS,
-        }
+        };
+        jobs.min(self.max_connections.unwrap_or(usize::MAX))
     }
 
     fn from_raw(name: &str, raw: RawAccount, env: &Environment) -> Result<Account, ConfigError> {
@@ -403,6 +423,13 @@ impl Account {
             Some(p) => env.expand(&p)?,
             None => env.state_dir()?.join(format!("{name}.sqlite")),
         };
+        let max_connections = raw
+            .max_connections
+            .or(provider.map(|p| p.max_connections))
+            .map(usize::from);
+        if max_connections == Some(0) {
+            return Err(config_error("max_connections must be at least 1"));
+        }
         let jobs_setting = raw.jobs.map(usize::from);
         if jobs_setting.is_some_and(|j| !(1..=64).contains(&j)) {
             return Err(config_error("jobs must be between 1 and 64"));
@@ -496,6 +523,7 @@ impl Account {
             maildir: env.expand(&raw.maildir)?,
             state_file,
             jobs_setting,
+            max_connections,
             timeout: Duration::from_secs(timeout),
             compress,
             delete_limits,

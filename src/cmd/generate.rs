@@ -168,6 +168,22 @@ const KEYS: &[Key] = &[
                imapdir sync --jobs overrides it.",
     },
     Key {
+        name: "max_connections",
+        value: "NUMBER",
+        text: "The most connections open at once to this account's host, counted over \
+               every account on that host a sync runs at once: jobs is lowered to it, \
+               and a further connection waits for a free one. Provider presets fill it \
+               (Gmail 15). Default: no limit but jobs.",
+    },
+    Key {
+        name: "accounts_at_once",
+        value: "NUMBER",
+        text: "At the top of the file, before the account tables: how many accounts \
+               imapdir sync runs at once, 1 to 256. One failing account never stops \
+               the others; the output stays per account, in the order of their names. \
+               Default: 3.",
+    },
+    Key {
         name: "timeout",
         value: "SECONDS",
         text: "Seconds of server silence before the folder fails. Default: 60.",

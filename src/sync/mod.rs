@@ -11,6 +11,7 @@ pub mod content_hash;
 pub mod folder;
 pub mod folder_deletes;
 pub mod guard;
+pub mod host_slots;
 pub mod pipeline;
 pub mod plan;
 pub mod renames;
@@ -204,6 +205,8 @@ pub fn sync_account(
             || reporter.info(format!("{}: waiting for another imapdir run", account.name)),
         )?)
     };
+    // The first connection waits for its host's cap; held to the end.
+    let _first_slot = host_slots::HostSlot::wait(account);
     // Log in while the state is opened and checked and the Maildir is
     // listed: on a run with little to do, these are most of the time.
     let connecting = {
@@ -561,6 +564,11 @@ fn run_workers(
             account.jobs(light && is_loopback(&account.host, account.port))
         })
         .clamp(1, jobs.len().max(1));
+    // The first worker has the first session's slot; the others only
+    // the host's free ones, each freed when its worker ends.
+    let mut slots: Vec<Option<host_slots::HostSlot>> = vec![None];
+    slots.extend((1..workers).map_while(|_| host_slots::HostSlot::try_take(account).map(Some)));
+    let workers = slots.len();
     let mut states = Vec::with_capacity(workers);
     for _ in 0..workers {
         states.push(state.open_another()?);
@@ -576,10 +584,11 @@ fn run_workers(
     let first_session = Mutex::new(Some(first_session));
 
     std::thread::scope(|scope| {
-        for mut state in states {
+        for (mut state, slot) in states.into_iter().zip(slots) {
             let (queue, results, first_session, witnesses) =
                 (&queue, &results, &first_session, &witnesses);
             scope.spawn(move || {
+                let _slot = slot;
                 let mut session = first_session.lock().expect("session slot").take();
                 loop {
                     let Some((index, job)) = queue.lock().expect("job queue").pop_front() else {

@@ -61,6 +61,9 @@ struct Shared {
     streams: Vec<TcpStream>,
     /// Every connection so far.
     conns: Vec<Arc<Conn>>,
+    /// Connections open now, and the most open at once so far.
+    open: usize,
+    peak: usize,
 }
 
 /// A running proxy on 127.0.0.1; dropping it stops it and closes every
@@ -107,6 +110,11 @@ impl FaultProxy {
     /// Passes everything through from now on (stalled connections stay stalled).
     pub fn disarm(&self) {
         self.shared.lock().unwrap().fault = None;
+    }
+
+    /// The most connections that were open at once.
+    pub fn peak_connections(&self) -> usize {
+        self.shared.lock().unwrap().peak
     }
 
     /// Whether the armed fault fired.
@@ -159,6 +167,8 @@ fn accept_loop(
                     s.streams.push(client.try_clone().unwrap());
                     s.streams.push(server.try_clone().unwrap());
                     s.conns.push(conn.clone());
+                    s.open += 1;
+                    s.peak = s.peak.max(s.open);
                 }
                 for dir in [Dir::ClientToServer, Dir::ServerToClient] {
                     let (from, to) = match dir {
@@ -196,6 +206,16 @@ impl Conn {
     }
 }
 
+/// Counts a connection as closed when dropped.
+struct Closing<'a>(&'a Mutex<Shared>);
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.lock().unwrap();
+        s.open = s.open.saturating_sub(1);
+    }
+}
+
 /// Copies `from` → `to`, watching for the armed fault in direction `dir`.
 fn pump(
     dir: Dir,
@@ -205,6 +225,8 @@ fn pump(
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
 ) {
+    // The client's side ending is the connection ending.
+    let _closing = (dir == Dir::ClientToServer).then_some(Closing(shared));
     let mut buf = vec![0u8; 16 * 1024];
     // Bytes seen in this direction not yet ruled out as a pattern prefix.
     let mut tail: Vec<u8> = Vec::new();

@@ -76,6 +76,10 @@ impl RunResult {
 pub struct Imapdir {
     tmp: TempDir,
     pub account: AccountConfig,
+    /// Further accounts, written after `account` (see [`Imapdir::add_account`]).
+    pub more_accounts: Vec<AccountConfig>,
+    /// Lines before the account tables (e.g. `accounts_at_once = 2`).
+    pub top_level: Vec<String>,
     /// Extra environment for every run (e.g. `SSL_CERT_DIR`).
     pub env: Vec<(String, String)>,
     spawned: usize,
@@ -121,6 +125,8 @@ impl Imapdir {
         Imapdir {
             tmp,
             account,
+            more_accounts: Vec::new(),
+            top_level: Vec::new(),
             env: Vec::new(),
             spawned: 0,
         }
@@ -155,6 +161,8 @@ impl Imapdir {
         Imapdir {
             tmp,
             account,
+            more_accounts: Vec::new(),
+            top_level: Vec::new(),
             env: Vec::new(),
             spawned: 0,
         }
@@ -193,11 +201,37 @@ impl Imapdir {
         self.dir().join("password")
     }
 
-    /// Writes the config and password file from `self.account`.
+    /// Another account like `account` (same server and login), named
+    /// `name`, with a Maildir and state of its own; returns its Maildir.
+    pub fn add_account(&mut self, name: &str) -> PathBuf {
+        let mut a = self.account.clone();
+        a.name = name.to_string();
+        a.maildir = self.dir().join(format!("Mail-{name}"));
+        a.state_file = self.dir().join(format!("state/{name}.sqlite"));
+        fs::create_dir_all(&a.maildir).unwrap();
+        let maildir = a.maildir.clone();
+        self.more_accounts.push(a);
+        maildir
+    }
+
+    /// Writes the config and password file from `self.account` (and
+    /// `more_accounts`).
     pub fn write_config(&self) -> PathBuf {
-        let a = &self.account;
-        fs::write(self.password_file(), format!("{}\n", a.password)).unwrap();
+        fs::write(self.password_file(), format!("{}\n", self.account.password)).unwrap();
         fs::set_permissions(self.password_file(), fs::Permissions::from_mode(0o600)).unwrap();
+        let mut toml = String::new();
+        for line in &self.top_level {
+            toml.push_str(line);
+            toml.push('\n');
+        }
+        for a in std::iter::once(&self.account).chain(&self.more_accounts) {
+            toml.push_str(&self.account_table(a));
+        }
+        fs::write(self.config_file(), toml).unwrap();
+        self.config_file()
+    }
+
+    fn account_table(&self, a: &AccountConfig) -> String {
         let mut toml = format!(
             "[accounts.{}]\nhost = {}\nport = {}\ntls = {}\n",
             a.name,
@@ -229,8 +263,7 @@ impl Imapdir {
             toml.push_str(line);
             toml.push('\n');
         }
-        fs::write(self.config_file(), toml).unwrap();
-        self.config_file()
+        toml
     }
 
     fn command(&self, args: &[&str]) -> Command {
