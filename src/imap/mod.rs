@@ -31,6 +31,7 @@ mod quota;
 mod response;
 mod session;
 mod store;
+mod throttle;
 mod types;
 mod uid_set;
 
@@ -43,6 +44,7 @@ pub use namespace::{Namespace, Namespaces};
 pub use quota::QuotaUsage;
 pub use session::Session;
 pub use store::{AppendUid, Expunged};
+pub use throttle::Throttle;
 pub use types::{
     AlertLog, ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo,
     MailboxStatus, Result,

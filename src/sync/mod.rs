@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod approval;
+pub mod backoff;
 pub mod content_hash;
 pub mod folder;
 pub mod folder_deletes;
@@ -34,6 +35,7 @@ use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
 use crate::folders::{folder_list, FolderJob, KnownFolder};
+use backoff::{Backoff, Deferred, Next};
 pub use folder::{FolderReport, FolderWork};
 pub use pipeline::{run_account, AccountRun};
 pub use plan::Direction;
@@ -80,7 +82,25 @@ impl AccountOutcome {
     /// plan in folder order.
     fn report(&mut self, account: &Account, options: &SyncOptions, reporter: &Reporter) {
         self.pending.sort_by_key(|(index, _, _)| *index);
+        let mut deferred: Vec<String> = Vec::new();
+        let mut why_deferred = None;
         for (_, folder, result) in std::mem::take(&mut self.pending) {
+            if let Some(d) = result
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<Deferred>())
+            {
+                why_deferred.get_or_insert_with(|| d.reason.clone());
+                let reason = d.to_string();
+                self.folders.push(FolderResult {
+                    folder: folder.clone(),
+                    counts: Counts::default(),
+                    error: Some(reason.clone()),
+                });
+                self.failed.push((folder.clone(), reason));
+                deferred.push(folder);
+                continue;
+            }
             match result {
                 Ok(report) => {
                     if options.dry_run {
@@ -104,6 +124,15 @@ impl AccountOutcome {
                     self.failed.push((folder, reason));
                 }
             }
+        }
+        if let Some(why) = why_deferred {
+            reporter.warn(format!(
+                "{}: the server asked to stop for now ({why}); {} folders left for the next \
+                 run, which resumes where this one stopped: {}",
+                account.name,
+                deferred.len(),
+                deferred.join(", ")
+            ));
         }
     }
 }
@@ -583,17 +612,19 @@ fn run_workers(
     let results: Mutex<Vec<(usize, String, anyhow::Result<FolderReport>)>> = Mutex::new(Vec::new());
     let first_session = Mutex::new(Some(first_session));
 
+    let backoff = Backoff::new(workers);
     std::thread::scope(|scope| {
         for (mut state, slot) in states.into_iter().zip(slots) {
-            let (queue, results, first_session, witnesses) =
-                (&queue, &results, &first_session, &witnesses);
+            let (queue, results, first_session, witnesses, backoff) =
+                (&queue, &results, &first_session, &witnesses, &backoff);
             scope.spawn(move || {
                 let _slot = slot;
                 let mut session = first_session.lock().expect("session slot").take();
-                loop {
+                while backoff.stopped().is_none() {
                     let Some((index, job)) = queue.lock().expect("job queue").pop_front() else {
                         break;
                     };
+                    let connected = session.is_some();
                     let result = run_job(
                         account,
                         options,
@@ -603,18 +634,67 @@ fn run_workers(
                         &job,
                         witnesses.as_ref(),
                     );
+                    if let Err(e) = &result {
+                        match backoff.decide(index, e, connected) {
+                            Next::GiveBack => {
+                                queue.lock().expect("job queue").push_front((index, job));
+                                break;
+                            }
+                            Next::Retry(wait) => {
+                                reporter.info(format!(
+                                    "{}: {}: the server asks to wait {} s; waiting",
+                                    account.name,
+                                    job.job.display_name,
+                                    wait.as_secs_f32().ceil()
+                                ));
+                                std::thread::sleep(wait);
+                                queue.lock().expect("job queue").push_front((index, job));
+                                continue;
+                            }
+                            Next::Report | Next::Stop => {}
+                        }
+                    }
                     results.lock().expect("results").push((
                         index,
                         job.job.display_name.clone(),
                         result,
                     ));
                 }
+                backoff.leave();
                 if let Some(s) = session {
                     let _ = s.logout();
                 }
             });
         }
     });
+    // The folders not reached wait for the next run, in one line.
+    let mut results = results.into_inner().expect("results");
+    let left = queue.into_inner().expect("job queue");
+    if !left.is_empty() {
+        // Stopped, or a folder given back just as the last other worker ended.
+        let reason = backoff
+            .stopped()
+            .unwrap_or_else(|| "the server refused further connections".to_string());
+        for (index, job) in left {
+            results.push((
+                index,
+                job.job.display_name,
+                Err(Deferred {
+                    reason: reason.clone(),
+                }
+                .into()),
+            ));
+        }
+    }
+    let fewer = backoff.gave_back.load(std::sync::atomic::Ordering::SeqCst);
+    if fewer > 0 {
+        reporter.info(format!(
+            "{}: the server refused {fewer} further connections; synced on {}",
+            account.name,
+            workers - fewer
+        ));
+    }
+    let results = Mutex::new(results);
 
     let mut pending = results.into_inner().expect("results");
     record_settled_stamps(&state, &mut pending)?;
