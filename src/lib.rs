@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod connect;
+pub mod diagnose;
 pub mod exit_codes;
 pub mod folders;
 pub mod hooks;
