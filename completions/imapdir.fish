@@ -36,6 +36,7 @@ complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "check" -d 'Connect,
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "status" -d 'Per folder: messages synced, local changes waiting to be pushed, last sync, quota'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "watch" -d 'Stay running: sync at start, within seconds of a change on the server (IDLE) or in the Maildir, and every `interval`; SIGTERM or Ctrl-C exits 0'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "import" -d 'Print an imapdir config made from an mbsync or OfflineIMAP config; what cannot be mapped is listed on stderr and as comments'
+complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "init" -d 'Add an account to the config: asks for the address, finds the server (preset, else the domain\'s published autoconfig, else asks), the Maildir and the secret source, then runs `check`; with --yes it asks nothing'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "providers" -d 'List the provider presets (`provider = "NAME"`): host, how to log in, what to know'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "relayout" -d 'Move a synced Maildir to the configured `layout`, folder by folder, without transferring a message'
 complete -c imapdir -n "__fish_imapdir_needs_command" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
@@ -80,6 +81,29 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand import" -s v -l verbose 
 complete -c imapdir -n "__fish_imapdir_using_subcommand import" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand import" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l email -d 'The account\'s mail address' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l account -d 'The account\'s name in the config [default: the address\'s local part]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l provider -d 'A provider preset (`imapdir providers` lists them) [default: the one for the address\'s domain]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l host -d 'IMAP server, where no preset knows the domain (or to override the preset\'s)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l port -d 'IMAP port [default: the preset\'s, else 993 for tls and 143 otherwise]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l tls -d 'How the connection is encrypted [default: the preset\'s, else tls]' -r -f -a "tls\t'TLS from the first byte (usually port 993)'
+starttls\t'STARTTLS on a plain port (usually 143)'
+plain\t'No encryption at all (writes allow_plaintext = true)'"
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l user -d 'Login name [default: the address]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l ca-file -d 'A CA certificate (PEM) to trust for this server besides the system\'s' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l maildir -d 'The local Maildir root, created when missing [default: ~/Mail/NAME]' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l password-command -d 'A command that prints the password (password_command)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l password-file -d 'A file whose first line is the password (password_file)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l password-env -d 'An environment variable that holds the password (password_env)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l oauth2-token-command -d 'A command that prints an OAuth2 access token (oauth2_token_command)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -s y -l yes -d 'Ask nothing: what the flags leave out is the default, or an error naming the flag'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l no-check -d 'Do not connect after writing the account'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l force -d 'Replace an account of the same name instead of refusing'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c imapdir -n "__fish_imapdir_using_subcommand providers" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
 complete -c imapdir -n "__fish_imapdir_using_subcommand providers" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand providers" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
@@ -96,13 +120,14 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s v -l verbos
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'
 complete -c imapdir -n "__fish_imapdir_using_subcommand generate" -s h -l help -d 'Print help'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "folders" -d 'List remote folders and the local paths they map to'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "check" -d 'Connect, negotiate TLS, log in and list the server\'s capabilities'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "status" -d 'Per folder: messages synced, local changes waiting to be pushed, last sync, quota'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "watch" -d 'Stay running: sync at start, within seconds of a change on the server (IDLE) or in the Maildir, and every `interval`; SIGTERM or Ctrl-C exits 0'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "import" -d 'Print an imapdir config made from an mbsync or OfflineIMAP config; what cannot be mapped is listed on stderr and as comments'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "providers" -d 'List the provider presets (`provider = "NAME"`): host, how to log in, what to know'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "relayout" -d 'Move a synced Maildir to the configured `layout`, folder by folder, without transferring a message'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
-complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import providers relayout generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "sync" -d 'Synchronise accounts (all of them when none is named)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "folders" -d 'List remote folders and the local paths they map to'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "check" -d 'Connect, negotiate TLS, log in and list the server\'s capabilities'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "status" -d 'Per folder: messages synced, local changes waiting to be pushed, last sync, quota'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "watch" -d 'Stay running: sync at start, within seconds of a change on the server (IDLE) or in the Maildir, and every `interval`; SIGTERM or Ctrl-C exits 0'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "import" -d 'Print an imapdir config made from an mbsync or OfflineIMAP config; what cannot be mapped is listed on stderr and as comments'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "init" -d 'Add an account to the config: asks for the address, finds the server (preset, else the domain\'s published autoconfig, else asks), the Maildir and the secret source, then runs `check`; with --yes it asks nothing'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "providers" -d 'List the provider presets (`provider = "NAME"`): host, how to log in, what to know'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "relayout" -d 'Move a synced Maildir to the configured `layout`, folder by folder, without transferring a message'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "generate" -d 'Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)'
+complete -c imapdir -n "__fish_imapdir_using_subcommand help; and not __fish_seen_subcommand_from sync folders check status watch import init providers relayout generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -123,7 +123,11 @@ fn server(body: &str, address: &str) -> Option<Server> {
         return None;
     }
     let port = element(body, "port")?.trim().parse().ok()?;
-    let tls = match element(body, "socketType")?.trim().to_ascii_uppercase().as_str() {
+    let tls = match element(body, "socketType")?
+        .trim()
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "SSL" | "TLS" => TlsMode::Tls,
         "STARTTLS" => TlsMode::StartTls,
         "PLAIN" => TlsMode::Plain,
@@ -274,7 +278,10 @@ mod tests {
                 oauth2: true,
             }
         );
-        let starttls_only = SAMPLE.replace("<socketType>SSL</socketType>\n      <username>%EMAILLOCALPART%", "<socketType>bogus</socketType>\n      <username>%EMAILLOCALPART%");
+        let starttls_only = SAMPLE.replace(
+            "<socketType>SSL</socketType>\n      <username>%EMAILLOCALPART%",
+            "<socketType>bogus</socketType>\n      <username>%EMAILLOCALPART%",
+        );
         let server = parse(&starttls_only, "me@example.org").unwrap();
         assert_eq!(
             (server.host.as_str(), server.port, server.tls),

@@ -64,9 +64,7 @@ pub fn add_account(
         table.insert(key, Item::Value(value.clone()));
     }
     let lead = if existing.trim().is_empty() { "" } else { "\n" };
-    table
-        .decor_mut()
-        .set_prefix(format!("{lead}# {comment}\n"));
+    table.decor_mut().set_prefix(format!("{lead}# {comment}\n"));
     accounts.insert(name, Item::Table(table));
     Ok(doc.to_string())
 }
@@ -145,7 +143,10 @@ mod tests {
         assert_eq!(account_names(&text).unwrap(), vec!["work", "me"]);
 
         let err = add_account(&text, "me", &keys(), "x", false).unwrap_err();
-        assert!(err.0.contains("already") && err.0.contains("--force"), "{err}");
+        assert!(
+            err.0.contains("already") && err.0.contains("--force"),
+            "{err}"
+        );
         let replaced = add_account(&text, "me", &keys()[..1], "again", true).unwrap();
         assert!(replaced.contains("# the office") && !replaced.contains("me@gmail.com"));
         assert_eq!(account_names(&replaced).unwrap().len(), 2);
@@ -173,7 +174,10 @@ mod tests {
         let link = dir.path().join("config.toml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomically(&link, "new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
         let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);

@@ -212,9 +212,7 @@ pub fn command(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitCode> {
             .recursive(true)
             .mode(0o700)
             .create(&maildir_path)
-            .map_err(|e| {
-                ConfigError(format!("cannot create {}: {e}", maildir_path.display()))
-            })?;
+            .map_err(|e| ConfigError(format!("cannot create {}: {e}", maildir_path.display())))?;
         eprintln!("imapdir: created {}", maildir_path.display());
     }
     config_write::write_atomically(&path, &text)?;
@@ -394,10 +392,15 @@ fn secret_source<R: BufRead>(
              see the README's OAuth2 section)",
             server.provider.map_or("", |p| p.title)
         ),
-        Some(Login::AppPassword | Login::OAuth2OrAppPassword) => eprintln!(
-            "{} wants an app password (or OAuth2), not the account's own password: {}",
+        Some(Login::AppPassword) => eprintln!(
+            "{} wants an app password, not the account's own password (see the README's \
+             Providers section)",
             server.provider.map_or("", |p| p.title),
-            server.provider.map_or("", |p| p.note)
+        ),
+        Some(Login::OAuth2OrAppPassword) => eprintln!(
+            "{} wants an app password or OAuth2, not the account's own password (see the \
+             README's Providers section)",
+            server.provider.map_or("", |p| p.title),
         ),
         _ => {}
     }
@@ -515,9 +518,9 @@ fn check_address(email: &str) -> Result<(), String> {
 fn valid_account_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
-        && !name.chars().any(|c| {
-            matches!(c, '/' | '\\' | '\0' | '@') || c.is_whitespace() || c.is_control()
-        })
+        && !name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '\0' | '@') || c.is_whitespace() || c.is_control())
 }
 
 /// The address's local part in letters, digits, `-`, `_` and `.`; with the
@@ -585,10 +588,15 @@ mod tests {
         assert_eq!(default_account_name("Alice.B@gmail.com", &[]), "alice.b");
         assert_eq!(default_account_name("a+tag@x.org", &[]), "a-tag");
         let present = vec!["me".to_string(), "me-work".to_string()];
-        assert_eq!(default_account_name("me@work.example", &present), "me-work-2");
+        assert_eq!(
+            default_account_name("me@work.example", &present),
+            "me-work-2"
+        );
         assert_eq!(default_account_name("me@home.example", &present), "me-home");
         assert!(valid_account_name("me-work"));
-        assert!(!valid_account_name("a@b") && !valid_account_name(".x") && !valid_account_name("a b"));
+        assert!(
+            !valid_account_name("a@b") && !valid_account_name(".x") && !valid_account_name("a b")
+        );
     }
 
     #[test]
