@@ -84,7 +84,7 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand import" -s h -l help -d 
 complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l email -d 'The account\'s mail address' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l account -d 'The account\'s name in the config [default: the address\'s local part]' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l provider -d 'A provider preset (`imapdir providers` lists them) [default: the one for the address\'s domain]' -r
-complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l host -d 'IMAP server, where no preset knows the domain (or to override the preset\'s)' -r
+complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l host -d 'IMAP server, where no preset knows the domain; with --provider it overrides the preset\'s host, without it no preset is used' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l port -d 'IMAP port [default: the preset\'s, else 993 for tls and 143 otherwise]' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand init" -l tls -d 'How the connection is encrypted [default: the preset\'s, else tls]' -r -f -a "tls\t'TLS from the first byte (usually port 993)'
 starttls\t'STARTTLS on a plain port (usually 143)'

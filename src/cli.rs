@@ -88,7 +88,8 @@ pub struct InitArgs {
     #[arg(long, value_name = "NAME")]
     pub provider: Option<String>,
 
-    /// IMAP server, where no preset knows the domain (or to override the preset's)
+    /// IMAP server, where no preset knows the domain; with --provider it
+    /// overrides the preset's host, without it no preset is used
     #[arg(long)]
     pub host: Option<String>,
 
