@@ -50,6 +50,11 @@ pub enum Command {
     /// Print an imapdir config made from an mbsync or OfflineIMAP config;
     /// what cannot be mapped is listed on stderr and as comments
     Import(ImportArgs),
+    /// Add an account to the config: asks for the address, finds the server
+    /// (preset, else the domain's published autoconfig, else asks), the
+    /// Maildir and the secret source, then runs `check`; with --yes it asks
+    /// nothing
+    Init(InitArgs),
     /// List the provider presets (`provider = "NAME"`): host, how to log in, what to know
     Providers,
     /// Move a synced Maildir to the configured `layout`, folder by folder,
@@ -75,6 +80,87 @@ pub enum Command {
         /// Directory that receives man/ and completions/
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The account's mail address
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+
+    /// The account's name in the config [default: the address's local part]
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+
+    /// A provider preset (`imapdir providers` lists them) [default: the one
+    /// for the address's domain]
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+
+    /// IMAP server, where no preset knows the domain; with --provider it
+    /// overrides the preset's host, without it no preset is used
+    #[arg(long)]
+    pub host: Option<String>,
+
+    /// IMAP port [default: the preset's, else 993 for tls and 143 otherwise]
+    #[arg(long)]
+    pub port: Option<u16>,
+
+    /// How the connection is encrypted [default: the preset's, else tls]
+    #[arg(long, value_enum)]
+    pub tls: Option<InitTls>,
+
+    /// Login name [default: the address]
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// A CA certificate (PEM) to trust for this server besides the system's
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// The local Maildir root, created when missing [default: ~/Mail/NAME]
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<String>,
+
+    /// A command that prints the password (password_command)
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub password_command: Option<String>,
+
+    /// A file whose first line is the password (password_file)
+    #[arg(long, value_name = "FILE", group = "secret")]
+    pub password_file: Option<String>,
+
+    /// An environment variable that holds the password (password_env)
+    #[arg(long, value_name = "VAR", group = "secret")]
+    pub password_env: Option<String>,
+
+    /// A command that prints an OAuth2 access token (oauth2_token_command)
+    #[arg(long, value_name = "COMMAND", group = "secret")]
+    pub oauth2_token_command: Option<String>,
+
+    /// Ask nothing: what the flags leave out is the default, or an error
+    /// naming the flag
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Do not connect after writing the account
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Replace an account of the same name instead of refusing
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `init --tls`: the values of the `tls` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitTls {
+    /// TLS from the first byte (usually port 993)
+    Tls,
+    /// STARTTLS on a plain port (usually 143)
+    Starttls,
+    /// No encryption at all (writes allow_plaintext = true)
+    Plain,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,13 @@
 //! binary, unit tests the modules.
 
 pub mod auth;
+pub mod autoconfig;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod config_write;
 pub mod connect;
+pub mod diagnose;
 pub mod exit_codes;
 pub mod folders;
 pub mod hooks;

@@ -6,6 +6,7 @@ mod check;
 mod folders;
 mod generate;
 mod import;
+mod init;
 pub mod output;
 mod providers;
 mod relayout;
@@ -28,6 +29,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Command::Import(args) = &cli.command {
         return import::command(&cli, args);
+    }
+    if let Command::Init(args) = &cli.command {
+        return init::command(&cli, args);
     }
     if matches!(cli.command, Command::Providers) && !cli.json {
         return providers::command(&mut None);
@@ -61,6 +65,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Status(_) => "status",
         Command::Watch(_) => "watch",
         Command::Import(_) => "import",
+        Command::Init(_) => "init",
         Command::Generate { .. } => "generate",
         Command::Relayout { .. } => "relayout",
         Command::Providers => "providers",
@@ -83,7 +88,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
-        Command::Generate { .. } | Command::Import(_) | Command::Providers => {
+        Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }
     }

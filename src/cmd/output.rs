@@ -273,6 +273,9 @@ pub struct CheckAccount {
     pub user: String,
     pub ok: bool,
     pub error: Option<String>,
+    /// What to do about the error (or, after a login that worked, about a
+    /// weakness such as a password sent in the clear) in one sentence.
+    pub hint: Option<String>,
     pub capabilities: Vec<String>,
     /// The server's `[ALERT]` texts (greeting, login).
     pub alerts: Vec<String>,

@@ -13,7 +13,7 @@ mod transport;
 
 pub use deflate::DeflateStream;
 pub use tcp::{connect, io_error, resume, Resuming};
-pub use tls::TlsStream;
+pub use tls::{TlsStream, CERTIFICATE_NAMES};
 pub use transport::{Stream, Transport};
 
 use std::time::Duration;

@@ -50,7 +50,14 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
         Err(HandshakeError::Failure(mid)) => {
             let verify = mid.ssl().verify_result();
             let detail = if verify != X509VerifyResult::OK {
-                format!("certificate verify failed: {}", verify.error_string())
+                let mut detail = format!("certificate verify failed: {}", verify.error_string());
+                if is_name_mismatch(verify) {
+                    let names = certificate_names(mid.ssl());
+                    if !names.is_empty() {
+                        detail.push_str(&format!("; {CERTIFICATE_NAMES}{}", names.join(", ")));
+                    }
+                }
+                detail
             } else {
                 mid.error().to_string()
             };
@@ -70,6 +77,58 @@ pub fn connect(host: &str, ca_file: Option<&Path>, tcp: TcpStream) -> Result<Tls
             Err(NetError::Timeout(timeout))
         }
     }
+}
+
+/// Where a name mismatch is reported, the words before the names the
+/// server's certificate has (read by `diagnose`).
+pub const CERTIFICATE_NAMES: &str = "the certificate is for ";
+
+/// X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+fn is_name_mismatch(verify: X509VerifyResult) -> bool {
+    matches!(verify.as_raw(), 62 | 64)
+}
+
+/// The names the server's certificate is for: its subjectAltName DNS
+/// names and addresses, else its subject's common name.
+fn certificate_names(ssl: &openssl::ssl::SslRef) -> Vec<String> {
+    let leaf = ssl.peer_certificate().or_else(|| {
+        ssl.peer_cert_chain()
+            .and_then(|c| c.get(0).map(|c| c.to_owned()))
+    });
+    let Some(cert) = leaf else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = cert
+        .subject_alt_names()
+        .map(|sans| {
+            sans.iter()
+                .filter_map(|name| {
+                    name.dnsname().map(str::to_string).or_else(|| {
+                        let ip = name.ipaddress()?;
+                        let ip = match ip.len() {
+                            4 => IpAddr::from(<[u8; 4]>::try_from(ip).ok()?),
+                            16 => IpAddr::from(<[u8; 16]>::try_from(ip).ok()?),
+                            _ => return None,
+                        };
+                        Some(ip.to_string())
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        names = cert
+            .subject_name()
+            .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+            .filter_map(|e| e.data().to_string().ok())
+            .collect();
+    }
+    // The server chose these bytes: nothing unprintable reaches a terminal.
+    names
+        .into_iter()
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(255).collect())
+        .take(20)
+        .collect()
 }
 
 /// One context per extra trust root, built once per process and shared by

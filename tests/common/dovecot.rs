@@ -47,6 +47,11 @@ pub struct DovecotOptions {
     /// Also accept XOAUTH2 and OAUTHBEARER, each token checked by RFC 7662
     /// introspection at this URL (see `Introspection`).
     pub oauth2_introspect_url: Option<String>,
+    /// `disable_plaintext_auth = yes`: no password login before TLS
+    /// (LOGINDISABLED on the plaintext port until STARTTLS).
+    pub disable_plaintext_auth: bool,
+    /// `mail_max_userip_connections` (default here: 100).
+    pub max_userip_connections: Option<u32>,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -585,13 +590,13 @@ default_internal_group = {igroup}
 default_login_user = {luser}
 first_valid_uid = 1
 first_valid_gid = 1
-mail_max_userip_connections = 100
+mail_max_userip_connections = {max_userip}
 
 ssl = yes
 ssl_cert = <{d}/ssl/cert.pem
 ssl_key = <{d}/ssl/key.pem
 
-disable_plaintext_auth = no
+disable_plaintext_auth = {disable_plaintext}
 auth_mechanisms = plain login{oauth2_mechanisms}
 # Failed logins answer at once (default: 2 s), keeping the suite fast.
 auth_failure_delay = 0
@@ -646,6 +651,12 @@ service imap-login {{
         iuser = id.internal_user,
         igroup = id.internal_group,
         luser = id.login_user,
+        max_userip = options.max_userip_connections.unwrap_or(100),
+        disable_plaintext = if options.disable_plaintext_auth {
+            "yes"
+        } else {
+            "no"
+        },
     );
     fs::write(dir.join("dovecot.conf"), conf).unwrap();
 }

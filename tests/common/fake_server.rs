@@ -23,6 +23,8 @@ pub struct FakeScript {
     pub alert: Option<String>,
     /// Every login is refused with `NO [ALERT] <text>`.
     pub refuse_login: Option<String>,
+    /// The capabilities announced instead of `IMAP4rev1 UIDPLUS AUTH=PLAIN`.
+    pub capabilities: Option<String>,
 }
 
 pub struct FakeServer {
@@ -91,7 +93,11 @@ fn serve(stream: TcpStream, script: &FakeScript, logins: &AtomicUsize) -> std::i
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut w = stream;
-    w.write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS AUTH=PLAIN] fake ready\r\n")?;
+    let caps = script
+        .capabilities
+        .clone()
+        .unwrap_or_else(|| "IMAP4rev1 UIDPLUS AUTH=PLAIN".into());
+    w.write_all(format!("* OK [CAPABILITY {caps}] fake ready\r\n").as_bytes())?;
     let mut selected = String::new();
     loop {
         let mut line = String::new();
@@ -104,11 +110,17 @@ fn serve(stream: TcpStream, script: &FakeScript, logins: &AtomicUsize) -> std::i
         let cmd = cmd.to_ascii_uppercase();
         let mut out: Vec<u8> = Vec::new();
         match cmd.as_str() {
-            "CAPABILITY" => out.extend(b"* CAPABILITY IMAP4rev1 UIDPLUS AUTH=PLAIN\r\n"),
+            "CAPABILITY" => out.extend(format!("* CAPABILITY {caps}\r\n").as_bytes()),
             "LOGIN" | "AUTHENTICATE" => {
                 logins.fetch_add(1, Ordering::SeqCst);
                 if let Some(text) = &script.refuse_login {
-                    w.write_all(format!("{tag} NO [ALERT] {text}\r\n").as_bytes())?;
+                    // "[CODE] text" is sent as it is; other text as an alert.
+                    let text = if text.starts_with('[') {
+                        text.clone()
+                    } else {
+                        format!("[ALERT] {text}")
+                    };
+                    w.write_all(format!("{tag} NO {text}\r\n").as_bytes())?;
                     continue;
                 }
                 if let Some(text) = &script.alert {

@@ -19,9 +19,11 @@ mod scenarios;
 mod stopper;
 
 pub mod fake_server;
+pub mod http;
 pub mod peer_configs;
 pub mod peers;
 pub mod proxy;
+pub mod pty;
 
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]

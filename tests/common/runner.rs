@@ -271,7 +271,9 @@ impl Imapdir {
         self.command_with_config(&self.config_file(), args)
     }
 
-    fn command_with_config(&self, config: &Path, args: &[&str]) -> Command {
+    /// The imapdir command with `--config <config>` and the run's environment,
+    /// not started (standard input closed unless the caller changes it).
+    pub fn command_with_config(&self, config: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_imapdir"));
         cmd.arg("--config")
             .arg(config)
