@@ -27,6 +27,8 @@ pub enum Action {
     Stall,
     /// Send `* BYE` to the client, then close both sockets.
     Bye,
+    /// Send `* BYE <text>` (e.g. a provider's refusal), then close both.
+    ByeWith(&'static str),
     /// Nothing: the pattern is only noted (see [`FaultProxy::fired`]).
     Note,
 }
@@ -303,6 +305,12 @@ fn fire(action: Action, conn: &Conn, to: &mut TcpStream, stop: &AtomicBool) {
     let _ = to.flush();
     match action {
         Action::Cut => conn.close(),
+        Action::ByeWith(text) => {
+            let mut client = &conn.client;
+            let _ = client.write_all(format!("* BYE {text}\r\n").as_bytes());
+            let _ = client.flush();
+            conn.close();
+        }
         Action::Bye => {
             let mut client = &conn.client;
             let _ = client.write_all(b"* BYE fault injected by the test proxy\r\n");
