@@ -20,7 +20,7 @@ fn seeded(options: DovecotOptions, folders: usize, per_folder: usize) -> (Doveco
 
 #[test]
 fn a_server_allowing_fewer_connections_than_jobs_is_synced_on_those() {
-    let (dovecot, mut client) = seeded(
+    let (dovecot, client) = seeded(
         DovecotOptions {
             max_userip_connections: Some(2),
             ..DovecotOptions::default()
