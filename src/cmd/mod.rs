@@ -1,6 +1,7 @@
 //! The subcommands: one module each, over [`output`] (the `--json` sink and
 //! account errors). Nothing outside `cmd` imports a command.
 
+mod auth;
 mod check;
 mod folders;
 mod generate;
@@ -63,6 +64,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Generate { .. } => "generate",
         Command::Relayout { .. } => "relayout",
         Command::Providers => "providers",
+        Command::Auth(_) => "auth",
     }
 }
 
@@ -80,6 +82,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::command(cli, &config, args, sink),
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
+        Command::Auth(args) => auth::command(&config, args, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }
