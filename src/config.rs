@@ -589,9 +589,9 @@ impl Account {
     /// token command's next answer, or the built-in login's refreshed token.
     pub fn credential_after_refusal(&self, refused: &Credential) -> anyhow::Result<Credential> {
         match (&self.oauth2, refused) {
-            (Some(login), Credential::Token(token)) => Ok(Credential::Token(
-                oauth2::access_token(login, Some(token))?,
-            )),
+            (Some(login), Credential::Token(token)) => {
+                Ok(Credential::Token(oauth2::access_token(login, Some(token))?))
+            }
             _ => self.credential(),
         }
     }
@@ -605,7 +605,8 @@ impl Account {
 }
 
 /// What the config says for a missing client id: how to get one.
-const MISSING_CLIENT_ID: &str = "imapdir has no client id of its own to lend (a borrowed one can be \
+const MISSING_CLIENT_ID: &str =
+    "imapdir has no client id of its own to lend (a borrowed one can be \
      withdrawn by its owner at any time), so register one, once: for Google at \
      console.cloud.google.com, APIs & Services, Credentials, Create credentials, OAuth client ID, \
      type \"Desktop app\" (set oauth2_client_id and oauth2_client_secret); for Microsoft at \

@@ -104,6 +104,33 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// Every row of every table of the state but the results of the last
+/// runs (which `status` shows, failures included).
+fn synced_state(path: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut rows = Vec::new();
+    for table in tables.iter().filter(|t| *t != "sync_results") {
+        let mut stmt = db.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let columns = stmt.column_count();
+        let mut query = stmt.query([]).unwrap();
+        while let Some(row) = query.next().unwrap() {
+            let values: Vec<String> = (0..columns)
+                .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                .collect();
+            rows.push(format!("{table}: {}", values.join(", ")));
+        }
+    }
+    assert!(rows.len() > 3, "{rows:?}");
+    rows
+}
+
 #[test]
 fn a_browser_login_keeps_a_private_token_file_and_syncs() {
     let server = AuthServer::start(USER);
@@ -119,11 +146,19 @@ fn a_browser_login_keeps_a_private_token_file_and_syncs() {
 
     let sync = imapdir.run(&["--trace-imap", "-vv", "sync"]);
     sync.expect_success();
-    assert!(sync.stderr.contains("AUTHENTICATE OAUTHBEARER <redacted>"), "{}", sync.stderr);
+    assert!(
+        sync.stderr.contains("AUTHENTICATE OAUTHBEARER <redacted>"),
+        "{}",
+        sync.stderr
+    );
     assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 3);
     assert_eq!(refreshes(&server), 0, "a fresh token is used as it is");
     let status = imapdir.run(&["--json", "status", "test"]);
-    for output in [&login.all_output(), &sync.all_output(), &status.all_output()] {
+    for output in [
+        &login.all_output(),
+        &sync.all_output(),
+        &status.all_output(),
+    ] {
         assert_no_token(&server, output);
     }
     let state = String::from_utf8_lossy(&std::fs::read(imapdir.state_file()).unwrap()).into_owned();
@@ -183,7 +218,10 @@ fn a_revoked_login_exits_3_names_the_command_and_changes_nothing() {
     browser_login(&mut imapdir).expect_success();
     imapdir.sync_ok();
     seed_folder(&mut dovecot.client(), "INBOX", 3..5);
-    let before = (snapshot(imapdir.maildir()), std::fs::read(imapdir.state_file()).unwrap());
+    let before = (
+        snapshot(imapdir.maildir()),
+        synced_state(imapdir.state_file()),
+    );
     server.revoke_all(true);
     let refreshed = refreshes(&server);
     let run = imapdir.run(&["--trace-imap", "sync"]);
@@ -193,10 +231,18 @@ fn a_revoked_login_exits_3_names_the_command_and_changes_nothing() {
         imapdir.config_file().display()
     );
     assert!(run.stderr.contains(&command), "{}", run.stderr);
-    assert!(run.stderr.contains("invalid_grant") && run.stderr.contains("revoked"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid_grant") && run.stderr.contains("revoked"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(refreshes(&server) - refreshed, 1, "one refresh, no loop");
-    let after = (snapshot(imapdir.maildir()), std::fs::read(imapdir.state_file()).unwrap());
-    assert!(before == after, "the Maildir or the state changed");
+    let after = (
+        snapshot(imapdir.maildir()),
+        synced_state(imapdir.state_file()),
+    );
+    assert!(before.0 == after.0, "the Maildir changed");
+    assert_eq!(before.1, after.1, "the state changed");
     assert_no_token(&server, &run.all_output());
 
     // watch: one refresh, one message, retries without asking again;
@@ -206,13 +252,19 @@ fn a_revoked_login_exits_3_names_the_command_and_changes_nothing() {
     let mut watch = imapdir.spawn(&["watch"]);
     wait_for_line(&watch_err, "log in again");
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(refreshes(&server) - refreshed, 1, "watch asked once and remembers");
+    assert_eq!(
+        refreshes(&server) - refreshed,
+        1,
+        "watch asked once and remembers"
+    );
     let again = browser_login(&mut imapdir);
     again.expect_success();
     wait_for_line(&watch_err, "synced again");
     stop(&mut watch);
     let log = std::fs::read_to_string(&watch_err).unwrap();
-    assert_eq!(log.matches("log in again").count(), 1, "{log}");
+    // Once by the sync loop, once by the IDLE connection, never again.
+    assert_eq!(log.matches("sync failed").count(), 1, "{log}");
+    assert_eq!(log.matches("log in again").count(), 2, "{log}");
     assert_no_token(&server, &log);
     assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 5);
 }
@@ -233,7 +285,10 @@ fn device_login(imapdir: &mut Imapdir, server: &AuthServer, approve: bool) -> Ru
     let server = server.clone();
     let (run, ()) = imapdir.run_alongside(&["auth", "test", "--device"], move |_| {
         let line = wait_for_line(&err, "enter the code");
-        assert!(line.contains(&format!("{}/activate", server.base())), "{line}");
+        assert!(
+            line.contains(&format!("{}/activate", server.base())),
+            "{line}"
+        );
         let code = line
             .split_whitespace()
             .find(|w| w.starts_with("WDJB-"))
@@ -252,7 +307,8 @@ fn the_device_flow_logs_in_and_polls_slower_when_asked() {
     let login = device_login(&mut imapdir, &server, true);
     login.expect_success();
     assert!(
-        login.stderr.contains("poll more slowly (slow_down)") && login.stderr.contains("every 6 seconds"),
+        login.stderr.contains("poll more slowly (slow_down)")
+            && login.stderr.contains("every 6 seconds"),
         "{}",
         login.stderr
     );
@@ -316,18 +372,31 @@ fn a_missing_client_id_says_how_to_get_one() {
     imapdir.account.password_source = Some("provider = \"outlook\"".into());
     let run = imapdir.run(&["sync"]);
     run.expect_code(2);
-    for needed in ["no oauth2_client_id", "App registrations", "console.cloud.google.com", "README"] {
+    for needed in [
+        "no oauth2_client_id",
+        "App registrations",
+        "console.cloud.google.com",
+        "README",
+    ] {
         assert!(run.stderr.contains(needed), "{needed}: {}", run.stderr);
     }
     imapdir.account.password_source = Some("oauth2_scopes = \"x\"".into());
     let run = imapdir.run(&["sync"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("needs oauth2_client_id"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("needs oauth2_client_id"),
+        "{}",
+        run.stderr
+    );
     // auth on an account with a password says what it is for.
     imapdir.account.password_source = None;
     let run = imapdir.run(&["auth", "test"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("set oauth2_client_id"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("set oauth2_client_id"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -340,7 +409,8 @@ fn a_token_file_others_can_read_is_not_used() {
     let run = imapdir.run(&["sync"]);
     run.expect_code(3);
     assert!(
-        run.stderr.contains(&format!("chmod 600 {}", file.display())),
+        run.stderr
+            .contains(&format!("chmod 600 {}", file.display())),
         "{}",
         run.stderr
     );
@@ -402,23 +472,37 @@ impl Keyring {
         // Ready when the Secret Service answers.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let probe = keyring.secret_tool(&["lookup", "service", "imapdir-probe"]);
-            if probe.status.code() == Some(1) && probe.stderr.is_empty() {
+            let probe =
+                keyring.secret_tool(&["store", "--label=probe", "service", "imapdir-probe"]);
+            if probe.status.success() {
                 break;
             }
-            assert!(Instant::now() < deadline, "the keyring never answered: {probe:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the keyring never answered: {probe:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         keyring
     }
 
+    /// Runs secret-tool on this keyring (a secret to store, if asked,
+    /// comes from stdin: "probe").
     fn secret_tool(&self, args: &[&str]) -> std::process::Output {
-        Command::new("secret-tool")
+        let mut child = Command::new("secret-tool")
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .stdin(Stdio::null())
-            .output()
-            .expect("secret-tool (Debian: libsecret-tools) must be installed")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("secret-tool (Debian: libsecret-tools) must be installed");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = stdin.write_all(b"probe");
+        }
+        child.wait_with_output().unwrap()
     }
 }
 
@@ -442,13 +526,22 @@ fn the_keyring_keeps_the_login_where_a_secret_service_runs() {
         .push(("DBUS_SESSION_BUS_ADDRESS".into(), keyring.address.clone()));
     let login = browser_login(&mut imapdir);
     login.expect_success();
-    assert!(login.stdout.contains("system keyring"), "{}", login.stdout);
+    assert!(
+        login.stdout.contains("system keyring"),
+        "{}",
+        login.all_output()
+    );
     assert!(!token_file(&imapdir).exists(), "not in a file as well");
-    let item = keyring.secret_tool(&["lookup", "service", "imapdir", "account", "test", "user", USER]);
+    let item = keyring.secret_tool(&[
+        "lookup", "service", "imapdir", "account", "test", "user", USER,
+    ]);
     let item = String::from_utf8_lossy(&item.stdout).into_owned();
     let issued = server.issued();
     let refresh = issued.iter().find(|t| t.starts_with("rt-")).unwrap();
-    assert!(item.contains(refresh.as_str()), "the keyring holds the refresh token");
+    assert!(
+        item.contains(refresh.as_str()),
+        "the keyring holds the refresh token"
+    );
 
     // Refreshed after a refusal, and kept in the keyring again.
     server.revoke_access_tokens();

@@ -224,7 +224,8 @@ impl TokenStore {
     }
 
     fn save_file(&self, text: &str) -> Result<(), StoreError> {
-        let fail = |e: std::io::Error| StoreError(format!("cannot write {}: {e}", self.file.display()));
+        let fail =
+            |e: std::io::Error| StoreError(format!("cannot write {}: {e}", self.file.display()));
         let dir = self.file.parent().unwrap_or(Path::new("."));
         if !dir.as_os_str().is_empty() && !dir.is_dir() {
             std::fs::DirBuilder::new()
@@ -354,7 +355,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = file_store(dir.path());
         assert!(store.load().unwrap().is_none());
-        assert_eq!(store.save(&tokens()).unwrap(), Kept::File(store.file.clone()));
+        assert_eq!(
+            store.save(&tokens()).unwrap(),
+            Kept::File(store.file.clone())
+        );
         let mode = std::fs::metadata(&store.file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let (back, kept) = store.load().unwrap().unwrap();

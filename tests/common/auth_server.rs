@@ -250,7 +250,13 @@ impl AuthServer {
                 || get("response_type") != "code"
                 || get("state").is_empty()
             {
-                return respond(&mut stream, 400, "text/plain", "bad authorization request", None);
+                return respond(
+                    &mut stream,
+                    400,
+                    "text/plain",
+                    "bad authorization request",
+                    None,
+                );
             }
             let state = get("state");
             let deny = std::mem::take(&mut self.inner.lock().unwrap().deny_authorize);
@@ -339,7 +345,11 @@ impl AuthServer {
                             oauth_error("access_denied", "The user declined.")
                         }
                         Some((DeviceState::Approved, _)) => {
-                            self.inner.lock().unwrap().devices.remove(&get("device_code"));
+                            self.inner
+                                .lock()
+                                .unwrap()
+                                .devices
+                                .remove(&get("device_code"));
                             self.tokens(None)
                         }
                     }

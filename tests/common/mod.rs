@@ -27,6 +27,6 @@ pub mod proxy;
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
 pub use {
-    auth_server::*, corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*, runner::*,
-    scenarios::*, stopper::*,
+    auth_server::*, corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*,
+    runner::*, scenarios::*, stopper::*,
 };

@@ -94,7 +94,10 @@ pub fn authorization_url(
 
 /// The browser flow: prints the URL (and opens a browser where one can be),
 /// waits for the redirect, trades the code for tokens.
-pub fn authorization_code(login: &OAuth2Login, may_open_browser: bool) -> Result<TokenSet, TokenError> {
+pub fn authorization_code(
+    login: &OAuth2Login,
+    may_open_browser: bool,
+) -> Result<TokenSet, TokenError> {
     let auth_url = login.client.auth_url.as_deref().ok_or_else(|| {
         fail(
             login,
@@ -168,7 +171,9 @@ fn device_grant(json: &Value) -> Result<DeviceGrant, String> {
     };
     Ok(DeviceGrant {
         device_code: text("device_code").ok_or("the device endpoint gave no device_code")?,
-        user_code: http::printable(&text("user_code").ok_or("the device endpoint gave no user_code")?),
+        user_code: http::printable(
+            &text("user_code").ok_or("the device endpoint gave no user_code")?,
+        ),
         // Google spells it verification_url.
         verification_uri: http::printable(
             &text("verification_uri")
@@ -290,7 +295,13 @@ mod tests {
             "https://oauth2.googleapis.com/token",
         );
         let pkce = Pkce::from_verifier("v".repeat(43));
-        let url = authorization_url(&google, google.client.auth_url.as_deref().unwrap(), &redirect_uri(&google, 5), "st", &pkce);
+        let url = authorization_url(
+            &google,
+            google.client.auth_url.as_deref().unwrap(),
+            &redirect_uri(&google, 5),
+            "st",
+            &pkce,
+        );
         assert!(url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=cid&redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2F&scope=s1%20s2&state=st&code_challenge="), "{url}");
         assert!(url.contains("code_challenge_method=S256"));
         assert!(url.contains("access_type=offline&prompt=consent"));
@@ -300,7 +311,13 @@ mod tests {
             "https://login.microsoftonline.com/common/oauth2/v2.0/token",
         );
         assert_eq!(redirect_uri(&microsoft, 8080), "http://localhost:8080/");
-        let url = authorization_url(&microsoft, "https://login.microsoftonline.com/x", "r", "st", &pkce);
+        let url = authorization_url(
+            &microsoft,
+            "https://login.microsoftonline.com/x",
+            "r",
+            "st",
+            &pkce,
+        );
         assert!(!url.contains("access_type"));
     }
 

@@ -155,7 +155,12 @@ fn parse_request(line: &str, state: &str) -> Parsed {
         return Parsed::Elsewhere;
     }
     let pairs = query_pairs(query);
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
     if get("state").as_deref() != Some(state) {
         return Parsed::NotOurs;
     }
@@ -202,12 +207,18 @@ mod tests {
             parse_request("GET /?code=c&state=other HTTP/1.1", "s1"),
             Parsed::NotOurs
         );
-        assert_eq!(parse_request("GET /?state=s1 HTTP/1.1", "s1"), Parsed::NotOurs);
+        assert_eq!(
+            parse_request("GET /?state=s1 HTTP/1.1", "s1"),
+            Parsed::NotOurs
+        );
         assert_eq!(
             parse_request("GET /favicon.ico HTTP/1.1", "s1"),
             Parsed::Elsewhere
         );
-        assert_eq!(parse_request("POST /?code=c&state=s1 HTTP/1.1", "s1"), Parsed::Elsewhere);
+        assert_eq!(
+            parse_request("POST /?code=c&state=s1 HTTP/1.1", "s1"),
+            Parsed::Elsewhere
+        );
         assert_eq!(parse_request("", "s1"), Parsed::Elsewhere);
     }
 
@@ -218,7 +229,8 @@ mod tests {
         let browser = std::thread::spawn(move || {
             use std::io::Read;
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            s.write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s.write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             let mut page = String::new();
             s.read_to_string(&mut page).unwrap();
             assert!(page.starts_with("HTTP/1.1 404"), "{page}");

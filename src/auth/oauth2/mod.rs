@@ -130,9 +130,7 @@ impl Refusal {
             }
             "slow_down" => "the server asked to poll more slowly (slow_down)",
             "authorization_pending" => "the login is not finished yet (authorization_pending)",
-            "expired_token" => {
-                "the code expired before the login was finished (expired_token)"
-            }
+            "expired_token" => "the code expired before the login was finished (expired_token)",
             "invalid_client" => {
                 "the client id or secret was refused (invalid_client): it is wrong, was \
                  deleted, or was withdrawn by its owner (a client id borrowed from another \
@@ -161,7 +159,7 @@ impl Refusal {
             text.push_str(&format!(" ({})", self.code));
         }
         if let Some(d) = self.description.as_deref().filter(|d| !d.is_empty()) {
-            text.push_str(&format!("; the server said: {d}"));
+            text.push_str(&format!("; the server said: \"{d}\""));
         }
         text
     }
@@ -417,7 +415,10 @@ mod tests {
         let short = set(1000, Some(6));
         assert!(!needs_refresh(&short, 1003));
         assert!(needs_refresh(&short, 1004));
-        assert!(!needs_refresh(&set(0, None), u64::MAX / 2), "no lifetime: until refused");
+        assert!(
+            !needs_refresh(&set(0, None), u64::MAX / 2),
+            "no lifetime: until refused"
+        );
     }
 
     #[test]
@@ -434,16 +435,22 @@ mod tests {
             ("a1", "r1")
         );
         assert_eq!(t.expires_in, Some(3599));
-        let kept = tokens_from(&json!({"access_token": "a2", "expires_in": 60}), "c", Some("r1"))
-            .unwrap();
+        let kept = tokens_from(
+            &json!({"access_token": "a2", "expires_in": 60}),
+            "c",
+            Some("r1"),
+        )
+        .unwrap();
         assert_eq!(kept.refresh_token, "r1");
         let err = tokens_from(&json!({"access_token": "a2"}), "c", None).unwrap_err();
         assert!(err.contains("offline_access"), "{err}");
         assert!(tokens_from(&json!({"token_type": "bearer"}), "c", None).is_err());
-        assert!(
-            tokens_from(&json!({"access_token": "x", "token_type": "mac"}), "c", Some("r"))
-                .is_err()
-        );
+        assert!(tokens_from(
+            &json!({"access_token": "x", "token_type": "mac"}),
+            "c",
+            Some("r")
+        )
+        .is_err());
     }
 
     #[test]
@@ -462,7 +469,7 @@ mod tests {
         };
         assert_eq!(
             odd.in_words(),
-            "the authorization server refused the request (weird); the server said: Nope."
+            "the authorization server refused the request (weird); the server said: \"Nope.\""
         );
         assert!(!r("temporarily_unavailable").needs_user());
         assert!(r("invalid_grant").needs_user());
