@@ -16,6 +16,9 @@ _imapdir() {
             ",$1")
                 cmd="imapdir"
                 ;;
+            imapdir,auth)
+                cmd="imapdir__subcmd__auth"
+                ;;
             imapdir,check)
                 cmd="imapdir__subcmd__check"
                 ;;
@@ -45,6 +48,9 @@ _imapdir() {
                 ;;
             imapdir,watch)
                 cmd="imapdir__subcmd__watch"
+                ;;
+            imapdir__subcmd__help,auth)
+                cmd="imapdir__subcmd__help__subcmd__auth"
                 ;;
             imapdir__subcmd__help,check)
                 cmd="imapdir__subcmd__help__subcmd__check"
@@ -83,8 +89,26 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import providers relayout generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import providers auth relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__auth)
+            opts="-v -h --device --no-browser --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -155,8 +179,22 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import providers relayout generate help"
+            opts="sync folders check status watch import providers auth relayout generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__auth)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
