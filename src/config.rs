@@ -990,6 +990,109 @@ maildir = "~/Mail/personal"
     }
 
     #[test]
+    fn a_client_id_is_the_built_in_login_with_the_presets_endpoints() {
+        let text = r#"
+[accounts.work]
+provider = "outlook"
+user = "me@example.com"
+oauth2_client_id = "cid"
+maildir = "~/Mail/work"
+"#;
+        let a = &Config::parse(text, &env()).unwrap().accounts[0];
+        assert_eq!(a.secret_kind, SecretKind::OAuth2Login);
+        let login = a.oauth2.as_ref().unwrap();
+        assert_eq!(
+            login.client.token_url,
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+        );
+        assert!(login.client.scopes.contains("offline_access"));
+        assert_eq!(login.client.client_secret, ClientSecret::None);
+        assert_eq!(login.store.choice, StoreChoice::Auto);
+        assert_eq!(
+            login.store.file,
+            PathBuf::from("/home/u/.local/state/imapdir/work.oauth2")
+        );
+        assert_eq!(login.relogin, "imapdir auth work");
+        assert!(a.password().is_err(), "no password to read");
+
+        let own = text.replace("provider = \"outlook\"\n", "host = \"imap.example.com\"\n");
+        let err = Config::parse(&own, &env()).unwrap_err().0;
+        assert!(err.contains("oauth2_token_url"), "{err}");
+        let own = own.replace(
+            "maildir",
+            "oauth2_token_url = \"https://id.example.com/token\"\n\
+             oauth2_scopes = \"imap\"\noauth2_token_store = \"file\"\n\
+             oauth2_client_secret_command = \"pass x\"\nmaildir",
+        );
+        let a = &Config::parse(&own, &env()).unwrap().accounts[0];
+        let login = a.oauth2.as_ref().unwrap();
+        assert_eq!(login.client.auth_url, None);
+        assert_eq!(login.store.choice, StoreChoice::File);
+        assert_eq!(
+            login.client.client_secret,
+            ClientSecret::Command("pass x".into())
+        );
+    }
+
+    #[test]
+    fn oauth2_keys_are_checked() {
+        let base = "[accounts.a]\nprovider = \"gmail\"\nuser = \"u\"\nmaildir = \"/m\"\n";
+        let err = |extra: &str| {
+            Config::parse(&format!("{base}{extra}"), &env())
+                .unwrap_err()
+                .0
+        };
+        assert!(err("oauth2_client_id = \"c\"\npassword_command = \"x\"\n").contains("only one"));
+        assert!(err("oauth2_scopes = \"x\"\npassword_command = \"p\"\n")
+            .contains("needs oauth2_client_id"));
+        assert!(err("oauth2_client_id = \" \"\n").contains("console.cloud.google.com"));
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_token_store = \"disk\"\n")
+                .contains("oauth2_token_store")
+        );
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_token_url = \"http://id.example.com/t\"\n")
+                .contains("plain http")
+        );
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_client_secret = \"s\"\n\
+                     oauth2_client_secret_command = \"x\"\n")
+            .contains("only one of oauth2_client_secret")
+        );
+        assert!(err("oauth2_client_id = \"c\"\nauth = \"plain\"\n").contains("OAuth2"));
+        let outlook = base.replace("gmail", "outlook");
+        let e = Config::parse(&outlook, &env()).unwrap_err().0;
+        assert!(
+            e.contains("no oauth2_client_id") && e.contains("App registrations"),
+            "{e}"
+        );
+        // Gmail also takes an app password, so the usual message, naming both.
+        let e = Config::parse(base, &env()).unwrap_err().0;
+        assert!(
+            e.contains("no password source") && e.contains("oauth2_client_id"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_command_to_log_in_again_names_a_config_given_on_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my config.toml");
+        std::fs::write(
+            &path,
+            "[accounts.a]\nprovider = \"gmail\"\nuser = \"u\"\noauth2_client_id = \"c\"\n\
+             maildir = \"/m\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path, &env()).unwrap();
+        assert_eq!(
+            c.accounts[0].oauth2.as_ref().unwrap().relogin,
+            format!("imapdir --config '{}' auth a", path.display())
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+
+    #[test]
     fn select_names_accounts() {
         let text = format!("{MINIMAL}\n{}", MINIMAL.replace("personal]", "work]"));
         let c = Config::parse(&text, &env()).unwrap();
