@@ -419,6 +419,9 @@ fn a_token_file_others_can_read_is_not_used() {
 
 /// A private session D-Bus with an unlocked GNOME Keyring on it; both
 /// stop when this is dropped.
+///
+/// The keyring's login collection is created with a password read from
+/// stdin (`--unlock`), so nothing prompts.
 struct Keyring {
     bus: Child,
     keyring: Child,
@@ -469,8 +472,29 @@ impl Keyring {
             address,
             _home: home,
         };
-        // Ready when the Secret Service answers.
+        // Ready when the daemon owns the Secret Service's name (asked
+        // without activating it: a call before that would start a second,
+        // locked keyring), and then answers.
         let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let owned = Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+                .output()
+                .expect("dbus-send (Debian: dbus) must be installed");
+            if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the keyring never took its name");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         loop {
             let probe =
                 keyring.secret_tool(&["store", "--label=probe", "service", "imapdir-probe"]);
