@@ -19,6 +19,9 @@ _imapdir() {
             imapdir,approve)
                 cmd="imapdir__subcmd__approve"
                 ;;
+            imapdir,auth)
+                cmd="imapdir__subcmd__auth"
+                ;;
             imapdir,check)
                 cmd="imapdir__subcmd__check"
                 ;;
@@ -54,6 +57,9 @@ _imapdir() {
                 ;;
             imapdir__subcmd__help,approve)
                 cmd="imapdir__subcmd__help__subcmd__approve"
+                ;;
+            imapdir__subcmd__help,auth)
+                cmd="imapdir__subcmd__help__subcmd__auth"
                 ;;
             imapdir__subcmd__help,check)
                 cmd="imapdir__subcmd__help__subcmd__check"
@@ -95,7 +101,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers relayout approve generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +120,24 @@ _imapdir() {
             ;;
         imapdir__subcmd__approve)
             opts="-v -h --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__auth)
+            opts="-v -h --device --no-browser --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +209,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import init providers relayout approve generate help"
+            opts="sync folders check status watch import init providers auth relayout approve generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,6 +223,20 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__auth)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

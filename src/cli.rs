@@ -57,6 +57,9 @@ pub enum Command {
     Init(InitArgs),
     /// List the provider presets (`provider = "NAME"`): host, how to log in, what to know
     Providers,
+    /// Log in with OAuth2 once (in a browser, or with a code on another device:
+    /// --device) and keep the refresh token for later runs
+    Auth(AuthArgs),
     /// Move a synced Maildir to the configured `layout`, folder by folder,
     /// without transferring a message
     Relayout {
@@ -185,6 +188,21 @@ pub enum Peer {
     Mbsync,
     /// OfflineIMAP: accounts with a Maildir and an IMAP repository
     Offlineimap,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Account name (one with oauth2_client_id)
+    pub account: String,
+
+    /// Use the device authorization grant: a code to enter on any device with
+    /// a browser, for a machine without one
+    #[arg(long)]
+    pub device: bool,
+
+    /// Do not open a browser; only print the address to open
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::oauth2::{self, ClientSecret, OAuth2Login, StoreChoice, TokenStore};
 use crate::auth::sasl::Credential;
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
@@ -50,6 +51,15 @@ struct RawAccount {
     password_env: Option<String>,
     password_file: Option<String>,
     oauth2_token_command: Option<String>,
+    oauth2_client_id: Option<String>,
+    oauth2_client_secret: Option<String>,
+    oauth2_client_secret_command: Option<String>,
+    oauth2_auth_url: Option<String>,
+    oauth2_token_url: Option<String>,
+    oauth2_device_url: Option<String>,
+    oauth2_scopes: Option<String>,
+    oauth2_redirect_port: Option<u16>,
+    oauth2_token_store: Option<String>,
     auth: Option<String>,
     maildir: String,
     state_file: Option<String>,
@@ -84,7 +94,17 @@ struct RawAccount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
     Password,
+    /// From `oauth2_token_command`.
     OAuth2Token,
+    /// From the built-in OAuth2 login (`oauth2_client_id`, `imapdir auth`).
+    OAuth2Login,
+}
+
+impl SecretKind {
+    /// Whether the secret is an OAuth2 access token.
+    pub fn is_token(self) -> bool {
+        self != SecretKind::Password
+    }
 }
 
 /// One account, validated, with every default filled in.
@@ -102,6 +122,8 @@ pub struct Account {
     /// (`oauth2_token_command`), as `secret_kind` says.
     pub password: PasswordSource,
     pub secret_kind: SecretKind,
+    /// The built-in OAuth2 login, for `SecretKind::OAuth2Login`.
+    pub oauth2: Option<OAuth2Login>,
     /// How to log in (`auth`).
     pub auth: AuthMethod,
     pub maildir: PathBuf,
@@ -220,7 +242,20 @@ impl Config {
                 config_error(format!("cannot read config {}: {e}", path.display()))
             }
         })?;
-        Config::parse(&text, env).map_err(|e| config_error(format!("{}: {}", path.display(), e.0)))
+        let mut config = Config::parse(&text, env)
+            .map_err(|e| config_error(format!("{}: {}", path.display(), e.0)))?;
+        // The command that logs in again names this config when it is not
+        // the one found without --config.
+        if env.default_config_path().ok().as_deref() != Some(path) {
+            for login in config.accounts.iter_mut().filter_map(|a| a.oauth2.as_mut()) {
+                login.relogin = format!(
+                    "imapdir --config {} auth {}",
+                    shell_word(&path.to_string_lossy()),
+                    shell_word(&login.account)
+                );
+            }
+        }
+        Ok(config)
     }
 
     pub fn parse(text: &str, env: &Environment) -> Result<Config, ConfigError> {
@@ -373,11 +408,42 @@ impl Account {
             raw.password_env.is_some(),
             raw.password_file.is_some(),
             raw.oauth2_token_command.is_some(),
+            raw.oauth2_client_id.is_some(),
         ];
         if sources.iter().filter(|s| **s).count() > 1 {
             return Err(config_error(
-                "set only one of password_command, password_env, password_file, oauth2_token_command",
+                "set only one of password_command, password_env, password_file, \
+                 oauth2_token_command, oauth2_client_id",
             ));
+        }
+        let oauth2_settings = [
+            ("oauth2_client_secret", raw.oauth2_client_secret.is_some()),
+            (
+                "oauth2_client_secret_command",
+                raw.oauth2_client_secret_command.is_some(),
+            ),
+            ("oauth2_auth_url", raw.oauth2_auth_url.is_some()),
+            ("oauth2_token_url", raw.oauth2_token_url.is_some()),
+            ("oauth2_device_url", raw.oauth2_device_url.is_some()),
+            ("oauth2_scopes", raw.oauth2_scopes.is_some()),
+            ("oauth2_redirect_port", raw.oauth2_redirect_port.is_some()),
+            ("oauth2_token_store", raw.oauth2_token_store.is_some()),
+        ];
+        if raw.oauth2_client_id.is_none() {
+            let oauth2_only = provider.is_some_and(|p| p.login == providers::Login::OAuth2Only);
+            let no_source = !sources.iter().any(|s| *s);
+            if let Some((key, _)) = oauth2_settings.iter().find(|(_, set)| *set) {
+                return Err(config_error(format!(
+                    "{key} is for the built-in OAuth2 login, which needs oauth2_client_id: \
+                     {MISSING_CLIENT_ID}"
+                )));
+            }
+            if no_source && oauth2_only {
+                return Err(config_error(format!(
+                    "no oauth2_client_id: {} logs in with OAuth2 only. {MISSING_CLIENT_ID}",
+                    provider.map_or("the provider", |p| p.title)
+                )));
+            }
         }
         let (password, secret_kind) = match (
             raw.password_command,
@@ -389,10 +455,14 @@ impl Account {
             (_, Some(v), ..) => (PasswordSource::Env(v), SecretKind::Password),
             (_, _, Some(f), _) => (PasswordSource::File(env.expand(&f)?), SecretKind::Password),
             (_, _, _, Some(c)) => (PasswordSource::Command(c), SecretKind::OAuth2Token),
+            (None, None, None, None) if raw.oauth2_client_id.is_some() => {
+                (PasswordSource::OAuth2Login, SecretKind::OAuth2Login)
+            }
             (None, None, None, None) => {
                 return Err(config_error(
                     "no password source: set password_command, password_env or password_file \
-                     (or oauth2_token_command for an OAuth2 login)",
+                     (or oauth2_client_id for the built-in OAuth2 login, imapdir auth; or \
+                     oauth2_token_command for a token helper)",
                 ))
             }
         };
@@ -410,13 +480,13 @@ impl Account {
             }
         };
         let token_method = matches!(auth, AuthMethod::XOAuth2 | AuthMethod::OAuthBearer);
-        if auth != AuthMethod::Auto && token_method != (secret_kind == SecretKind::OAuth2Token) {
+        if auth != AuthMethod::Auto && token_method != secret_kind.is_token() {
             return Err(config_error(if token_method {
                 "auth = \"xoauth2\" and \"oauthbearer\" log in with an OAuth2 token: set \
-                 oauth2_token_command instead of a password"
+                 oauth2_token_command (or oauth2_client_id) instead of a password"
             } else {
-                "an oauth2_token_command logs in with auth = \"auto\", \"xoauth2\" or \
-                 \"oauthbearer\""
+                "an OAuth2 login (oauth2_token_command, oauth2_client_id) uses auth = \
+                 \"auto\", \"xoauth2\" or \"oauthbearer\""
             }));
         }
         let state_file = match raw.state_file {
@@ -430,6 +500,26 @@ impl Account {
         if max_connections == Some(0) {
             return Err(config_error("max_connections must be at least 1"));
         }
+        let oauth2 = match raw.oauth2_client_id {
+            None => None,
+            Some(client_id) => Some(oauth2_login(
+                name,
+                &raw.user,
+                &state_file,
+                provider.and_then(|p| p.oauth2),
+                RawOAuth2 {
+                    client_id,
+                    client_secret: raw.oauth2_client_secret,
+                    client_secret_command: raw.oauth2_client_secret_command,
+                    auth_url: raw.oauth2_auth_url,
+                    token_url: raw.oauth2_token_url,
+                    device_url: raw.oauth2_device_url,
+                    scopes: raw.oauth2_scopes,
+                    redirect_port: raw.oauth2_redirect_port,
+                    token_store: raw.oauth2_token_store,
+                },
+            )?),
+        };
         let jobs_setting = raw.jobs.map(usize::from);
         if jobs_setting.is_some_and(|j| !(1..=64).contains(&j)) {
             return Err(config_error("jobs must be between 1 and 64"));
@@ -519,6 +609,7 @@ impl Account {
             user: raw.user,
             password,
             secret_kind,
+            oauth2,
             auth,
             maildir: env.expand(&raw.maildir)?,
             state_file,
@@ -543,13 +634,29 @@ impl Account {
     }
 
     /// Fetches the secret as what it is (a token command runs again each
-    /// time: a token helper hands out a fresh one). Errors never contain it.
-    pub fn credential(&self) -> Result<Credential, ConfigError> {
+    /// time: a token helper hands out a fresh one; the built-in login hands
+    /// out its access token, refreshed when it is about to expire). Errors
+    /// never contain it.
+    pub fn credential(&self) -> anyhow::Result<Credential> {
+        if let Some(login) = &self.oauth2 {
+            return Ok(Credential::Token(oauth2::access_token(login, None)?));
+        }
         let secret = self.password()?;
         Ok(match self.secret_kind {
             SecretKind::Password => Credential::Password(secret),
-            SecretKind::OAuth2Token => Credential::Token(secret),
+            SecretKind::OAuth2Token | SecretKind::OAuth2Login => Credential::Token(secret),
         })
+    }
+
+    /// The secret to try once more after the server refused `refused`: the
+    /// token command's next answer, or the built-in login's refreshed token.
+    pub fn credential_after_refusal(&self, refused: &Credential) -> anyhow::Result<Credential> {
+        match (&self.oauth2, refused) {
+            (Some(login), Credential::Token(token)) => {
+                Ok(Credential::Token(oauth2::access_token(login, Some(token))?))
+            }
+            _ => self.credential(),
+        }
     }
 
     /// The lock file beside the state database.
@@ -557,6 +664,119 @@ impl Account {
         let mut p = self.state_file.clone().into_os_string();
         p.push(".lock");
         PathBuf::from(p)
+    }
+}
+
+/// What the config says for a missing client id: how to get one.
+const MISSING_CLIENT_ID: &str =
+    "imapdir has no client id of its own to lend (a borrowed one can be \
+     withdrawn by its owner at any time), so register one, once: for Google at \
+     console.cloud.google.com, APIs & Services, Credentials, Create credentials, OAuth client ID, \
+     type \"Desktop app\" (set oauth2_client_id and oauth2_client_secret); for Microsoft at \
+     entra.microsoft.com, App registrations, New registration, redirect URI \"Public client/native \
+     (mobile & desktop)\" http://localhost (set oauth2_client_id). The README (OAuth2) has every \
+     step. Then run imapdir auth ACCOUNT. Or keep a token helper: oauth2_token_command";
+
+/// The `oauth2_*` keys of an account with `oauth2_client_id`.
+struct RawOAuth2 {
+    client_id: String,
+    client_secret: Option<String>,
+    client_secret_command: Option<String>,
+    auth_url: Option<String>,
+    token_url: Option<String>,
+    device_url: Option<String>,
+    scopes: Option<String>,
+    redirect_port: Option<u16>,
+    token_store: Option<String>,
+}
+
+/// The built-in OAuth2 login: the keys, else the provider preset's endpoints.
+fn oauth2_login(
+    account: &str,
+    user: &str,
+    state_file: &Path,
+    preset: Option<providers::OAuth2Endpoints>,
+    raw: RawOAuth2,
+) -> Result<OAuth2Login, ConfigError> {
+    if raw.client_id.trim().is_empty() {
+        return Err(config_error(format!(
+            "oauth2_client_id is empty: {MISSING_CLIENT_ID}"
+        )));
+    }
+    let client_secret = match (raw.client_secret, raw.client_secret_command) {
+        (Some(_), Some(_)) => {
+            return Err(config_error(
+                "set only one of oauth2_client_secret, oauth2_client_secret_command",
+            ))
+        }
+        (Some(s), None) => ClientSecret::Literal(s),
+        (None, Some(c)) => ClientSecret::Command(c),
+        (None, None) => ClientSecret::None,
+    };
+    let or_preset = |value: Option<String>, pick: fn(&providers::OAuth2Endpoints) -> &str| {
+        value.or_else(|| preset.as_ref().map(|p| pick(p).to_string()))
+    };
+    let token_url = or_preset(raw.token_url, |p| p.token).ok_or_else(|| {
+        config_error("oauth2_token_url is not set, and no provider preset gives one")
+    })?;
+    let auth_url = or_preset(raw.auth_url, |p| p.authorization);
+    let device_url = or_preset(raw.device_url, |p| p.device);
+    for (key, url) in [
+        ("oauth2_token_url", Some(&token_url)),
+        ("oauth2_auth_url", auth_url.as_ref()),
+        ("oauth2_device_url", device_url.as_ref()),
+    ] {
+        if let Some(url) = url {
+            oauth2::http::check_url(key, url).map_err(config_error)?;
+        }
+    }
+    let scopes = or_preset(raw.scopes, |p| p.scopes).ok_or_else(|| {
+        config_error("oauth2_scopes is not set, and no provider preset gives them")
+    })?;
+    let choice = match raw.token_store.as_deref().unwrap_or("auto") {
+        "auto" => StoreChoice::Auto,
+        "keyring" => StoreChoice::Keyring,
+        "file" => StoreChoice::File,
+        other => {
+            return Err(config_error(format!(
+                "oauth2_token_store = {other:?} is not one of \"auto\", \"keyring\", \"file\""
+            )))
+        }
+    };
+    let dir = state_file.parent().unwrap_or(Path::new("."));
+    Ok(OAuth2Login {
+        account: account.to_string(),
+        user: user.to_string(),
+        client: oauth2::Client {
+            client_id: raw.client_id,
+            client_secret,
+            auth_url,
+            token_url,
+            device_url,
+            scopes,
+            redirect_port: raw.redirect_port.unwrap_or(0),
+        },
+        store: TokenStore {
+            choice,
+            file: dir.join(format!("{account}.oauth2")),
+            account: account.to_string(),
+            user: user.to_string(),
+        },
+        relogin: format!("imapdir auth {}", shell_word(account)),
+    })
+}
+
+/// A word as a shell reads it back: quoted when it holds anything but
+/// letters, digits and `/._-@:+=,`.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-@:+=,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -837,6 +1057,109 @@ maildir = "~/Mail/personal"
             .password()
             .unwrap_err();
         assert!(err.0.contains("failed"), "{err}");
+    }
+
+    #[test]
+    fn a_client_id_is_the_built_in_login_with_the_presets_endpoints() {
+        let text = r#"
+[accounts.work]
+provider = "outlook"
+user = "me@example.com"
+oauth2_client_id = "cid"
+maildir = "~/Mail/work"
+"#;
+        let a = &Config::parse(text, &env()).unwrap().accounts[0];
+        assert_eq!(a.secret_kind, SecretKind::OAuth2Login);
+        let login = a.oauth2.as_ref().unwrap();
+        assert_eq!(
+            login.client.token_url,
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+        );
+        assert!(login.client.scopes.contains("offline_access"));
+        assert_eq!(login.client.client_secret, ClientSecret::None);
+        assert_eq!(login.store.choice, StoreChoice::Auto);
+        assert_eq!(
+            login.store.file,
+            PathBuf::from("/home/u/.local/state/imapdir/work.oauth2")
+        );
+        assert_eq!(login.relogin, "imapdir auth work");
+        assert!(a.password().is_err(), "no password to read");
+
+        let own = text.replace("provider = \"outlook\"\n", "host = \"imap.example.com\"\n");
+        let err = Config::parse(&own, &env()).unwrap_err().0;
+        assert!(err.contains("oauth2_token_url"), "{err}");
+        let own = own.replace(
+            "maildir",
+            "oauth2_token_url = \"https://id.example.com/token\"\n\
+             oauth2_scopes = \"imap\"\noauth2_token_store = \"file\"\n\
+             oauth2_client_secret_command = \"pass x\"\nmaildir",
+        );
+        let a = &Config::parse(&own, &env()).unwrap().accounts[0];
+        let login = a.oauth2.as_ref().unwrap();
+        assert_eq!(login.client.auth_url, None);
+        assert_eq!(login.store.choice, StoreChoice::File);
+        assert_eq!(
+            login.client.client_secret,
+            ClientSecret::Command("pass x".into())
+        );
+    }
+
+    #[test]
+    fn oauth2_keys_are_checked() {
+        let base = "[accounts.a]\nprovider = \"gmail\"\nuser = \"u\"\nmaildir = \"/m\"\n";
+        let err = |extra: &str| {
+            Config::parse(&format!("{base}{extra}"), &env())
+                .unwrap_err()
+                .0
+        };
+        assert!(err("oauth2_client_id = \"c\"\npassword_command = \"x\"\n").contains("only one"));
+        assert!(err("oauth2_scopes = \"x\"\npassword_command = \"p\"\n")
+            .contains("needs oauth2_client_id"));
+        assert!(err("oauth2_client_id = \" \"\n").contains("console.cloud.google.com"));
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_token_store = \"disk\"\n")
+                .contains("oauth2_token_store")
+        );
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_token_url = \"http://id.example.com/t\"\n")
+                .contains("plain http")
+        );
+        assert!(
+            err("oauth2_client_id = \"c\"\noauth2_client_secret = \"s\"\n\
+                     oauth2_client_secret_command = \"x\"\n")
+            .contains("only one of oauth2_client_secret")
+        );
+        assert!(err("oauth2_client_id = \"c\"\nauth = \"plain\"\n").contains("OAuth2"));
+        let outlook = base.replace("gmail", "outlook");
+        let e = Config::parse(&outlook, &env()).unwrap_err().0;
+        assert!(
+            e.contains("no oauth2_client_id") && e.contains("App registrations"),
+            "{e}"
+        );
+        // Gmail also takes an app password, so the usual message, naming both.
+        let e = Config::parse(base, &env()).unwrap_err().0;
+        assert!(
+            e.contains("no password source") && e.contains("oauth2_client_id"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_command_to_log_in_again_names_a_config_given_on_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my config.toml");
+        std::fs::write(
+            &path,
+            "[accounts.a]\nprovider = \"gmail\"\nuser = \"u\"\noauth2_client_id = \"c\"\n\
+             maildir = \"/m\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&path, &env()).unwrap();
+        assert_eq!(
+            c.accounts[0].oauth2.as_ref().unwrap().relogin,
+            format!("imapdir --config '{}' auth a", path.display())
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::auth::sasl::{self, Credential, LoginWay};
-use crate::config::{Account, ConfigError};
+use crate::config::Account;
 use crate::imap::{AlertLog, ConnectOptions, ImapError, Session};
 use crate::model::CompressMode;
 
@@ -49,9 +49,10 @@ pub fn take_alerts(account: &str) -> Vec<String> {
 
 /// Connects and logs in. The secret is fetched here and dropped as soon
 /// as the server has it. A refused OAuth2 token is fetched once more (the
-/// token helper may hand out a fresh one) and tried once more, never again.
+/// token helper may hand out a fresh one; the built-in login refreshes it)
+/// and tried once more, never again.
 pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
-    let credential = account.credential().map_err(|e: ConfigError| e)?;
+    let credential = account.credential()?;
     let wrap = |source| ConnectError {
         account: account.name.clone(),
         source,
@@ -59,7 +60,7 @@ pub fn open_session(account: &Account, trace: bool) -> anyhow::Result<Session> {
     let mut session = Session::connect(&connect_options(account, trace)).map_err(wrap)?;
     match log_in(&mut session, account, &credential) {
         Err(ImapError::Auth(_)) if matches!(credential, Credential::Token(_)) => {
-            let fresh = account.credential().map_err(|e: ConfigError| e)?;
+            let fresh = account.credential_after_refusal(&credential)?;
             log_in(&mut session, account, &fresh).map_err(wrap)?;
         }
         other => other.map_err(wrap)?,

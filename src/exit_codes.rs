@@ -9,7 +9,8 @@ pub enum ExitCode {
     PartialFailure = 1,
     /// Bad command line or config.
     UsageError = 2,
-    /// Could not connect, negotiate TLS or log in.
+    /// Could not connect, negotiate TLS or log in (an OAuth2 login that
+    /// must be renewed with `imapdir auth` too).
     ConnectFailure = 3,
     /// Another run holds the account's lock.
     Locked = 4,
@@ -27,7 +28,9 @@ pub fn for_error(err: &anyhow::Error) -> ExitCode {
         if cause.is::<crate::lock::Locked>() {
             return ExitCode::Locked;
         }
-        if cause.is::<crate::connect::ConnectError>() {
+        if cause.is::<crate::connect::ConnectError>()
+            || cause.is::<crate::auth::oauth2::TokenError>()
+        {
             return ExitCode::ConnectFailure;
         }
         if cause.is::<crate::config::ConfigError>() || cause.is::<clap::Error>() {

@@ -137,8 +137,9 @@ pub const PROVIDERS: &[Provider] = &[
                 "outlook.de",
             ],
             ("smtp.office365.com", 587),
-            "password logins are off: use an OAuth2 token helper; Microsoft takes XOAUTH2 only, \
-             and an organisation's admin may have to allow IMAP for the account",
+            "password logins are off: register a client id of your own and log in with imapdir \
+             auth (or use an OAuth2 token helper); Microsoft takes XOAUTH2 only, and an \
+             organisation's admin may have to allow IMAP for the account",
         )
     },
     preset(

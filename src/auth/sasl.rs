@@ -119,8 +119,8 @@ pub fn choose(
                 .find(|m| has(*m))
                 .map(LoginWay::Sasl)
                 .ok_or_else(|| {
-                    "the account logs in with an OAuth2 token (oauth2_token_command), but the \
-                     server offers neither OAUTHBEARER nor XOAUTH2"
+                    "the account logs in with an OAuth2 token, but the server offers neither \
+                     OAUTHBEARER nor XOAUTH2"
                         .to_string()
                 });
         }
@@ -147,7 +147,8 @@ pub fn choose(
     if needs_token != token {
         return Err(if needs_token {
             format!(
-                "auth = {:?} needs an OAuth2 token: set oauth2_token_command",
+                "auth = {:?} needs an OAuth2 token: set oauth2_token_command (or \
+                 oauth2_client_id)",
                 wanted.name().to_ascii_lowercase()
             )
         } else {

@@ -13,6 +13,9 @@ pub enum PasswordSource {
     Env(String),
     /// The first line of a file.
     File(PathBuf),
+    /// No password: the built-in OAuth2 login (`imapdir auth`) gives
+    /// access tokens instead.
+    OAuth2Login,
 }
 
 /// Why no password could be read; the text never contains the secret.
@@ -50,6 +53,12 @@ impl PasswordSource {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| SecretError(format!("password_file {}: {e}", path.display())))?;
                 first_line(&text)
+            }
+            PasswordSource::OAuth2Login => {
+                return Err(SecretError(
+                    "the account logs in with OAuth2 (oauth2_client_id), not a password"
+                        .to_string(),
+                ))
             }
         };
         if pw.is_empty() {

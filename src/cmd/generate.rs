@@ -96,7 +96,7 @@ const KEYS: &[Key] = &[
         name: "password_command",
         value: "COMMAND",
         text: "Run through sh -c; the first line of its output is the password. \
-               Exactly one of password_command, password_env and password_file is required.",
+               Exactly one of password_command, password_env, password_file, oauth2_token_command and oauth2_client_id is required.",
     },
     Key {
         name: "password_env",
@@ -120,12 +120,80 @@ const KEYS: &[Key] = &[
                with the password_ keys.",
     },
     Key {
+        name: "oauth2_client_id",
+        value: "STRING",
+        text: "The built-in OAuth2 login with this client id, instead of a password source: \
+               imapdir auth ACCOUNT logs in once in a browser (authorization code with PKCE \
+               and a loopback redirect) or with --device (a code entered on any device), \
+               and keeps the refresh token (see oauth2_token_store). Each run refreshes the \
+               access token when less than a minute of its life is left, and once more when \
+               the server refuses it; a refresh token the provider refused is exit code 3 \
+               with the command that logs in again. Register a client id of your own (the \
+               README has the steps for Google and Microsoft): a borrowed one can be \
+               withdrawn by its owner at any time. Tokens never appear in output or traces.",
+    },
+    Key {
+        name: "oauth2_client_secret",
+        value: "STRING",
+        text: "The client's secret, where the provider wants one even from an installed \
+               program (Google's desktop clients, whose secret is not secret). Default: none.",
+    },
+    Key {
+        name: "oauth2_client_secret_command",
+        value: "COMMAND",
+        text: "Run through sh -c; the first line of its output is the client secret. \
+               Exclusive with oauth2_client_secret.",
+    },
+    Key {
+        name: "oauth2_auth_url",
+        value: "URL",
+        text: "The authorization endpoint of the browser flow. Default: the provider \
+               preset's. Endpoints are https (plain http only to this machine).",
+    },
+    Key {
+        name: "oauth2_token_url",
+        value: "URL",
+        text: "The token endpoint. Default: the provider preset's; required without one.",
+    },
+    Key {
+        name: "oauth2_device_url",
+        value: "URL",
+        text: "The device authorization endpoint, for imapdir auth --device. Default: the \
+               provider preset's.",
+    },
+    Key {
+        name: "oauth2_scopes",
+        value: "STRING",
+        text: "Space-separated scopes. Default: the provider preset's (gmail: \
+               https://mail.google.com/; outlook: \
+               https://outlook.office.com/IMAP.AccessAsUser.All offline_access); required \
+               without one.",
+    },
+    Key {
+        name: "oauth2_redirect_port",
+        value: "NUMBER",
+        text: "The loopback port the browser flow's redirect comes back to (a fixed one \
+               for ssh -L). Default: any free port. The redirect is \
+               http://127.0.0.1:PORT/, and http://localhost:PORT/ for Microsoft, which \
+               matches a registered http://localhost with any port.",
+    },
+    Key {
+        name: "oauth2_token_store",
+        value: "auto|keyring|file",
+        text: "Where the OAuth2 login is kept: \"keyring\" (the Secret Service, through \
+               secret-tool, on the session D-Bus), \"file\" (STATE_DIR/ACCOUNT.oauth2, \
+               mode 0600; one others can read is refused), or \"auto\": the keyring where \
+               a session D-Bus and secret-tool are, else the file. A cron job usually has \
+               no session D-Bus: use \"file\" for an account synced from cron. Default: \
+               \"auto\".",
+    },
+    Key {
         name: "auth",
         value: "STRING",
         text: "How to log in: \"auto\" (the best the server offers for the secret: \
                OAUTHBEARER, else XOAUTH2, for a token; PLAIN, else LOGIN, for a \
                password), \"plain\", \"login\", \"xoauth2\" or \"oauthbearer\" (the \
-               last two need oauth2_token_command). The initial response goes with \
+               last two need an OAuth2 token: oauth2_token_command or oauth2_client_id). The initial response goes with \
                the command where the server has SASL-IR; a server that says \
                LOGINDISABLED before TLS never gets a password. Microsoft 365 and \
                Outlook.com take XOAUTH2 only. Default: \"auto\".",

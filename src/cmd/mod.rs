@@ -2,6 +2,7 @@
 //! account errors). Nothing outside `cmd` imports a command.
 
 mod approve;
+mod auth;
 mod check;
 mod folders;
 mod generate;
@@ -70,6 +71,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Relayout { .. } => "relayout",
         Command::Providers => "providers",
         Command::Approve { .. } => "approve",
+        Command::Auth(_) => "auth",
     }
 }
 
@@ -88,6 +90,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
+        Command::Auth(args) => auth::command(&config, args, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }

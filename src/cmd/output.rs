@@ -254,6 +254,21 @@ pub struct RemoteFolder {
     pub note: Option<String>,
 }
 
+/// `imapdir --json auth`: where the login was kept (never the tokens).
+#[derive(Debug, Serialize)]
+pub struct AuthDoc {
+    pub version: u32,
+    pub command: &'static str,
+    pub exit_code: i32,
+    pub account: String,
+    /// browser | device
+    pub flow: &'static str,
+    /// keyring | file
+    pub store: &'static str,
+    /// The token file, when the store is a file.
+    pub file: Option<String>,
+}
+
 /// `imapdir --json check`.
 #[derive(Debug, Serialize)]
 pub struct CheckDoc {

@@ -8,6 +8,7 @@
 //! through `use common::*;`.
 #![allow(dead_code)]
 
+mod auth_server;
 mod corpus;
 mod dovecot;
 mod flags;
@@ -28,6 +29,6 @@ pub mod pty;
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
 pub use {
-    corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*, runner::*,
-    scenarios::*, stopper::*,
+    auth_server::*, corpus::*, dovecot::*, flags::*, imap_client::*, maildir::*, oauth2::*,
+    runner::*, scenarios::*, stopper::*,
 };

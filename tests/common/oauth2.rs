@@ -1,7 +1,8 @@
 //! A token introspection endpoint (RFC 7662) on loopback for Dovecot's
-//! oauth2 passdb: listed tokens are active for their user, every other
-//! token is refused. Tokens can be revoked while it runs, and it counts
-//! the checks it answered.
+//! oauth2 passdb: listed tokens are active for their user (until they
+//! expire, for those added with a lifetime), every other token is
+//! refused. Tokens can be added and revoked while it runs, and it counts
+//! the checks it answered and those it refused.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,11 +10,17 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
+/// Token -> (user, end of life).
+type Tokens = Arc<Mutex<HashMap<String, (String, Option<Instant>)>>>;
+
+#[derive(Clone)]
 pub struct Introspection {
     port: u16,
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    tokens: Tokens,
     checks: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl Introspection {
@@ -24,17 +31,19 @@ impl Introspection {
         let tokens = Arc::new(Mutex::new(
             tokens
                 .iter()
-                .map(|(t, u)| (t.to_string(), u.to_string()))
+                .map(|(t, u)| (t.to_string(), (u.to_string(), None)))
                 .collect::<HashMap<_, _>>(),
         ));
         let checks = Arc::new(AtomicUsize::new(0));
-        let (known, counted) = (tokens.clone(), checks.clone());
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (known, counted, no) = (tokens.clone(), checks.clone(), refused.clone());
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let known = known.clone();
                 let counted = counted.clone();
+                let no = no.clone();
                 thread::spawn(move || {
-                    let _ = answer(stream, &known, &counted);
+                    let _ = answer(stream, &known, &counted, &no);
                 });
             }
         });
@@ -42,7 +51,21 @@ impl Introspection {
             port,
             tokens,
             checks,
+            refused,
         }
+    }
+
+    /// Makes `token` active for `user`, for `life` when given.
+    pub fn add(&self, token: &str, user: &str, life: Option<Duration>) {
+        self.tokens.lock().unwrap().insert(
+            token.to_string(),
+            (user.to_string(), life.map(|l| Instant::now() + l)),
+        );
+    }
+
+    /// How many of the checks found the token inactive.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -61,8 +84,9 @@ impl Introspection {
 
 fn answer(
     stream: std::net::TcpStream,
-    tokens: &Mutex<HashMap<String, String>>,
+    tokens: &Mutex<HashMap<String, (String, Option<Instant>)>>,
     checks: &AtomicUsize,
+    refused: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut length = 0usize;
@@ -95,10 +119,18 @@ fn answer(
         .or(bearer)
         .unwrap_or_default();
     checks.fetch_add(1, Ordering::SeqCst);
-    let user = tokens.lock().unwrap().get(&token).cloned();
+    let user = tokens
+        .lock()
+        .unwrap()
+        .get(&token)
+        .filter(|(_, end)| end.is_none_or(|end| Instant::now() < end))
+        .map(|(user, _)| user.clone());
     let json = match user {
         Some(user) => format!("{{\"active\": true, \"username\": \"{user}\"}}"),
-        None => "{\"active\": false}".to_string(),
+        None => {
+            refused.fetch_add(1, Ordering::SeqCst);
+            "{\"active\": false}".to_string()
+        }
     };
     let mut stream = stream;
     write!(
@@ -109,7 +141,7 @@ fn answer(
     stream.flush()
 }
 
-fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

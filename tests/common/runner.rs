@@ -325,6 +325,15 @@ impl Imapdir {
         r
     }
 
+    /// The (stdout, stderr) files the next `spawn` writes to.
+    pub fn next_spawn_output(&self) -> (PathBuf, PathBuf) {
+        let n = self.spawned + 1;
+        (
+            self.dir().join(format!("spawn-{n}.out")),
+            self.dir().join(format!("spawn-{n}.err")),
+        )
+    }
+
     /// Starts imapdir without waiting (output goes to files in the temp dir).
     pub fn spawn(&mut self, args: &[&str]) -> Child {
         self.spawned += 1;
