@@ -64,6 +64,7 @@ impl SyncSummary {
                 "IMAPDIR_DELETED",
                 (c.deleted_local + c.deleted_remote).to_string(),
             ),
+            ("IMAPDIR_MOVED", c.moved.to_string()),
             ("IMAPDIR_FAILED_FOLDERS", self.failed_folders.to_string()),
             ("IMAPDIR_STATUS", self.status.as_str().to_string()),
         ]

@@ -21,6 +21,9 @@ pub struct Counts {
     pub deleted_local: u64,
     pub deleted_remote: u64,
     pub folders_created: u64,
+    /// Messages moved between folders without a transfer (local moves
+    /// sent as MOVE, server moves renamed locally).
+    pub moved: u64,
 }
 
 impl Counts {
@@ -38,6 +41,7 @@ impl AddAssign for Counts {
         self.deleted_local += o.deleted_local;
         self.deleted_remote += o.deleted_remote;
         self.folders_created += o.folders_created;
+        self.moved += o.moved;
     }
 }
 
@@ -51,7 +55,11 @@ impl fmt::Display for Counts {
             self.flags_pulled + self.flags_pushed,
             self.deleted_local + self.deleted_remote,
             self.folders_created
-        )
+        )?;
+        if self.moved > 0 {
+            write!(f, ", {} moved", self.moved)?;
+        }
+        Ok(())
     }
 }
 

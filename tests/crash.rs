@@ -1,5 +1,6 @@
 //! imapdir killed with SIGKILL at random moments, again and again, with
-//! changes on both sides in between: nothing may be lost or duplicated.
+//! changes on both sides in between (moves between folders among them):
+//! nothing may be lost or duplicated.
 
 mod common;
 
@@ -17,6 +18,7 @@ const ROUNDS: usize = 8;
 const MIN_KILLED_IN_ROUNDS: usize = 5;
 const NEW_PER_SIDE_PER_ROUND: usize = 8;
 const FLAG_CHANGES_PER_SIDE_PER_ROUND: usize = 6;
+const MOVES_PER_ROUND: usize = 3;
 /// First guess of how long a sync takes; replaced by the duration of the
 /// last run that finished before its kill, so kills land inside runs.
 const INITIAL_KILL_WINDOW: Duration = Duration::from_millis(1500);
@@ -147,6 +149,23 @@ fn change_local(imapdir: &Imapdir, rng: &mut Rng, exp: &mut Expectation, round: 
     fs::remove_file(&victim.path).unwrap();
     exp.deleted.insert(mid.clone());
     exp.alive.get_mut(folder).unwrap().remove(&mid);
+
+    // A mail reader moves a few synced messages to another folder.
+    let from = FOLDERS[rng.below(FOLDERS.len())];
+    let to = FOLDERS[(FOLDERS.iter().position(|f| *f == from).unwrap() + 1) % FOLDERS.len()];
+    let movable: Vec<LocalMsg> = maildir_messages(maildir, &local_folder(from))
+        .into_iter()
+        .filter(|m| m.uid().is_some() && exp.deletable(&m.message_id().unwrap()))
+        .collect();
+    for m in movable.iter().take(MOVES_PER_ROUND) {
+        let mid = m.message_id().unwrap();
+        let target = maildir.join(local_folder(to)).join(&m.subdir).join(&m.name);
+        fs::rename(&m.path, target).unwrap();
+        exp.alive.get_mut(from).unwrap().remove(&mid);
+        exp.alive.get_mut(to).unwrap().insert(mid.clone());
+        // Never deleted or moved again: the expectation stays simple.
+        exp.flag_touched.insert(mid);
+    }
 }
 
 fn message_ids<I: IntoIterator<Item = Option<String>>>(ids: I) -> Vec<String> {

@@ -43,7 +43,7 @@ pub use message_id::extract_message_id;
 pub use namespace::{Namespace, Namespaces};
 pub use quota::QuotaUsage;
 pub use session::Session;
-pub use store::{AppendUid, Expunged};
+pub use store::{AppendUid, Expunged, Moved};
 pub use throttle::Throttle;
 pub use types::{
     AlertLog, ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo,

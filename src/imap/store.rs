@@ -5,10 +5,11 @@
 use std::io::Read;
 
 use imap_proto::rfc4315::UidSetMember;
-use imap_proto::ResponseCode;
+use imap_proto::{Response, ResponseCode};
 
 use super::command::{quote, Arg};
-use super::response::{check, ignore_untagged};
+use super::framing::Frame;
+use super::response::{check, ignore_untagged, Untagged};
 use super::uid_set::UidSet;
 use super::{Flags, Result, Session};
 use crate::model::{Uid, UidValidity};
@@ -132,6 +133,51 @@ impl Session {
         })
     }
 
+    /// Moves the messages `uids` of the selected folder to `to`: UID MOVE
+    /// (RFC 6851) where the server has it, else UID COPY and the checked
+    /// expunge of exactly those UIDs ([`Session::expunge_uids`]). Returns
+    /// where each went, from COPYUID: `(uidvalidity of to, [(old, new)])`;
+    /// `None` when the server did not say (no UIDPLUS).
+    pub fn uid_move(&mut self, uids: &[Uid], to: &str) -> Result<Option<Moved>> {
+        if uids.is_empty() {
+            return Ok(None);
+        }
+        let mut moved: Option<Moved> = None;
+        let mut note = |code: &Option<ResponseCode<'_>>| {
+            if let Some(ResponseCode::CopyUid(validity, from, into)) = code {
+                let entry = moved.get_or_insert_with(|| Moved {
+                    uidvalidity: UidValidity(*validity),
+                    uids: Vec::new(),
+                });
+                entry
+                    .uids
+                    .extend(expand(from).into_iter().zip(expand(into)));
+            }
+        };
+        let verb = if self.has_capability("MOVE") {
+            "MOVE"
+        } else {
+            "COPY"
+        };
+        for set in UidSet::covering(uids) {
+            let mut handler = Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::Data { outcome, .. } = resp {
+                    note(&outcome.code);
+                }
+            });
+            let done = self.run(
+                vec![Arg::raw(format!("UID {verb} {set} ")), Arg::string(to)],
+                &mut handler,
+            )?;
+            let done = check(done, &format!("UID {verb}"))?;
+            note(&done.code);
+        }
+        if verb == "COPY" {
+            self.expunge_uids(uids)?;
+        }
+        Ok(moved)
+    }
+
     /// Bare EXPUNGE: removes every `\Deleted` message of the folder.
     fn expunge(&mut self) -> Result<()> {
         let done = self.run(vec![Arg::raw("EXPUNGE")], &mut ignore_untagged())?;
@@ -155,4 +201,23 @@ pub enum Expunged {
     /// a bare EXPUNGE would remove them too, so the messages are only
     /// marked, to be expunged by a later run.
     MarkedOnly,
+}
+
+/// Where moved messages went (COPYUID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub uidvalidity: UidValidity,
+    /// (UID in the source folder, UID in the target folder).
+    pub uids: Vec<(Uid, Uid)>,
+}
+
+fn expand(members: &[UidSetMember]) -> Vec<Uid> {
+    members
+        .iter()
+        .flat_map(|m| match m {
+            UidSetMember::Uid(u) => *u..=*u,
+            UidSetMember::UidRange(r) => r.clone(),
+        })
+        .map(Uid)
+        .collect()
 }

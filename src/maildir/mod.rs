@@ -343,7 +343,7 @@ impl Maildir {
     ///
     /// Reads whole directories, so it is only for the rare case of a file
     /// renamed behind our back.
-    fn find_base(&self, base: &str) -> io::Result<Option<LocalMessage>> {
+    pub fn find_base(&self, base: &str) -> io::Result<Option<LocalMessage>> {
         for subdir in [Subdir::Cur, Subdir::New] {
             let mut found = None;
             self.list(subdir, &mut |msg| {

@@ -16,6 +16,7 @@ use crate::model::{DirStamp, Flags, ModSeq, Pair, Uid, UidValidity};
 
 mod folders;
 mod intents;
+mod moves;
 mod offlineimap;
 mod pairs;
 mod refusals;
@@ -25,6 +26,7 @@ mod support;
 #[cfg(test)]
 mod tests;
 
+pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
@@ -33,7 +35,7 @@ pub use support::{create_private_file, unix_now};
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -85,6 +87,16 @@ CREATE TABLE refusals (
     approved INTEGER,
     PRIMARY KEY (folder, guard)
 );
+CREATE TABLE move_intents (
+    id          INTEGER PRIMARY KEY,
+    from_folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid         INTEGER NOT NULL,
+    to_folder   INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    local_base  TEXT NOT NULL,
+    message_id  TEXT,
+    to_uidnext  INTEGER,
+    created     INTEGER NOT NULL
+);
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -119,6 +131,18 @@ const MIGRATIONS: &[&str] = &[
          refused  INTEGER NOT NULL,
          approved INTEGER,
          PRIMARY KEY (folder, guard)
+     );",
+    // 4 -> 5: a message moved between folders is one journaled intent, so
+    // a crash between the server's MOVE and the local record converges.
+    "CREATE TABLE move_intents (
+         id          INTEGER PRIMARY KEY,
+         from_folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid         INTEGER NOT NULL,
+         to_folder   INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         local_base  TEXT NOT NULL,
+         message_id  TEXT,
+         to_uidnext  INTEGER,
+         created     INTEGER NOT NULL
      );",
 ];
 

@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
 }
 
 #[test]
@@ -390,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 5,
-                    known: 4,
+                    found: 6,
+                    known: 5,
                     ..
                 }
             ),

@@ -13,6 +13,7 @@ pub mod folder;
 pub mod folder_deletes;
 pub mod guard;
 pub mod host_slots;
+pub mod local_moves;
 pub mod pipeline;
 pub mod plan;
 pub mod renames;
@@ -419,6 +420,25 @@ pub fn sync_account(
         expected_downloads,
     } = split_unchanged(&state, list.jobs)?;
 
+    // Moves span two folders: made before either folder syncs.
+    let (moved, move_lines) = if options.direction.push {
+        let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
+        let mut moves_state = state.open_another()?;
+        local_moves::run(
+            &mut session,
+            &mut moves_state,
+            &folders,
+            options.dry_run,
+            reporter,
+            &account.name,
+        )
+        .context("cannot make the local moves on the server")?
+    } else {
+        (0, Vec::new())
+    };
+    for line in move_lines {
+        crate::report::print_stdout(&format!("{line}\n"));
+    }
     let mut outcome = run_workers(
         account,
         options,
@@ -428,6 +448,7 @@ pub fn sync_account(
         to_sync,
         expected_downloads,
     )?;
+    outcome.counts.moved += moved;
     for (index, job) in unchanged {
         outcome
             .pending

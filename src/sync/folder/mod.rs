@@ -375,7 +375,7 @@ fn planned_counts(plan: &Plan) -> Counts {
             .count() as u64,
         deleted_local: plan.local_deletions.len() as u64,
         deleted_remote: plan.remote_deletions.len() as u64,
-        folders_created: 0,
+        ..Counts::default()
     }
 }
 

@@ -1,0 +1,150 @@
+//! Messages moved between local folders reach the server as moves: no
+//! body is uploaded or downloaded, and flags changed on the way are kept.
+
+mod common;
+
+use common::*;
+use std::fs;
+
+/// Dovecot 2.3's capabilities with CONDSTORE and QRESYNC but no MOVE.
+const CAPS_WITHOUT_MOVE: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT \
+     SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL \
+     CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC \
+     ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY \
+     PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY COMPRESS=DEFLATE";
+
+/// The commands a traced sync sent, without their tags.
+fn commands_of(run: &RunResult) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("C: "))
+        .filter_map(|l| l.split_once(' ').map(|(_, cmd)| cmd.to_string()))
+        .collect()
+}
+
+/// Moves three files of INBOX into Archive/2023 as a mail reader does
+/// (rename, same name), flagging the first on the way; returns their
+/// Message-IDs.
+fn move_three_locally(imapdir: &Imapdir) -> Vec<String> {
+    let inbox = maildir_messages(imapdir.maildir(), "INBOX");
+    let target = imapdir.maildir().join("Archive/2023/cur");
+    let mut moved = Vec::new();
+    for (i, m) in inbox.iter().take(3).enumerate() {
+        let name = if i == 0 {
+            let (base, _) = m.name.split_once(":2,").unwrap_or((&m.name, ""));
+            format!("{base}:2,FS")
+        } else {
+            m.name.clone()
+        };
+        fs::rename(&m.path, target.join(name)).unwrap();
+        moved.push(m.message_id().unwrap());
+    }
+    moved
+}
+
+fn moved_without_transfer(dovecot: &Dovecot, verb: &str) {
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let imapdir = Imapdir::new(dovecot);
+    imapdir.sync_ok();
+    let moved = move_three_locally(&imapdir);
+
+    let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
+    run.expect_success();
+    let commands = commands_of(&run);
+    assert!(
+        !commands.iter().any(|c| c.starts_with("APPEND")),
+        "nothing uploaded: {commands:#?}"
+    );
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("UID FETCH") && c.contains("BODY.PEEK[]")),
+        "nothing downloaded: {commands:#?}"
+    );
+    assert!(
+        commands.iter().any(|c| c.starts_with(verb)),
+        "{verb}: {commands:#?}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["accounts"][0]["counts"]["moved"], 3, "{}", run.stdout);
+
+    let inbox = client.fetch_all("INBOX");
+    let archive = client.fetch_all("Archive/2023");
+    assert_eq!((inbox.len(), archive.len()), (7, 13));
+    for mid in &moved {
+        assert!(!inbox.iter().any(|m| m.message_id().as_ref() == Some(mid)));
+        assert!(archive.iter().any(|m| m.message_id().as_ref() == Some(mid)));
+    }
+    let flagged = archive
+        .iter()
+        .find(|m| m.message_id().as_ref() == Some(&moved[0]))
+        .unwrap();
+    assert!(
+        flagged.flags.iter().any(|f| f == "\\Flagged"),
+        "the flag set during the move reached the server: {:?}",
+        flagged.flags
+    );
+    // The files carry their new UIDs.
+    for m in maildir_messages(imapdir.maildir(), "Archive/2023") {
+        let server = archive
+            .iter()
+            .find(|s| s.message_id() == m.message_id())
+            .unwrap();
+        assert_eq!(m.uid(), Some(server.uid), "{}", m.name);
+    }
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn a_local_move_is_a_move_on_the_server() {
+    moved_without_transfer(&Dovecot::start(), "UID MOVE");
+}
+
+#[test]
+fn a_local_move_without_move_is_a_copy_and_an_expunge_of_that_uid() {
+    moved_without_transfer(
+        &Dovecot::start_with(DovecotOptions {
+            imap_capability: Some(CAPS_WITHOUT_MOVE.into()),
+            ..DovecotOptions::default()
+        }),
+        "UID COPY",
+    );
+}
+
+#[test]
+fn moving_a_whole_folder_locally_trips_no_guard() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let target = imapdir.maildir().join("INBOX/cur");
+    for m in maildir_messages(imapdir.maildir(), "Archive/2023") {
+        fs::rename(&m.path, target.join(&m.name)).unwrap();
+    }
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("Archive/2023").len(), 0);
+    assert_eq!(client.fetch_all("INBOX").len(), 20);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}
+
+#[test]
+fn a_copy_into_another_folder_stays_a_copy() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 5);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let m = &maildir_messages(imapdir.maildir(), "INBOX")[0];
+    fs::copy(
+        &m.path,
+        imapdir.maildir().join("Archive/2023/cur").join(&m.name),
+    )
+    .unwrap();
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("INBOX").len(), 5);
+    assert_eq!(client.fetch_all("Archive/2023").len(), 6);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}
