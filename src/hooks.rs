@@ -133,6 +133,7 @@ mod tests {
                 deleted_local: 1,
                 deleted_remote: 4,
                 folders_created: 0,
+                moved: 2,
             },
             failed_folders: 2,
             status: SyncStatus::Partial,
@@ -143,6 +144,7 @@ mod tests {
         assert_eq!(env["IMAPDIR_UPLOADED"], "1");
         assert_eq!(env["IMAPDIR_FLAGS"], "3");
         assert_eq!(env["IMAPDIR_DELETED"], "5");
+        assert_eq!(env["IMAPDIR_MOVED"], "2");
         assert_eq!(env["IMAPDIR_FAILED_FOLDERS"], "2");
         assert_eq!(env["IMAPDIR_STATUS"], "partial");
     }

@@ -210,6 +210,7 @@ mod tests {
             deleted_local: 1,
             deleted_remote: 1,
             folders_created: 1,
+            moved: 0,
         };
         c += Counts {
             downloaded: 1,
@@ -222,6 +223,11 @@ mod tests {
         assert!(
             summary_line("p", &Counts::default(), 2, Duration::ZERO).contains("2 folders FAILED")
         );
+        let moved = Counts {
+            moved: 3,
+            ..Counts::default()
+        };
+        assert!(summary_line("p", &moved, 0, Duration::ZERO).contains("folders created, 3 moved"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 60 * 60);
 const MAX_FOLLOW: usize = 4;
 
 impl LocalMessage {
-    fn from_name(subdir: Subdir, name: &str) -> LocalMessage {
+    pub(crate) fn from_name(subdir: Subdir, name: &str) -> LocalMessage {
         let parsed = parse_name(name);
         LocalMessage {
             subdir,
