@@ -107,6 +107,31 @@ fn change_server(client: &mut ImapClient, rng: &mut Rng, exp: &mut Expectation, 
     client.expunge_uid(folder, victim.uid);
     exp.deleted.insert(mid.clone());
     exp.alive.get_mut(folder).unwrap().remove(&mid);
+
+    // Another client moves a few messages to another folder.
+    let from = FOLDERS[rng.below(FOLDERS.len())];
+    let to = FOLDERS[(FOLDERS.iter().position(|f| *f == from).unwrap() + 2) % FOLDERS.len()];
+    let movable: Vec<Msg> = client
+        .fetch_all(from)
+        .into_iter()
+        .filter(|m| exp.deletable(&m.message_id().unwrap()))
+        .take(MOVES_PER_ROUND)
+        .collect();
+    if !movable.is_empty() {
+        let uids: Vec<String> = movable.iter().map(|m| m.uid.to_string()).collect();
+        client.select(from);
+        client.command(&format!("UID MOVE {} {}", uids.join(","), imap_quoted(to)));
+        for m in &movable {
+            let mid = m.message_id().unwrap();
+            exp.alive.get_mut(from).unwrap().remove(&mid);
+            exp.alive.get_mut(to).unwrap().insert(mid.clone());
+            exp.flag_touched.insert(mid);
+        }
+    }
+}
+
+fn imap_quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn change_local(imapdir: &Imapdir, rng: &mut Rng, exp: &mut Expectation, round: usize) {

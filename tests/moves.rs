@@ -148,3 +148,95 @@ fn a_copy_into_another_folder_stays_a_copy() {
     assert_eq!(client.fetch_all("Archive/2023").len(), 6);
     assert_all_in_sync(&mut client, imapdir.maildir());
 }
+
+/// Another client moves three INBOX messages to Archive/2023 (with MOVE,
+/// or COPY and UID EXPUNGE) and flags the first there; returns their Message-IDs.
+fn move_three_on_the_server(client: &mut ImapClient, with_move: bool) -> Vec<String> {
+    let inbox = client.fetch_all("INBOX");
+    let moved: Vec<String> = inbox
+        .iter()
+        .take(3)
+        .map(|m| m.message_id().unwrap())
+        .collect();
+    let uids: Vec<String> = inbox.iter().take(3).map(|m| m.uid.to_string()).collect();
+    client.select("INBOX");
+    if with_move {
+        client.command(&format!("UID MOVE {} Archive/2023", uids.join(",")));
+    } else {
+        client.command(&format!("UID COPY {} Archive/2023", uids.join(",")));
+        client.command(&format!(
+            "UID STORE {} +FLAGS.SILENT (\\Deleted)",
+            uids.join(",")
+        ));
+        client.command(&format!("UID EXPUNGE {}", uids.join(",")));
+    }
+    let archive = client.fetch_all("Archive/2023");
+    let first = archive
+        .iter()
+        .find(|m| m.message_id().as_ref() == Some(&moved[0]))
+        .unwrap();
+    client.store("Archive/2023", first.uid, "+FLAGS", "\\Flagged");
+    moved
+}
+
+fn followed_without_download(with_move: bool) {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let inodes_before: Vec<u64> = maildir_messages(imapdir.maildir(), "INBOX")
+        .iter()
+        .map(|m| m.inode())
+        .collect();
+    let moved = move_three_on_the_server(&mut client, with_move);
+
+    let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
+    run.expect_success();
+    let commands = commands_of(&run);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("UID FETCH") && c.contains("BODY.PEEK[]")),
+        "nothing downloaded: {commands:#?}"
+    );
+    assert!(!commands.iter().any(|c| c.starts_with("APPEND")));
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["accounts"][0]["counts"]["moved"], 3, "{}", run.stdout);
+    assert_eq!(
+        doc["accounts"][0]["counts"]["deleted_local"], 0,
+        "{}",
+        run.stdout
+    );
+
+    let archive = maildir_messages(imapdir.maildir(), "Archive/2023");
+    assert_eq!(archive.len(), 13);
+    for mid in &moved {
+        let m = archive
+            .iter()
+            .find(|m| m.message_id().as_ref() == Some(mid))
+            .expect("moved here");
+        assert!(
+            inodes_before.contains(&m.inode()),
+            "the same file, renamed: {}",
+            m.name
+        );
+    }
+    let flagged = archive
+        .iter()
+        .find(|m| m.message_id().as_ref() == Some(&moved[0]))
+        .unwrap();
+    assert!(flagged.flags.contains('F'), "{}", flagged.name);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn a_move_on_the_server_moves_the_local_file() {
+    followed_without_download(true);
+}
+
+#[test]
+fn a_copy_and_expunge_on_the_server_moves_the_local_file() {
+    followed_without_download(false);
+}

@@ -270,6 +270,36 @@ impl Maildir {
         })
     }
 
+    /// Moves `msg` into the folder `target` under `new_base`, keeping its
+    /// subdir and info (flags): a rename, so the body is not copied. A
+    /// Maildir on another file system is an error (the caller transfers
+    /// the message instead).
+    pub fn move_into(
+        &self,
+        msg: &LocalMessage,
+        target: &Maildir,
+        new_base: &str,
+    ) -> io::Result<LocalMessage> {
+        check_base(new_base)?;
+        let current = match self.find_base(&msg.base)? {
+            Some(found) => found,
+            None => return Err(self.gone(msg)),
+        };
+        let (_, info) = name::split_info(&current.name);
+        let name = format!("{new_base}{info}");
+        rename_noreplace(
+            &self.file_path(&current),
+            &target.subdir_path(current.subdir).join(&name),
+        )?;
+        self.touched(current.subdir);
+        self.own
+            .borrow_mut()
+            .vanished(current.subdir, &current.name);
+        target.touched(current.subdir);
+        target.own.borrow_mut().appeared(current.subdir, &name);
+        Ok(LocalMessage::from_name(current.subdir, &name))
+    }
+
     /// Renames `msg` to the target `target` computes from the file as it is
     /// now, looking the base up again if the file was renamed meanwhile.
     fn rename_following(

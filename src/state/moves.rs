@@ -91,21 +91,42 @@ impl StateDb {
     /// A move done on both sides: the source pair goes, `pair` joins the
     /// target folder, and the intent ends, together.
     pub fn finish_move(&mut self, intent: &MoveIntent, pair: &Pair) -> Result<()> {
+        self.move_pair(
+            intent.from_folder,
+            intent.uid,
+            intent.to_folder,
+            pair,
+            Some(intent.id),
+        )
+    }
+
+    /// Moves a pair to another folder in one transaction (and ends the
+    /// move's intent, if it has one).
+    pub fn move_pair(
+        &mut self,
+        from_folder: i64,
+        uid: Uid,
+        to_folder: i64,
+        pair: &Pair,
+        intent: Option<i64>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let e = |e| sqlite(&path, e);
         let tx = self.write_transaction()?;
         tx.execute(
             "DELETE FROM pairs WHERE folder_id = ?1 AND uid = ?2",
-            params![intent.from_folder, intent.uid.0],
+            params![from_folder, uid.0],
         )
         .map_err(e)?;
         tx.execute(
             "INSERT OR REPLACE INTO pairs (folder_id, uid, local_base, flags) VALUES (?1, ?2, ?3, ?4)",
-            params![intent.to_folder, pair.uid.0, pair.local_base, pair.flags.bits()],
+            params![to_folder, pair.uid.0, pair.local_base, pair.flags.bits()],
         )
         .map_err(e)?;
-        tx.execute("DELETE FROM move_intents WHERE id = ?1", [intent.id])
-            .map_err(e)?;
+        if let Some(id) = intent {
+            tx.execute("DELETE FROM move_intents WHERE id = ?1", [id])
+                .map_err(e)?;
+        }
         tx.commit().map_err(e)
     }
 

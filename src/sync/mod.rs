@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod renames;
 pub mod repair;
+pub mod server_moves;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -436,7 +437,23 @@ pub fn sync_account(
     } else {
         (0, Vec::new())
     };
-    for line in move_lines {
+    let (server_moved, server_move_lines) = if options.direction.pull {
+        let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
+        let mut moves_state = state.open_another()?;
+        server_moves::run(
+            &mut session,
+            &mut moves_state,
+            &folders,
+            options.dry_run,
+            reporter,
+            &account.name,
+        )
+        .context("cannot follow the server's moves")?
+    } else {
+        (0, Vec::new())
+    };
+    let moved = moved + server_moved;
+    for line in move_lines.into_iter().chain(server_move_lines) {
         crate::report::print_stdout(&format!("{line}\n"));
     }
     let mut outcome = run_workers(
