@@ -49,6 +49,17 @@ fn moved_without_transfer(dovecot: &Dovecot, verb: &str) {
     imapdir.sync_ok();
     let moved = move_three_locally(&imapdir);
 
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stdout
+            .contains("move 3 messages from INBOX to Archive/2023 on the server")
+            && !dry.stdout.contains("upload")
+            && !dry.stdout.contains("delete remote"),
+        "a dry run shows the moves, not uploads and deletions: {}",
+        dry.stdout
+    );
+
     let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
     run.expect_success();
     let commands = commands_of(&run);
@@ -190,6 +201,22 @@ fn followed_without_download(with_move: bool) {
         .map(|m| m.inode())
         .collect();
     let moved = move_three_on_the_server(&mut client, with_move);
+
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    dry.expect_success();
+    assert_eq!(
+        dry.stdout
+            .matches("move a message from INBOX to Archive/2023 locally")
+            .count(),
+        3,
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        !dry.stdout.contains("download") && !dry.stdout.contains("delete local"),
+        "{}",
+        dry.stdout
+    );
 
     let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
     run.expect_success();

@@ -98,23 +98,41 @@ fn departures_and_arrivals(
     Ok((departed, arrived))
 }
 
-/// The folders a move can leave or enter: synced before, on both sides,
-/// and changed locally since.
-fn candidates<'a>(folders: &[&'a FolderWork]) -> Vec<&'a FolderWork> {
-    folders
-        .iter()
-        .copied()
-        .filter(|w| w.job.on_server && w.job.on_disk)
-        .filter(|w| {
-            w.stored
+/// The folders a move can leave or enter (their indices in `folders`):
+/// synced before, on both sides, and changed locally since.
+fn candidates(folders: &[&FolderWork]) -> Vec<usize> {
+    (0..folders.len())
+        .filter(|&i| folders[i].job.on_server && folders[i].job.on_disk)
+        .filter(|&i| {
+            folders[i]
+                .stored
                 .as_ref()
-                .is_some_and(|s| s.stamp.is_none() || s.stamp != w.maildir.stamp().ok())
+                .is_some_and(|s| s.stamp.is_none() || s.stamp != folders[i].maildir.stamp().ok())
         })
         .collect()
 }
 
-/// Finds the local moves among `folders` and makes them on the server.
-/// Returns how many were moved; in a dry run, only describes them.
+/// What finding moves gave: how many were made, what a dry run would do
+/// (lines, and the moves themselves by index in the folders given).
+#[derive(Debug, Default)]
+pub struct Moves {
+    pub moved: u64,
+    pub described: Vec<String>,
+    pub dry: Vec<DryMove>,
+}
+
+/// A move a dry run found.
+#[derive(Debug, Clone)]
+pub struct DryMove {
+    pub from: usize,
+    pub uid: Uid,
+    pub to: usize,
+    /// The local file's base (a local move), or the server's new UID.
+    pub arrival: Result<String, Uid>,
+}
+
+/// Finds the local moves among `folders` and makes them on the server;
+/// in a dry run, only describes them.
 pub fn run(
     session: &mut Session,
     db: &mut StateDb,
@@ -122,24 +140,23 @@ pub fn run(
     dry_run: bool,
     reporter: &Reporter,
     account: &str,
-) -> anyhow::Result<(u64, Vec<String>)> {
+) -> anyhow::Result<Moves> {
     if !dry_run {
         resume(session, db, folders, reporter, account)?;
     }
     let changed = candidates(folders);
+    let mut out = Moves::default();
     if changed.len() < 2 {
-        return Ok((0, Vec::new()));
+        return Ok(out);
     }
     let mut departed = Vec::new();
     let mut arrived = Vec::new();
-    for (i, work) in changed.iter().enumerate() {
-        let (gone, came) = departures_and_arrivals(db, work)?;
+    for &i in &changed {
+        let (gone, came) = departures_and_arrivals(db, folders[i])?;
         departed.extend(gone.into_iter().map(|p| (i, p)));
         arrived.extend(came.into_iter().map(|m| (i, m)));
     }
     let found = match_moves(departed, arrived);
-    let mut described = Vec::new();
-    let mut moved = 0;
     let mut groups: Vec<Vec<Found>> = Vec::new();
     for f in found {
         match groups.last_mut() {
@@ -148,15 +165,20 @@ pub fn run(
         }
     }
     for group in groups {
-        let (from, to) = (changed[group[0].from], changed[group[0].to]);
-        let line = format!(
-            "move {} messages from {} to {} on the server (moved locally)",
-            group.len(),
-            from.job.display_name,
-            to.job.display_name
-        );
+        let (from, to) = (folders[group[0].from], folders[group[0].to]);
         if dry_run {
-            described.push(line);
+            out.described.push(format!(
+                "move {} messages from {} to {} on the server (moved locally)",
+                group.len(),
+                from.job.display_name,
+                to.job.display_name
+            ));
+            out.dry.extend(group.iter().map(|f| DryMove {
+                from: f.from,
+                uid: f.pair.uid,
+                to: f.to,
+                arrival: Ok(f.file.base.clone()),
+            }));
             continue;
         }
         let done = move_group(session, db, from, to, &group).with_context(|| {
@@ -165,13 +187,13 @@ pub fn run(
                 from.job.display_name, to.job.display_name
             )
         })?;
-        moved += done;
+        out.moved += done;
         reporter.info(format!(
             "{account}: {}: {done} moved to {} without a transfer",
             from.job.display_name, to.job.display_name
         ));
     }
-    Ok((moved, described))
+    Ok(out)
 }
 
 /// Journals, moves on the server and records one folder pair's moves.

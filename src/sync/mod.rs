@@ -416,46 +416,20 @@ pub fn sync_account(
     }
     attach_statuses(&mut session, &mut list.jobs, &mut listing.statuses)?;
     let WorkList {
-        to_sync,
+        mut to_sync,
         unchanged,
         expected_downloads,
     } = split_unchanged(&state, list.jobs)?;
 
     // Moves span two folders: made before either folder syncs.
-    let (moved, move_lines) = if options.direction.push {
-        let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
-        let mut moves_state = state.open_another()?;
-        local_moves::run(
-            &mut session,
-            &mut moves_state,
-            &folders,
-            options.dry_run,
-            reporter,
-            &account.name,
-        )
-        .context("cannot make the local moves on the server")?
-    } else {
-        (0, Vec::new())
-    };
-    let (server_moved, server_move_lines) = if options.direction.pull {
-        let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
-        let mut moves_state = state.open_another()?;
-        server_moves::run(
-            &mut session,
-            &mut moves_state,
-            &folders,
-            options.dry_run,
-            reporter,
-            &account.name,
-        )
-        .context("cannot follow the server's moves")?
-    } else {
-        (0, Vec::new())
-    };
-    let moved = moved + server_moved;
-    for line in move_lines.into_iter().chain(server_move_lines) {
-        crate::report::print_stdout(&format!("{line}\n"));
-    }
+    let moves = find_moves(
+        &mut session,
+        &state,
+        &mut to_sync,
+        account,
+        options,
+        reporter,
+    )?;
     let mut outcome = run_workers(
         account,
         options,
@@ -465,7 +439,7 @@ pub fn sync_account(
         to_sync,
         expected_downloads,
     )?;
-    outcome.counts.moved += moved;
+    outcome.counts.moved += moves;
     for (index, job) in unchanged {
         outcome
             .pending
@@ -605,6 +579,64 @@ fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
         StateDb::open(&account.state_file)
     };
     Ok(db?)
+}
+
+/// Makes the moves between folders, local ones on the server and the
+/// server's ones locally, before any folder syncs; a dry run prints them
+/// and leaves them out of the folders' plans. Returns how many were made.
+fn find_moves(
+    session: &mut Session,
+    state: &StateDb,
+    to_sync: &mut [NumberedJob],
+    account: &Account,
+    options: &SyncOptions,
+    reporter: &Reporter,
+) -> anyhow::Result<u64> {
+    let mut found = Vec::new();
+    {
+        let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
+        let mut db = state.open_another()?;
+        if options.direction.push {
+            let local = local_moves::run(
+                session,
+                &mut db,
+                &folders,
+                options.dry_run,
+                reporter,
+                &account.name,
+            )
+            .context("cannot make the local moves on the server")?;
+            found.push(local);
+        }
+        if options.direction.pull {
+            let server = server_moves::run(
+                session,
+                &mut db,
+                &folders,
+                options.dry_run,
+                reporter,
+                &account.name,
+            )
+            .context("cannot follow the server's moves")?;
+            found.push(server);
+        }
+    }
+    let mut moved = 0;
+    for moves in found {
+        moved += moves.moved;
+        for line in moves.described {
+            crate::report::print_stdout(&format!("{line}\n"));
+        }
+        for m in moves.dry {
+            to_sync[m.from].1.dry_moves.leaving.insert(m.uid);
+            let arriving = &mut to_sync[m.to].1.dry_moves;
+            match m.arrival {
+                Ok(base) => arriving.arriving_files.insert(base),
+                Err(uid) => arriving.arriving_uids.insert(uid),
+            };
+        }
+    }
+    Ok(moved)
 }
 
 /// Runs folder jobs on up to `jobs` connections. The first worker reuses

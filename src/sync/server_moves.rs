@@ -24,6 +24,7 @@ use crate::report::Reporter;
 use crate::state::StateDb;
 
 use super::folder::FolderWork;
+use super::local_moves::{DryMove, Moves};
 
 /// What identifies a message across folders here: Message-ID and size.
 type Key = (String, u64);
@@ -80,7 +81,8 @@ pub fn run(
     dry_run: bool,
     reporter: &Reporter,
     account: &str,
-) -> anyhow::Result<(u64, Vec<String>)> {
+) -> anyhow::Result<Moves> {
+    let mut out = Moves::default();
     let mut losing = Vec::new();
     let mut gaining = Vec::new();
     for (i, work) in folders.iter().enumerate() {
@@ -103,7 +105,7 @@ pub fn run(
         }
     }
     if losing.is_empty() || !gaining.iter().any(|g| losing.iter().any(|l| l != g)) {
-        return Ok((0, Vec::new()));
+        return Ok(out);
     }
     let mut departed = Vec::new();
     for &i in &losing {
@@ -114,7 +116,7 @@ pub fn run(
         );
     }
     if departed.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(out);
     }
     let mut arrived = Vec::new();
     for &i in &gaining {
@@ -125,24 +127,28 @@ pub fn run(
         );
     }
     let found = match_moves(departed, arrived);
-    let mut described = Vec::new();
     let mut moved_by_pair: HashMap<(usize, usize), u64> = HashMap::new();
     for f in &found {
         let (from, to) = (folders[f.from], folders[f.to]);
         if dry_run {
-            described.push(format!(
+            out.described.push(format!(
                 "move a message from {} to {} locally (moved on the server)",
                 from.job.display_name, to.job.display_name
             ));
+            out.dry.push(DryMove {
+                from: f.from,
+                uid: f.pair.uid,
+                to: f.to,
+                arrival: Err(f.uid),
+            });
             continue;
         }
         if move_file(db, from, to, f)? {
             *moved_by_pair.entry((f.from, f.to)).or_default() += 1;
         }
     }
-    let mut total = 0;
     for ((from, to), n) in moved_by_pair {
-        total += n;
+        out.moved += n;
         reporter.info(format!(
             "{account}: {}: {n} moved to {} on the server; moved here without a download",
             folders[from].job.display_name, folders[to].job.display_name
@@ -155,7 +161,7 @@ pub fn run(
                 .context("cannot sync the Maildir")?;
         }
     }
-    Ok((total, described))
+    Ok(out)
 }
 
 /// The pairs of a folder whose messages the server no longer has, with

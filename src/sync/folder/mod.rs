@@ -45,6 +45,20 @@ pub struct FolderWork {
     pub stored: Option<FolderState>,
     /// APPENDs journaled but not confirmed by an earlier run.
     pub pending_appends: Vec<AppendIntent>,
+    /// In a dry run, the moves found for this folder, which its plan
+    /// leaves out (a real run has made them before the folder syncs).
+    pub dry_moves: DryMoves,
+}
+
+/// A folder's part in the moves a dry run found.
+#[derive(Debug, Default, Clone)]
+pub struct DryMoves {
+    /// Its messages that move to another folder.
+    pub leaving: std::collections::HashSet<crate::model::Uid>,
+    /// Local files that arrived from another folder (bases).
+    pub arriving_files: std::collections::HashSet<String>,
+    /// Server messages that arrived from another folder.
+    pub arriving_uids: std::collections::HashSet<crate::model::Uid>,
 }
 
 impl FolderWork {
@@ -60,6 +74,7 @@ impl FolderWork {
             job,
             stored,
             pending_appends,
+            dry_moves: DryMoves::default(),
         })
     }
 
@@ -267,12 +282,23 @@ pub fn sync_folder(
         reporter,
     )?;
 
-    let plan = plan(
+    let mut plan = plan(
         &sides.remote,
         &reconciled.pairs,
         &sides.local,
         options.direction,
     );
+    if options.dry_run {
+        // A real run made these moves before the folder synced.
+        let moves = &work.dry_moves;
+        plan.remote_deletions.retain(|u| !moves.leaving.contains(u));
+        plan.local_deletions
+            .retain(|(u, _)| !moves.leaving.contains(u));
+        plan.uploads
+            .retain(|m| !moves.arriving_files.contains(&m.base));
+        plan.downloads
+            .retain(|m| !moves.arriving_uids.contains(&m.uid));
+    }
     let approved = if options.allow_mass_delete {
         false
     } else {
