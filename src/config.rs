@@ -87,6 +87,7 @@ struct RawAccount {
     layout: Option<String>,
     flatten: Option<String>,
     propagate_folder_deletes: Option<String>,
+    trash: Option<String>,
     deleted_folder_days: Option<u64>,
 }
 
@@ -151,6 +152,9 @@ pub struct Account {
     pub folder_rules: FolderRules,
     /// Whether a folder deleted on one side is deleted on the other.
     pub folder_deletes: FolderDeletes,
+    /// Where a message deleted locally goes on the server (`trash`):
+    /// `None` expunges it.
+    pub trash: Option<Trash>,
     /// How long a deleted local folder stays in the trash.
     pub deleted_folder_days: u64,
 }
@@ -305,6 +309,15 @@ impl Config {
 
 /// Folders synced at once when the config does not say.
 pub const DEFAULT_JOBS: usize = 4;
+
+/// The server folder that takes what is deleted locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trash {
+    /// The folder with the `\Trash` special use (RFC 6154).
+    SpecialUse,
+    /// This folder, named as `imapdir folders` shows it.
+    Folder(String),
+}
 
 /// The guard's limits: `max_delete_share` sets both sides (as it did before
 /// the sides had limits of their own), each side's key overrides it.
@@ -580,6 +593,11 @@ impl Account {
                 )))
             }
         };
+        let trash = match raw.trash.as_deref() {
+            None | Some("") => None,
+            Some("special-use") => Some(Trash::SpecialUse),
+            Some(name) => Some(Trash::Folder(name.to_string())),
+        };
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -624,6 +642,7 @@ impl Account {
             watch_folders,
             folder_rules,
             folder_deletes,
+            trash,
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
         })
     }

@@ -236,6 +236,16 @@ const KEYS: &[Key] = &[
                imapdir sync --jobs overrides it.",
     },
     Key {
+        name: "trash",
+        value: "FOLDER",
+        text: "Where a message deleted locally goes on the server: a folder name as \
+               imapdir folders shows it, or \"special-use\" for the folder marked \\Trash \
+               (Gmail's only real delete). The message is moved there (UID MOVE, or COPY \
+               and the expunge of that UID) instead of expunged; in the trash folder \
+               itself a deletion is an expunge. A trash folder the server does not have \
+               fails the folders with deletions, deleting nothing. Default: none (expunge).",
+    },
+    Key {
         name: "max_connections",
         value: "NUMBER",
         text: "The most connections open at once to this account's host, counted over \

@@ -172,8 +172,11 @@ impl Session {
             let done = check(done, &format!("UID {verb}"))?;
             note(&done.code);
         }
-        if verb == "COPY" {
-            self.expunge_uids(uids)?;
+        if verb == "COPY" && self.expunge_uids(uids)? == Expunged::MarkedOnly {
+            return Err(super::ImapError::Protocol(format!(
+                "copied to {to}, but without UIDPLUS the originals could only be marked \\Deleted \
+                 (other messages are marked too)"
+            )));
         }
         Ok(moved)
     }

@@ -36,8 +36,20 @@ const DOWNLOAD_BATCH_BYTES: u64 = 32 << 20;
 const UPLOAD_BATCH_MESSAGES: usize = 100;
 
 /// Applies one folder's plan and counts what it did.
+/// What a message deleted locally becomes on the server (`trash`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RemoteDelete {
+    #[default]
+    Expunge,
+    /// Moved to this server folder.
+    MoveTo(String),
+    /// The configured trash is not on the server: why, and nothing deleted.
+    Unavailable(String),
+}
+
 pub struct Applier<'a> {
     session: &'a mut Session,
+    remote_delete: RemoteDelete,
     db: &'a mut StateDb,
     maildir: &'a Maildir,
     folder_id: i64,
@@ -68,6 +80,7 @@ impl<'a> Applier<'a> {
     ) -> Applier<'a> {
         Applier {
             session,
+            remote_delete: RemoteDelete::Expunge,
             db,
             maildir,
             folder_id,
@@ -81,6 +94,12 @@ impl<'a> Applier<'a> {
     }
 
     /// Lets `witness` see each batch's own changes as they are made.
+    /// Where deleted messages go on the server.
+    pub fn deleting_by(mut self, how: RemoteDelete) -> Applier<'a> {
+        self.remote_delete = how;
+        self
+    }
+
     pub fn witnessed_by(mut self, witness: Option<&'a mut DirWitness>) -> Applier<'a> {
         self.witness = witness;
         self
@@ -179,6 +198,24 @@ impl<'a> Applier<'a> {
     fn delete_remote(&mut self, uids: &[Uid]) -> anyhow::Result<()> {
         if uids.is_empty() {
             return Ok(());
+        }
+        match &self.remote_delete {
+            RemoteDelete::Unavailable(why) => anyhow::bail!(
+                "{why}; the {} messages deleted locally were not deleted on the server",
+                uids.len()
+            ),
+            RemoteDelete::MoveTo(trash) if trash != self.mailbox => {
+                let trash = trash.clone();
+                self.session
+                    .uid_move(uids, &trash)
+                    .with_context(|| format!("cannot move deleted messages to {trash}"))?;
+                self.pending
+                    .extend(uids.iter().map(|&uid| PairChange::Remove { uid }));
+                self.counts.deleted_remote += uids.len() as u64;
+                self.progress.inc(uids.len() as u64);
+                return Ok(());
+            }
+            _ => {}
         }
         if self.session.expunge_uids(uids)? == Expunged::MarkedOnly {
             anyhow::bail!(

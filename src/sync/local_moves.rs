@@ -146,7 +146,10 @@ pub fn run(
     }
     let changed = candidates(folders);
     let mut out = Moves::default();
-    if changed.len() < 2 {
+    // Without MOVE or UIDPLUS a copy's original may stay behind, marked
+    // \Deleted: a move could not tell that it happened. Transfers then.
+    let can_move = session.has_capability("MOVE") || session.has_capability("UIDPLUS");
+    if changed.len() < 2 || !can_move {
         return Ok(out);
     }
     let mut departed = Vec::new();

@@ -37,6 +37,7 @@ use crate::report::{Counts, Reporter};
 use crate::state::StateDb;
 
 use crate::folders::{folder_list, FolderJob, KnownFolder};
+use apply::RemoteDelete;
 use backoff::{Backoff, Deferred, Next};
 pub use folder::{FolderReport, FolderWork};
 pub use pipeline::{run_account, AccountRun};
@@ -415,11 +416,19 @@ pub fn sync_account(
         record_local_names(&state, &stored_folders, &list.jobs)?;
     }
     attach_statuses(&mut session, &mut list.jobs, &mut listing.statuses)?;
+    let remote_delete = trash_of(account, &list.jobs);
     let WorkList {
         mut to_sync,
         unchanged,
         expected_downloads,
     } = split_unchanged(&state, list.jobs)?;
+    for (_, work) in to_sync.iter_mut() {
+        work.remote_delete = match &remote_delete {
+            // The trash's own deletions are expunges.
+            RemoteDelete::MoveTo(trash) if *trash == work.job.remote_name => RemoteDelete::Expunge,
+            other => other.clone(),
+        };
+    }
 
     // Moves span two folders: made before either folder syncs.
     let moves = find_moves(
@@ -579,6 +588,29 @@ fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
         StateDb::open(&account.state_file)
     };
     Ok(db?)
+}
+
+/// The server folder that `trash` names, among the account's folders.
+fn trash_of(account: &Account, jobs: &[FolderJob]) -> RemoteDelete {
+    let Some(trash) = &account.trash else {
+        return RemoteDelete::Expunge;
+    };
+    let found = jobs.iter().filter(|j| j.on_server).find(|j| match trash {
+        crate::config::Trash::SpecialUse => j
+            .special_use
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case("\\Trash")),
+        crate::config::Trash::Folder(name) => j.display_name == *name || j.remote_name == *name,
+    });
+    match (found, trash) {
+        (Some(job), _) => RemoteDelete::MoveTo(job.remote_name.clone()),
+        (None, crate::config::Trash::SpecialUse) => RemoteDelete::Unavailable(
+            "trash = \"special-use\", but no folder of the server is marked \\Trash".into(),
+        ),
+        (None, crate::config::Trash::Folder(name)) => RemoteDelete::Unavailable(format!(
+            "trash = {name:?} is not a folder this account syncs on the server"
+        )),
+    }
 }
 
 /// Makes the moves between folders, local ones on the server and the

@@ -45,6 +45,8 @@ pub struct FolderWork {
     pub stored: Option<FolderState>,
     /// APPENDs journaled but not confirmed by an earlier run.
     pub pending_appends: Vec<AppendIntent>,
+    /// What a local deletion becomes on the server (`trash`).
+    pub remote_delete: super::apply::RemoteDelete,
     /// In a dry run, the moves found for this folder, which its plan
     /// leaves out (a real run has made them before the folder syncs).
     pub dry_moves: DryMoves,
@@ -75,6 +77,7 @@ impl FolderWork {
             stored,
             pending_appends,
             dry_moves: DryMoves::default(),
+            remote_delete: super::apply::RemoteDelete::Expunge,
         })
     }
 
@@ -339,7 +342,8 @@ pub fn sync_folder(
             &job.remote_name,
             &progress,
         )
-        .witnessed_by(witness.as_mut());
+        .witnessed_by(witness.as_mut())
+        .deleting_by(work.remote_delete.clone());
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
         let applied = applier.apply(plan, uidnext);
         done = applier.counts();

@@ -1,0 +1,93 @@
+//! `trash`: a message deleted locally is moved to the server's trash
+//! folder instead of expunged (Gmail's only real delete).
+
+mod common;
+
+use common::*;
+use std::fs;
+
+const CAPS_WITHOUT_MOVE: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT \
+     SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL \
+     CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC \
+     ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY \
+     PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY COMPRESS=DEFLATE SPECIAL-USE";
+
+/// Deletes two INBOX files locally; returns their Message-IDs.
+fn delete_two(imapdir: &Imapdir) -> Vec<String> {
+    maildir_messages(imapdir.maildir(), "INBOX")
+        .iter()
+        .take(2)
+        .map(|m| {
+            fs::remove_file(&m.path).unwrap();
+            m.message_id().unwrap()
+        })
+        .collect()
+}
+
+fn ids(msgs: &[Msg]) -> Vec<String> {
+    msgs.iter().filter_map(|m| m.message_id()).collect()
+}
+
+fn deleted_go_to(options: DovecotOptions, trash_key: &str, trash: &str) {
+    let dovecot = Dovecot::start_with(options);
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..6);
+    seed_folder(&mut client, trash, 100..101);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra.push(format!("trash = {trash_key:?}"));
+    imapdir.sync_ok();
+    let gone = delete_two(&imapdir);
+    imapdir.sync_ok();
+    let inbox = ids(&client.fetch_all("INBOX"));
+    let in_trash = ids(&client.fetch_all(trash));
+    for mid in &gone {
+        assert!(!inbox.contains(mid), "{mid} left INBOX");
+        assert!(in_trash.contains(mid), "{mid} is in {trash}: {in_trash:?}");
+    }
+    assert_eq!(inbox.len(), 4);
+    // The trash's own deletions are expunges.
+    for m in maildir_messages(imapdir.maildir(), trash) {
+        fs::remove_file(&m.path).unwrap();
+    }
+    imapdir.sync_ok();
+    imapdir.sync_ok();
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}
+
+#[test]
+fn a_local_deletion_moves_the_message_to_the_named_trash() {
+    deleted_go_to(DovecotOptions::default(), "Trash", "Trash");
+}
+
+#[test]
+fn the_special_use_trash_takes_deletions_also_without_move() {
+    deleted_go_to(
+        DovecotOptions {
+            special_use: vec![("Deleted Items", "\\Trash")],
+            imap_capability: Some(CAPS_WITHOUT_MOVE.into()),
+            ..DovecotOptions::default()
+        },
+        "special-use",
+        "Deleted Items",
+    );
+}
+
+#[test]
+fn a_trash_the_server_lacks_deletes_nothing() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..6);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra.push("trash = \"Bin\"".into());
+    imapdir.sync_ok();
+    let before = client.fetch_all("INBOX");
+    delete_two(&imapdir);
+    let run = imapdir.run(&["sync"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("trash = \"Bin\""), "{}", run.stderr);
+    assert_eq!(
+        client.fetch_all("INBOX"),
+        before,
+        "nothing deleted or marked"
+    );
+}
