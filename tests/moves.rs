@@ -267,3 +267,42 @@ fn a_move_on_the_server_moves_the_local_file() {
 fn a_copy_and_expunge_on_the_server_moves_the_local_file() {
     followed_without_download(false);
 }
+
+#[test]
+fn a_download_a_killed_run_left_unrecorded_is_adopted_not_doubled_by_a_move() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let moved = move_three_on_the_server(&mut client, true);
+    // A run killed while downloading the first moved message into INBOX
+    // left its file, named with the new UID, unrecorded.
+    let arrived = client
+        .fetch_all("Archive/2023")
+        .into_iter()
+        .find(|m| m.message_id().as_ref() == Some(&moved[0]))
+        .unwrap();
+    let archive_uid = arrived.uid;
+    write_local_message(
+        imapdir.maildir(),
+        "Archive/2023",
+        &format!("1700000000.M1P1.killed,U={archive_uid}"),
+        &arrived
+            .body
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r')
+            .collect::<Vec<u8>>(),
+        Some("S"),
+    );
+    imapdir.sync_ok();
+    let archive = client.fetch_all("Archive/2023");
+    let copies = archive
+        .iter()
+        .filter(|m| m.message_id().as_ref() == Some(&moved[0]))
+        .count();
+    assert_eq!(copies, 1, "one copy on the server");
+    assert_eq!(archive.len(), 13);
+    assert_all_in_sync(&mut client, imapdir.maildir());
+}

@@ -10,7 +10,9 @@
 //! fewer messages than were synced, and another whose UIDNEXT moved on.
 //! The file is renamed into the target folder first, carrying its new UID,
 //! and the pair moved after: a run killed between finds a file whose name
-//! carries a UID the target folder has, and adopts it.
+//! carries a UID the target folder has, and adopts it. For the same reason
+//! an arrival that a file in the target folder already names (a download a
+//! killed run did not record) is no move: that file is adopted instead.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Seek;
@@ -219,11 +221,20 @@ fn arrivals(
         return Ok(Vec::new());
     }
     let range = from.0..=next.0.saturating_sub(1);
-    let paired: HashSet<Uid> = db
+    let mut paired: HashSet<Uid> = db
         .pairs_among(stored.id, &[], std::slice::from_ref(&range))?
         .into_iter()
         .map(|p| p.uid)
         .collect();
+    // A file here already named with the UID is a download a killed run
+    // did not record: the folder's sync adopts it; a move would make two.
+    work.maildir
+        .scan(&mut |m| {
+            if let Some(uid) = m.uid_hint.filter(|u| range.contains(&u.0)) {
+                paired.insert(uid);
+            }
+        })
+        .with_context(|| format!("cannot read {}", work.job.local_path.display()))?;
     let mut out = Vec::new();
     let set = UidSet::parse(&format!("{}:*", from.0))?
         .into_iter()
