@@ -131,18 +131,25 @@ pub struct DryMove {
     pub arrival: Result<String, Uid>,
 }
 
-/// Finds the local moves among `folders` and makes them on the server;
-/// in a dry run, only describes them.
+/// Finishes moves a killed run left, then (when pushing) finds the local
+/// moves among `folders` and makes them on the server; in a dry run, only
+/// describes them.
 pub fn run(
     session: &mut Session,
     db: &mut StateDb,
     folders: &[&FolderWork],
     dry_run: bool,
+    push: bool,
     reporter: &Reporter,
     account: &str,
 ) -> anyhow::Result<Moves> {
+    // Also on a `--pull` run: a folder's sync must not find a half-made
+    // move's message as a new one.
     if !dry_run {
         resume(session, db, folders, reporter, account)?;
+    }
+    if !push {
+        return Ok(Moves::default());
     }
     let changed = candidates(folders);
     let mut out = Moves::default();

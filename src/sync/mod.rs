@@ -628,18 +628,17 @@ fn find_moves(
     {
         let folders: Vec<&FolderWork> = to_sync.iter().map(|(_, w)| w).collect();
         let mut db = state.open_another()?;
-        if options.direction.push {
-            let local = local_moves::run(
-                session,
-                &mut db,
-                &folders,
-                options.dry_run,
-                reporter,
-                &account.name,
-            )
-            .context("cannot make the local moves on the server")?;
-            found.push(local);
-        }
+        let local = local_moves::run(
+            session,
+            &mut db,
+            &folders,
+            options.dry_run,
+            options.direction.push,
+            reporter,
+            &account.name,
+        )
+        .context("cannot make the local moves on the server")?;
+        found.push(local);
         if options.direction.pull {
             let server = server_moves::run(
                 session,
