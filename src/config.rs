@@ -15,7 +15,8 @@ use crate::auth::sasl::Credential;
 pub use crate::auth::secrets::PasswordSource;
 use crate::folders::{FolderPatterns, FolderRules, NameMap, NamespaceChoice};
 use crate::model::{
-    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalNames, TlsMode,
+    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalDeletions, LocalNames,
+    ServerDeletions, TlsMode,
 };
 use crate::providers;
 
@@ -88,6 +89,8 @@ struct RawAccount {
     flatten: Option<String>,
     propagate_folder_deletes: Option<String>,
     trash: Option<String>,
+    server_deletions: Option<String>,
+    local_deletions: Option<String>,
     deleted_folder_days: Option<u64>,
 }
 
@@ -155,6 +158,10 @@ pub struct Account {
     /// Where a message deleted locally goes on the server (`trash`):
     /// `None` expunges it.
     pub trash: Option<Trash>,
+    /// `server_deletions`: whether a server expunge deletes the local copy.
+    pub server_deletions: ServerDeletions,
+    /// `local_deletions`: whether a deleted file deletes the server copy.
+    pub local_deletions: LocalDeletions,
     /// How long a deleted local folder stays in the trash.
     pub deleted_folder_days: u64,
 }
@@ -598,6 +605,24 @@ impl Account {
             Some("special-use") => Some(Trash::SpecialUse),
             Some(name) => Some(Trash::Folder(name.to_string())),
         };
+        let server_deletions = match raw.server_deletions.as_deref().unwrap_or("delete-local") {
+            "delete-local" => ServerDeletions::DeleteLocal,
+            "keep-local" => ServerDeletions::KeepLocal,
+            other => {
+                return Err(config_error(format!(
+                    "server_deletions = {other:?} is not one of \"delete-local\", \"keep-local\""
+                )))
+            }
+        };
+        let local_deletions = match raw.local_deletions.as_deref().unwrap_or("delete-server") {
+            "delete-server" => LocalDeletions::DeleteServer,
+            "keep-server" => LocalDeletions::KeepServer,
+            other => {
+                return Err(config_error(format!(
+                    "local_deletions = {other:?} is not one of \"delete-server\", \"keep-server\""
+                )))
+            }
+        };
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -643,6 +668,8 @@ impl Account {
             folder_rules,
             folder_deletes,
             trash,
+            server_deletions,
+            local_deletions,
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
         })
     }

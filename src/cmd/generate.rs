@@ -236,6 +236,22 @@ const KEYS: &[Key] = &[
                imapdir sync --jobs overrides it.",
     },
     Key {
+        name: "server_deletions",
+        value: "MODE",
+        text: "\"delete-local\" (default): a message expunged on the server is deleted \
+               locally too. \"keep-local\": an archive; the local file stays, recorded as \
+               gone from the server, so it is never uploaded again and deleting it later \
+               deletes nothing remote. The mass-deletion guard then never trips on server \
+               expunges, and imapdir status counts the messages kept only here.",
+    },
+    Key {
+        name: "local_deletions",
+        value: "MODE",
+        text: "\"delete-server\" (default): a message whose file was deleted locally is \
+               deleted on the server too (or moved to trash). \"keep-server\": the server \
+               copy stays, recorded as gone locally, and is never downloaded again.",
+    },
+    Key {
         name: "trash",
         value: "FOLDER",
         text: "Where a message deleted locally goes on the server: a folder name as \

@@ -48,6 +48,12 @@ pub struct FolderStatus {
     pub synced: u64,
     /// Messages in the Maildir now.
     pub local: u64,
+    /// Of those, messages the server expunged that are kept here
+    /// (`server_deletions = "keep-local"`).
+    pub local_only: u64,
+    /// Server messages whose files were deleted, kept there
+    /// (`local_deletions = "keep-server"`).
+    pub server_only: u64,
     pub pending: Pending,
     /// Unix time of the last successful sync of this folder.
     pub last_sync: Option<i64>,
@@ -145,6 +151,12 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             Some(f) => db.pairs(f.id)?,
             None => Vec::new(),
         };
+        let kept = match &state {
+            Some(f) => db.kept(f.id)?,
+            None => Default::default(),
+        };
+        // Kept only here (archive mode): not a change waiting to be pushed.
+        files.retain(|m| !kept.local_only.contains(&m.base));
         let pending = pending_changes(&pairs, &files);
         total.new += pending.new;
         total.flags += pending.flags;
@@ -164,7 +176,9 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         folders.push(FolderStatus {
             local_path: path.display().to_string(),
             synced: pairs.len() as u64,
-            local: files.len() as u64,
+            local: (files.len() + kept.local_only.len()) as u64,
+            local_only: kept.local_only.len() as u64,
+            server_only: kept.server_only.len() as u64,
             pending,
             last_sync: state.as_ref().and_then(|f| f.last_sync),
             last_attempt: result.map(|(t, _)| *t),
@@ -183,6 +197,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local_path: String::new(),
             synced: 0,
             local: 0,
+            local_only: 0,
+            server_only: 0,
             pending: Pending::default(),
             last_sync: None,
             last_attempt: Some(*when),
@@ -279,6 +295,15 @@ pub fn render(status: &AccountStatus, now: i64) -> String {
         out.push_str(&format!(
             "  {:<width$}  {:>7}  {:>7}  {:>5}  {:>5}  {:>7}  {when}\n",
             f.folder, f.synced, f.local, f.pending.new, f.pending.flags, f.pending.deleted
+        ));
+    }
+    let (here, there) = status
+        .folders
+        .iter()
+        .fold((0, 0), |(h, t), f| (h + f.local_only, t + f.server_only));
+    if here + there > 0 {
+        out.push_str(&format!(
+            "  kept on one side (archive mode): {here} only here, {there} only on the server\n"
         ));
     }
     let p = &status.pending;

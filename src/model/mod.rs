@@ -15,5 +15,6 @@ pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
 pub use settings::{
-    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalNames, TlsMode,
+    AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalDeletions, LocalNames,
+    ServerDeletions, TlsMode,
 };

@@ -137,3 +137,25 @@ impl Default for DeleteLimits {
         }
     }
 }
+
+/// What a message expunged on the server becomes locally
+/// (`server_deletions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerDeletions {
+    /// The local file is deleted too: a two-way sync.
+    #[default]
+    DeleteLocal,
+    /// The local file stays, recorded as gone from the server: an archive.
+    KeepLocal,
+}
+
+/// What a message whose file was deleted locally becomes on the server
+/// (`local_deletions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LocalDeletions {
+    /// Deleted on the server too (expunged, or moved to `trash`).
+    #[default]
+    DeleteServer,
+    /// Kept on the server, recorded as gone locally: never downloaded again.
+    KeepServer,
+}

@@ -16,6 +16,7 @@ use crate::model::{DirStamp, Flags, ModSeq, Pair, Uid, UidValidity};
 
 mod folders;
 mod intents;
+mod kept;
 mod moves;
 mod offlineimap;
 mod pairs;
@@ -26,6 +27,7 @@ mod support;
 #[cfg(test)]
 mod tests;
 
+pub use kept::Kept;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use refusals::Refusal;
@@ -97,6 +99,13 @@ CREATE TABLE move_intents (
     to_uidnext  INTEGER,
     created     INTEGER NOT NULL
 );
+CREATE TABLE kept (
+    folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    only_on    TEXT NOT NULL,
+    uid        INTEGER NOT NULL,
+    local_base TEXT NOT NULL,
+    PRIMARY KEY (folder_id, only_on, uid, local_base)
+) WITHOUT ROWID;
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -133,8 +142,17 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (folder, guard)
      );",
     // 4 -> 5: a message moved between folders is one journaled intent, so
-    // a crash between the server's MOVE and the local record converges.
-    "CREATE TABLE move_intents (
+    // a crash between the server's MOVE and the local record converges;
+    // and messages kept on one side only (archive mode), so leaving one
+    // side is never a deletion or a transfer on the other.
+    "CREATE TABLE kept (
+         folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         only_on    TEXT NOT NULL,
+         uid        INTEGER NOT NULL,
+         local_base TEXT NOT NULL,
+         PRIMARY KEY (folder_id, only_on, uid, local_base)
+     ) WITHOUT ROWID;
+     CREATE TABLE move_intents (
          id          INTEGER PRIMARY KEY,
          from_folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
          uid         INTEGER NOT NULL,

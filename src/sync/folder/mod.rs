@@ -33,6 +33,7 @@ use super::{approval, guard};
 use super::{LazySession, SyncOptions};
 use crate::config::Account;
 use crate::folders::FolderJob;
+use crate::model::{LocalDeletions, Pair, ServerDeletions, Uid};
 use snapshot::is_unchanged;
 
 /// A folder to sync with what the run already read about it, so that no
@@ -233,6 +234,51 @@ fn mass_deletion_approved(
     }
 }
 
+/// Takes out of the plan the deletions archive mode turns into one-sided
+/// records: `(uid, local base, kept on the server)`.
+fn keep_one_sided(account: &Account, plan: &mut Plan, pairs: &[Pair]) -> Vec<(Uid, String, bool)> {
+    let mut kept = Vec::new();
+    if account.server_deletions == ServerDeletions::KeepLocal {
+        kept.extend(
+            std::mem::take(&mut plan.local_deletions)
+                .into_iter()
+                .map(|(uid, msg)| (uid, msg.base, false)),
+        );
+    }
+    if account.local_deletions == LocalDeletions::KeepServer {
+        let base_of: std::collections::HashMap<Uid, &str> = pairs
+            .iter()
+            .map(|p| (p.uid, p.local_base.as_str()))
+            .collect();
+        kept.extend(
+            std::mem::take(&mut plan.remote_deletions)
+                .into_iter()
+                .map(|uid| {
+                    let base = base_of.get(&uid).copied().unwrap_or_default().to_string();
+                    (uid, base, true)
+                }),
+        );
+    }
+    kept
+}
+
+fn describe_one_sided(kept: &[(Uid, String, bool)]) -> Vec<String> {
+    let here = kept.iter().filter(|k| !k.2).count();
+    let there = kept.len() - here;
+    let mut lines = Vec::new();
+    if here > 0 {
+        lines.push(format!(
+            "keep {here} local copies of messages expunged on the server (server_deletions = \"keep-local\")"
+        ));
+    }
+    if there > 0 {
+        lines.push(format!(
+            "keep {there} server messages whose files were deleted (local_deletions = \"keep-server\")"
+        ));
+    }
+    lines
+}
+
 /// Syncs one folder and returns what it did (or, in a dry run, would do).
 pub fn sync_folder(
     session: &mut LazySession<'_>,
@@ -285,12 +331,24 @@ pub fn sync_folder(
         reporter,
     )?;
 
+    // Archive mode: what one side keeps alone is no change for the other.
+    let kept = match &folder_state {
+        Some(f) => db.kept(f.id)?,
+        None => Default::default(),
+    };
+    if !kept.local_only.is_empty() {
+        sides.local.retain(|m| !kept.local_only.contains(&m.base));
+    }
+    if !kept.server_only.is_empty() {
+        sides.remote.retain(|r| !kept.server_only.contains(&r.uid));
+    }
     let mut plan = plan(
         &sides.remote,
         &reconciled.pairs,
         &sides.local,
         options.direction,
     );
+    let one_sided = keep_one_sided(session.account(), &mut plan, &reconciled.pairs);
     if options.dry_run {
         // A real run made these moves before the folder synced.
         let moves = &work.dry_moves;
@@ -310,6 +368,7 @@ pub fn sync_folder(
     if options.dry_run {
         let mut planned = setup.describe(work);
         planned.extend(reconciled.described);
+        planned.extend(describe_one_sided(&one_sided));
         planned.extend(plan.describe());
         return Ok(FolderReport {
             counts: Counts {
@@ -324,6 +383,12 @@ pub fn sync_folder(
         reporter.debug(format!("{}: {line}", job.display_name));
     }
     let folder_state = folder_state.expect("state folder exists outside dry runs");
+    if !one_sided.is_empty() {
+        db.keep_one_sided(folder_state.id, &one_sided)?;
+        for line in describe_one_sided(&one_sided) {
+            reporter.debug(format!("{}: {line}", job.display_name));
+        }
+    }
 
     // Selecting is needed only to change something; an unchanged server
     // with nothing to do costs no round trip at all.
