@@ -138,6 +138,15 @@ fn server_emptying_a_folder_trips_the_guard_until_that_change_is_approved() {
         waiting.stdout
     );
 
+    let status = imapdir.run(&["status", "--offline"]);
+    assert!(
+        status
+            .stdout
+            .contains("waiting for approval: INBOX: remove 10 of the 10 files")
+            && status.stdout.contains("imapdir approve test INBOX"),
+        "{}",
+        status.stdout
+    );
     let approved = imapdir.run_suggested(&again.stderr);
     approved.expect_success();
     assert!(approved.stdout.contains("approved"), "{}", approved.stdout);

@@ -74,6 +74,20 @@ pub struct AccountStatus {
     pub last_run_error: Option<String>,
     pub pending: Pending,
     pub folders: Vec<FolderStatus>,
+    /// Changes a guard refused, waiting for `imapdir approve`.
+    pub waiting_for_approval: Vec<WaitingChange>,
+}
+
+/// A change a guard refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitingChange {
+    pub folder: String,
+    /// What the change would do.
+    pub change: String,
+    /// Approved already: the next sync makes it.
+    pub approved: bool,
+    /// The command that approves it.
+    pub command: String,
 }
 
 /// Computes the offline status of an account. Reads only.
@@ -208,7 +222,18 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
     }
     folders.sort_by_key(|f| (f.folder != "INBOX", f.folder.clone()));
     let account_result = results.get(ACCOUNT_RESULT);
+    let waiting_for_approval = db
+        .refusals()?
+        .into_iter()
+        .map(|r| WaitingChange {
+            command: crate::sync::approval::approve_command(&account.name, &[r.display.as_str()]),
+            folder: r.display,
+            change: r.summary,
+            approved: r.approved.is_some(),
+        })
+        .collect();
     Ok(AccountStatus {
+        waiting_for_approval,
         account: account.name.clone(),
         maildir: root.display().to_string(),
         last_run: account_result.map(|(t, _)| *t),
@@ -304,6 +329,23 @@ pub fn render(status: &AccountStatus, now: i64) -> String {
     if here + there > 0 {
         out.push_str(&format!(
             "  kept on one side (archive mode): {here} only here, {there} only on the server\n"
+        ));
+    }
+    for w in &status.waiting_for_approval {
+        out.push_str(&format!(
+            "  {} {}: {} ({})\n",
+            if w.approved {
+                "approved, next sync:"
+            } else {
+                "waiting for approval:"
+            },
+            w.folder,
+            w.change,
+            if w.approved {
+                "imapdir sync"
+            } else {
+                w.command.as_str()
+            }
         ));
     }
     let p = &status.pending;
