@@ -6,7 +6,7 @@
 
 use rusqlite::params;
 
-use super::{sqlite, Origin, Result, StateDb};
+use super::{sqlite, Result, StateDb};
 use crate::model::Uid;
 
 /// What a folder keeps on one side only.
@@ -21,7 +21,7 @@ pub struct Kept {
 impl StateDb {
     /// What `folder_id` keeps on one side only.
     pub fn kept(&self, folder_id: i64) -> Result<Kept> {
-        if matches!(self.origin, Origin::ReadOnly(_)) && !self.has_kept_table()? {
+        if !self.has_table("kept")? {
             return Ok(Kept::default());
         }
         let mut stmt = self
@@ -74,16 +74,5 @@ impl StateDb {
             }
         }
         tx.commit().map_err(e)
-    }
-
-    fn has_kept_table(&self) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kept'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
     }
 }

@@ -433,6 +433,22 @@ impl StateDb {
             .map_err(|e| sqlite(&self.path, e))
     }
 
+    /// Whether the database has `table`: a read-only open of a database an
+    /// older imapdir wrote is never migrated, so it may lack newer tables.
+    fn has_table(&self, table: &str) -> Result<bool> {
+        if !matches!(self.origin, Origin::ReadOnly(_)) {
+            return Ok(true);
+        }
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
     fn err(&self, e: rusqlite::Error) -> StateError {
         sqlite(&self.path, e)
     }

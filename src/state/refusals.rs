@@ -9,7 +9,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::support::unix_now;
-use super::{Origin, Result, StateDb};
+use super::{Result, StateDb};
 
 /// One refused change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl StateDb {
 
     /// What `guard` last refused in `folder`, if anything.
     pub fn refusal(&self, folder: &str, guard: &str) -> Result<Option<Refusal>> {
-        if !self.has_refusals_table()? {
+        if !self.has_table("refusals")? {
             return Ok(None);
         }
         self.conn
@@ -84,7 +84,7 @@ impl StateDb {
 
     /// Every refused change, by folder.
     pub fn refusals(&self) -> Result<Vec<Refusal>> {
-        if !self.has_refusals_table()? {
+        if !self.has_table("refusals")? {
             return Ok(Vec::new());
         }
         let mut stmt = self
@@ -125,20 +125,5 @@ impl StateDb {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
-    }
-
-    /// Only a read-only open of a database from before schema 4 lacks it.
-    fn has_refusals_table(&self) -> Result<bool> {
-        if !matches!(self.origin, Origin::ReadOnly(_)) {
-            return Ok(true);
-        }
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'refusals'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
     }
 }

@@ -5,7 +5,7 @@
 use rusqlite::params;
 
 use super::support::unix_now;
-use super::{sqlite, Origin, Result, StateDb};
+use super::{sqlite, Result, StateDb};
 
 /// The `sync_results` key of the account as a whole (not a valid folder name).
 pub const ACCOUNT_RESULT: &str = "";
@@ -35,7 +35,7 @@ impl StateDb {
 
     /// Every recorded last attempt: (folder, unix time it ended, error).
     pub fn sync_results(&self) -> Result<Vec<(String, i64, Option<String>)>> {
-        if matches!(self.origin, Origin::ReadOnly(_)) && !self.has_sync_results()? {
+        if !self.has_table("sync_results")? {
             return Ok(Vec::new());
         }
         let mut stmt = self
@@ -46,20 +46,6 @@ impl StateDb {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Whether the table exists: only a read-only open can lack it, of a
-    /// version-1 database (never migrated, as that would write) whose
-    /// imapdir had not yet created it on first use.
-    fn has_sync_results(&self) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_results'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
             .map_err(|e| self.err(e))
     }
 }

@@ -9,15 +9,7 @@ impl StateDb {
     /// A recorded setting; `None` when never recorded, also in a database
     /// from before the table (read-only opens do not migrate).
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        let exists: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'settings'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        if exists == 0 {
+        if !self.has_table("settings")? {
             return Ok(None);
         }
         self.conn
