@@ -10,6 +10,8 @@ pub mod config;
 pub mod connect;
 pub mod exit_codes;
 pub mod folders;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod imap;
 pub mod import;

@@ -27,7 +27,7 @@ pub struct Namespaces {
 
 /// Reads `* NAMESPACE personal other shared` from a frame; `None` for any
 /// other response, or one that does not follow the grammar.
-pub(super) fn parse_namespace_frame(frame: &Frame) -> Option<Namespaces> {
+pub(crate) fn parse_namespace_frame(frame: &Frame) -> Option<Namespaces> {
     let data = frame.data.as_slice();
     if !starts_with_ignore_case(data, b"* NAMESPACE ") {
         return None;
