@@ -15,8 +15,11 @@ use crate::import::{self, Context, Source};
 use crate::maildir::{base_with_uid, format_name, parse_name};
 use crate::model::{Flags, Uid};
 
+/// A target: takes any bytes, panics only on a bug.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/` and `fuzz/corpus/` name them.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("response_reader", response_reader),
     ("maildir_file_name", maildir_file_name),
     ("modified_utf7", modified_utf7),
