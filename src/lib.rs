@@ -13,6 +13,8 @@ pub mod connect;
 pub mod diagnose;
 pub mod exit_codes;
 pub mod folders;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod imap;
 pub mod import;

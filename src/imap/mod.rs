@@ -51,6 +51,10 @@ pub use types::{
 };
 pub use uid_set::UidSet;
 
+// For the fuzz targets (`crate::fuzzing`).
+pub(crate) use namespace::parse_namespace_frame;
+pub(crate) use response::parse_sanitised;
+
 // The shared values the commands take and return.
 use crate::model::{Flags, RemoteMessage};
 

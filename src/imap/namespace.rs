@@ -27,7 +27,7 @@ pub struct Namespaces {
 
 /// Reads `* NAMESPACE personal other shared` from a frame; `None` for any
 /// other response, or one that does not follow the grammar.
-pub(super) fn parse_namespace_frame(frame: &Frame) -> Option<Namespaces> {
+pub(crate) fn parse_namespace_frame(frame: &Frame) -> Option<Namespaces> {
     let data = frame.data.as_slice();
     if !starts_with_ignore_case(data, b"* NAMESPACE ") {
         return None;
@@ -174,7 +174,7 @@ impl Reader<'_> {
                 self.at += close + 1;
                 self.expect(b'\r')?;
                 self.expect(b'\n')?;
-                let bytes = self.data.get(self.at..self.at + len)?;
+                let bytes = self.data.get(self.at..self.at.checked_add(len)?)?;
                 self.at += len;
                 String::from_utf8(bytes.to_vec()).ok()
             }
@@ -254,6 +254,9 @@ mod tests {
             "* NAMESPACE ((\"unterminated \"/\")) NIL NIL\r\n",
             "* NAMESPACE ((\"\" \"/\")) NIL NIL trailing\r\n",
             "* NAMESPACE (({99}\r\nab \"/\")) NIL NIL\r\n",
+            // Found by fuzzing: a literal length near usize::MAX overflowed.
+            "* NAMESPACE (({18446744073709551615}\r\nab \"/\")) NIL NIL\r\n",
+            "* NAMESPACE (({000000000000000000000000018446744073709551615}\r\n\"/\")) NIL NIL\r\n",
             "* LIST () \"/\" INBOX\r\n",
         ] {
             assert_eq!(parse_namespace_frame(&frame(line)), None, "{line:?}");

@@ -64,7 +64,7 @@ pub(super) fn parse_response(data: &[u8]) -> Option<Response<'static>> {
 }
 
 /// [`parse_response`] without the panic guard.
-pub(super) fn parse_sanitised(data: &[u8]) -> Option<Response<'static>> {
+pub(crate) fn parse_sanitised(data: &[u8]) -> Option<Response<'static>> {
     let upper_start: Vec<u8> = data[..data.len().min(12)].to_ascii_uppercase();
     // Never requested, and the parser unwraps NIL values in them.
     if upper_start.starts_with(b"* ID ") || upper_start.starts_with(b"* METADATA ") {

@@ -300,8 +300,24 @@ pub fn dedupe_names(accounts: &mut [ImportedAccount]) {
     }
 }
 
+/// `s` on one line, fit for a TOML comment: runs of whitespace become one
+/// space, and other control characters (which TOML forbids in comments)
+/// are written as `\u{..}` escapes.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        for c in word.chars() {
+            if c.is_control() {
+                out.extend(c.escape_unicode());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// One `[accounts.NAME]` table as written; field order is the output's.
@@ -551,6 +567,28 @@ mod tests {
                 "imapdir always makes writes durable",
             )],
         }
+    }
+
+    #[test]
+    fn control_characters_in_a_directive_stay_out_of_the_comments() {
+        // Found by fuzzing: a NUL or DEL in an unmapped line made the
+        // rendered config invalid TOML.
+        let mut imported = sample();
+        imported.unmapped.push(Unmapped::new(
+            4,
+            "Maildir\0Store x\x7f\u{85}",
+            "not\x1b mapped",
+        ));
+        let text = render(
+            &imported,
+            Source::Mbsync,
+            Path::new("/home/u/.mbsyncrc\x01"),
+        );
+        text.parse::<toml::Table>()
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(text.contains("Maildir\\u{0}Store x\\u{7f}"), "{text}");
+        assert!(text.contains("not\\u{1b} mapped"), "{text}");
+        validate(&text, &env()).unwrap();
     }
 
     #[test]

@@ -104,9 +104,13 @@ pub fn format_name(base: &str, flags: Flags, other_info: &str) -> String {
 
 /// Name for a message in a given subdir: only new/ may hold a name without
 /// info; a message in cur/ always has `:2,` even with no flags.
+///
+/// A base that itself looks like it has an info part (a foreign tool's
+/// `x:2,S:1,` parses to the base `x:2,S`) always gets `:2,`, so the name
+/// parses back to the same base and no flags.
 pub fn format_name_in(subdir: Subdir, base: &str, flags: Flags, other_info: &str) -> String {
     let letters = info_letters(flags, other_info);
-    if subdir == Subdir::New && letters.is_empty() {
+    if subdir == Subdir::New && letters.is_empty() && split_info(base).1.is_empty() {
         base.to_string()
     } else {
         format!("{base}:2,{letters}")
@@ -245,6 +249,21 @@ mod tests {
         assert_eq!(format_name("b", Flags::empty(), "a"), "b:2,a");
         assert_eq!(format_name_in(Subdir::Cur, "b", Flags::empty(), ""), "b:2,");
         assert_eq!(format_name_in(Subdir::New, "b", flags("S"), ""), "b:2,S");
+    }
+
+    #[test]
+    fn a_base_that_looks_like_it_has_info_keeps_it_without_flags() {
+        // Found by fuzzing: `x:2,:2,S` parses to the base `x:2,`; with no
+        // flags its new/ name was that bare base, which parses to `x`.
+        for name in ["Old/cur/1,U=1b:2,:2,SS", "x:2,S:1,", "x:1,:2,", "x:2,"] {
+            let p = parse_name(name);
+            let renamed = format_name(&p.base, Flags::empty(), "");
+            let back = parse_name(&renamed);
+            assert_eq!(back.base, p.base, "{name:?} renamed {renamed:?}");
+            assert_eq!(back.flags, Flags::empty(), "{name:?} renamed {renamed:?}");
+        }
+        assert_eq!(format_name("x:2,S", Flags::empty(), ""), "x:2,S:2,");
+        assert_eq!(format_name("x:2", Flags::empty(), ""), "x:2");
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! `imapdir::fuzzing::config`: see that function for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imapdir::fuzzing::config(data));

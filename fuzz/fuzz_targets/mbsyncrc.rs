@@ -1,0 +1,4 @@
+//! `imapdir::fuzzing::mbsyncrc`: see that function for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imapdir::fuzzing::mbsyncrc(data));

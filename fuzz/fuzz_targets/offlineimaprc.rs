@@ -1,0 +1,4 @@
+//! `imapdir::fuzzing::offlineimaprc`: see that function for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| imapdir::fuzzing::offlineimaprc(data));
