@@ -37,6 +37,9 @@ _imapdir() {
             imapdir,init)
                 cmd="imapdir__subcmd__init"
                 ;;
+            imapdir,pop3)
+                cmd="imapdir__subcmd__pop3"
+                ;;
             imapdir,providers)
                 cmd="imapdir__subcmd__providers"
                 ;;
@@ -73,6 +76,9 @@ _imapdir() {
             imapdir__subcmd__help,init)
                 cmd="imapdir__subcmd__help__subcmd__init"
                 ;;
+            imapdir__subcmd__help,pop3)
+                cmd="imapdir__subcmd__help__subcmd__pop3"
+                ;;
             imapdir__subcmd__help,providers)
                 cmd="imapdir__subcmd__help__subcmd__providers"
                 ;;
@@ -95,7 +101,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers relayout approve generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers relayout approve pop3 generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +191,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import init providers relayout approve generate help"
+            opts="sync folders check status watch import init providers relayout approve pop3 generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +289,20 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__pop3)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -443,6 +463,24 @@ _imapdir() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__pop3)
+            opts="-n -v -h --dry-run --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

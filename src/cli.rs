@@ -75,6 +75,17 @@ pub enum Command {
         /// Folders as the refusal names them
         folders: Vec<String>,
     },
+    /// Download new messages from a POP3 account (`protocol = "pop3"`) into
+    /// its Maildir folder, each once, then delete from the server what the
+    /// account says (`leave_on_server`, `delete_after_days`); `sync` does
+    /// the same for POP3 accounts
+    Pop3 {
+        /// Account name
+        account: String,
+        /// Say how many messages would be downloaded, change nothing
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/

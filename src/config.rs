@@ -78,6 +78,10 @@ struct RawAccount {
     flatten: Option<String>,
     propagate_folder_deletes: Option<String>,
     deleted_folder_days: Option<u64>,
+    protocol: Option<String>,
+    pop3_folder: Option<String>,
+    leave_on_server: Option<bool>,
+    delete_after_days: Option<u64>,
 }
 
 /// What the account's secret is.
@@ -131,6 +135,32 @@ pub struct Account {
     pub folder_deletes: FolderDeletes,
     /// How long a deleted local folder stays in the trash.
     pub deleted_folder_days: u64,
+    /// What the account's server speaks: IMAP (synced both ways) or POP3
+    /// (imported into [`Pop3Settings::folder`]).
+    pub protocol: Protocol,
+    /// The POP3 import's settings (`protocol = "pop3"`).
+    pub pop3: Pop3Settings,
+}
+
+/// The protocol of an account's server (`protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+}
+
+/// How a POP3 account imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Settings {
+    /// The local folder the messages go to, levels joined by `/` as the
+    /// IMAP side names them (`pop3_folder`, default `INBOX`), placed by the
+    /// account's `layout`.
+    pub folder: String,
+    /// Keep messages on the server after the download (`leave_on_server`).
+    pub leave_on_server: bool,
+    /// Delete from the server messages downloaded (and made durable) this
+    /// many days ago (`delete_after_days`); only with `leave_on_server`.
+    pub delete_after_days: Option<u64>,
 }
 
 /// The whole config: accounts in name order.
@@ -365,9 +395,27 @@ impl Account {
                  set allow_plaintext = true to allow it",
             ));
         }
-        let port = raw
-            .port
-            .unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 });
+        let protocol = match raw.protocol.as_deref().unwrap_or("imap") {
+            "imap" => Protocol::Imap,
+            "pop3" => Protocol::Pop3,
+            other => {
+                return Err(config_error(format!(
+                    "protocol = {other:?} is not one of \"imap\", \"pop3\""
+                )))
+            }
+        };
+        let port = raw.port.unwrap_or(match (protocol, tls) {
+            (Protocol::Imap, TlsMode::Tls) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Pop3, TlsMode::Tls) => 995,
+            (Protocol::Pop3, _) => 110,
+        });
+        let pop3 = pop3_settings(
+            protocol,
+            raw.pop3_folder,
+            raw.leave_on_server,
+            raw.delete_after_days,
+        )?;
         let sources = [
             raw.password_command.is_some(),
             raw.password_env.is_some(),
@@ -534,6 +582,8 @@ impl Account {
             folder_rules,
             folder_deletes,
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
+            protocol,
+            pop3,
         })
     }
 
@@ -558,6 +608,45 @@ impl Account {
         p.push(".lock");
         PathBuf::from(p)
     }
+}
+
+/// The POP3 keys, checked: they mean something only for a POP3 account.
+fn pop3_settings(
+    protocol: Protocol,
+    folder: Option<String>,
+    leave_on_server: Option<bool>,
+    delete_after_days: Option<u64>,
+) -> Result<Pop3Settings, ConfigError> {
+    if protocol != Protocol::Pop3
+        && (folder.is_some() || leave_on_server.is_some() || delete_after_days.is_some())
+    {
+        return Err(config_error(
+            "pop3_folder, leave_on_server and delete_after_days need protocol = \"pop3\"",
+        ));
+    }
+    let leave_on_server = leave_on_server.unwrap_or(true);
+    if !leave_on_server && delete_after_days.is_some() {
+        return Err(config_error(
+            "delete_after_days needs leave_on_server = true (with false, every message \
+             is deleted from the server once it is stored here)",
+        ));
+    }
+    let folder = folder.unwrap_or_else(|| "INBOX".to_string());
+    if folder.is_empty()
+        || folder
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(config_error(format!(
+            "pop3_folder = {folder:?} is not a folder name (levels joined by '/', none empty, \
+             '.' or '..')"
+        )));
+    }
+    Ok(Pop3Settings {
+        folder,
+        leave_on_server,
+        delete_after_days,
+    })
 }
 
 /// `exclude_special_use`, else the preset's: attributes such as `\\All`.

@@ -27,7 +27,8 @@ pub fn for_error(err: &anyhow::Error) -> ExitCode {
         if cause.is::<crate::lock::Locked>() {
             return ExitCode::Locked;
         }
-        if cause.is::<crate::connect::ConnectError>() {
+        if cause.is::<crate::connect::ConnectError>() || cause.is::<crate::pop3::Pop3ConnectError>()
+        {
             return ExitCode::ConnectFailure;
         }
         if cause.is::<crate::config::ConfigError>() || cause.is::<clap::Error>() {

@@ -20,6 +20,7 @@ pub mod lock;
 pub mod maildir;
 pub mod model;
 pub mod net;
+pub mod pop3;
 pub mod providers;
 pub mod report;
 pub mod state;

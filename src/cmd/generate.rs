@@ -297,6 +297,35 @@ const KEYS: &[Key] = &[
                stays in .imapdir-trash before it is removed. Default: 30.",
     },
     Key {
+        name: "protocol",
+        value: "imap|pop3",
+        text: "What the server speaks. \"pop3\": the account imports from a POP3 server \
+               (host, port, tls, user, the secret and auth as for IMAP; port 995 with \
+               tls = \"tls\", 110 with \"starttls\") into the Maildir folder pop3_folder, \
+               each message once (by UIDL), with sync or imapdir pop3. Default: \"imap\".",
+    },
+    Key {
+        name: "pop3_folder",
+        value: "FOLDER",
+        text: "POP3 accounts: the Maildir folder under maildir that receives the messages, \
+               levels joined by /, placed by layout. Point it at a folder of an IMAP \
+               account's Maildir and that account's next sync uploads them. Default: INBOX.",
+    },
+    Key {
+        name: "leave_on_server",
+        value: "BOOL",
+        text: "POP3 accounts: keep messages on the server after downloading them. With \
+               false, each is deleted from the server once its file here is durable. \
+               Default: true.",
+    },
+    Key {
+        name: "delete_after_days",
+        value: "DAYS",
+        text: "POP3 accounts with leave_on_server: delete from the server the messages \
+               stored here at least DAYS days ago (never one not stored here). Default: \
+               never.",
+    },
+    Key {
         name: "subscribed_only",
         value: "BOOL",
         text: "Sync only the folders subscribed on the server; the folders imapdir \

@@ -8,6 +8,7 @@ mod generate;
 mod import;
 mod init;
 pub mod output;
+mod pop3;
 mod providers;
 mod relayout;
 mod status;
@@ -70,6 +71,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Relayout { .. } => "relayout",
         Command::Providers => "providers",
         Command::Approve { .. } => "approve",
+        Command::Pop3 { .. } => "pop3",
     }
 }
 
@@ -88,6 +90,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
+        Command::Pop3 { account, dry_run } => pop3::command(cli, &config, account, *dry_run, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }

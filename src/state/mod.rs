@@ -17,7 +17,9 @@ use crate::model::{DirStamp, Flags, ModSeq, Pair, Uid, UidValidity};
 mod folders;
 mod intents;
 mod offlineimap;
+mod outbox;
 mod pairs;
+mod pop3;
 mod refusals;
 mod results;
 mod settings;
@@ -26,6 +28,8 @@ mod support;
 mod tests;
 
 pub use offlineimap::offlineimap_status;
+pub use outbox::{OutboxSend, SendState};
+pub use pop3::Pop3Record;
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};
@@ -33,7 +37,7 @@ pub use support::{create_private_file, unix_now};
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -85,6 +89,19 @@ CREATE TABLE refusals (
     approved INTEGER,
     PRIMARY KEY (folder, guard)
 );
+CREATE TABLE pop3_messages (
+    uidl       TEXT PRIMARY KEY,
+    local_base TEXT NOT NULL,
+    stored     INTEGER,
+    deleted    INTEGER
+);
+CREATE TABLE outbox_sends (
+    local_base TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    started    INTEGER NOT NULL
+);
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -119,6 +136,22 @@ const MIGRATIONS: &[&str] = &[
          refused  INTEGER NOT NULL,
          approved INTEGER,
          PRIMARY KEY (folder, guard)
+     );",
+    // 4 -> 5: the POP3 import's journal (a UIDL is recorded before its
+    // download and marked stored once its file is durable) and the
+    // outbox's (a send recorded before DATA, marked sent after the 250).
+    "CREATE TABLE pop3_messages (
+         uidl       TEXT PRIMARY KEY,
+         local_base TEXT NOT NULL,
+         stored     INTEGER,
+         deleted    INTEGER
+     );
+     CREATE TABLE outbox_sends (
+         local_base TEXT PRIMARY KEY,
+         message_id TEXT NOT NULL,
+         recipients TEXT NOT NULL,
+         state      TEXT NOT NULL,
+         started    INTEGER NOT NULL
      );",
 ];
 

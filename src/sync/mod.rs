@@ -15,6 +15,7 @@ pub mod guard;
 pub mod host_slots;
 pub mod pipeline;
 pub mod plan;
+pub mod pop3_import;
 pub mod renames;
 pub mod repair;
 

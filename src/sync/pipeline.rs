@@ -3,7 +3,7 @@
 //! post-sync hook. A dry run changes nothing, so it runs no hooks and
 //! records nothing.
 
-use crate::config::Account;
+use crate::config::{Account, Protocol};
 use crate::hooks::{self, PreSyncFailed, SyncStatus, SyncSummary};
 use crate::report::{Counts, Reporter};
 use crate::state::{StateDb, ACCOUNT_RESULT};
@@ -31,7 +31,10 @@ pub fn run_account(account: &Account, options: &SyncOptions, reporter: &Reporter
             return AccountRun::Skipped(e);
         }
     }
-    let result = sync_account(account, options, reporter);
+    let result = match account.protocol {
+        Protocol::Imap => sync_account(account, options, reporter),
+        Protocol::Pop3 => super::pop3_import::import_account(account, options, reporter),
+    };
     let mut warnings = Vec::new();
     if !options.dry_run {
         if let Err(e) = record_outcome(account, &result) {
