@@ -505,9 +505,11 @@ impl Account {
         if interval == 0 {
             return Err(config_error("interval must be at least 1 second"));
         }
-        let watch_folders = raw
-            .watch_folders
-            .unwrap_or_else(|| vec!["INBOX".to_string()]);
+        // A POP3 account has no folder to IDLE on.
+        let watch_folders = raw.watch_folders.unwrap_or_else(|| match protocol {
+            Protocol::Imap => vec!["INBOX".to_string()],
+            Protocol::Pop3 => Vec::new(),
+        });
         if watch_folders.iter().any(|f| f.is_empty()) {
             return Err(config_error("watch_folders must not contain an empty name"));
         }
