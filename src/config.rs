@@ -82,6 +82,11 @@ struct RawAccount {
     pop3_folder: Option<String>,
     leave_on_server: Option<bool>,
     delete_after_days: Option<u64>,
+    outbox: Option<String>,
+    sent_folder: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<String>,
 }
 
 /// What the account's secret is.
@@ -140,6 +145,22 @@ pub struct Account {
     pub protocol: Protocol,
     /// The POP3 import's settings (`protocol = "pop3"`).
     pub pop3: Pop3Settings,
+    /// Where finished messages wait to be sent (`outbox`), if anywhere.
+    pub outbox: Option<OutboxSettings>,
+}
+
+/// The outbox: a local folder sent from by SMTP submission at each sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxSettings {
+    /// The local folder, levels joined by `/`; never synced as a server folder.
+    pub folder: String,
+    /// The server folder sent messages are filed in (`sent_folder`).
+    pub sent_folder: String,
+    /// The provider files what it sends in Sent itself: imapdir does not.
+    pub provider_files_sent: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: TlsMode,
 }
 
 /// The protocol of an account's server (`protocol`).
@@ -524,7 +545,28 @@ impl Account {
                 )))
             }
         };
-        let patterns = match raw.folders {
+        let outbox = outbox_settings(
+            raw.outbox,
+            raw.sent_folder,
+            (raw.smtp_host, raw.smtp_port, raw.smtp_tls),
+            provider,
+            &host,
+            raw.allow_plaintext,
+        )?;
+        if outbox.is_some() && protocol == Protocol::Pop3 {
+            return Err(config_error(
+                "outbox needs an IMAP account (its sent mail is filed there)",
+            ));
+        }
+        let mut patterns = raw.folders;
+        if let Some(outbox) = &outbox {
+            // The outbox is local only: excluded both ways, whatever the patterns.
+            let mut list = patterns.unwrap_or_else(|| vec!["*".to_string()]);
+            list.push(format!("!{}", outbox.folder));
+            list.push(format!("!{}/*", outbox.folder));
+            patterns = Some(list);
+        }
+        let patterns = match patterns {
             None => FolderPatterns::default(),
             Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
         };
@@ -586,6 +628,7 @@ impl Account {
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
             protocol,
             pop3,
+            outbox,
         })
     }
 
@@ -610,6 +653,77 @@ impl Account {
         p.push(".lock");
         PathBuf::from(p)
     }
+}
+
+/// The outbox keys, checked, with the SMTP server from the preset where
+/// the account does not name one.
+fn outbox_settings(
+    folder: Option<String>,
+    sent_folder: Option<String>,
+    (smtp_host, smtp_port, smtp_tls): (Option<String>, Option<u16>, Option<String>),
+    provider: Option<&providers::Provider>,
+    imap_host: &str,
+    allow_plaintext: bool,
+) -> Result<Option<OutboxSettings>, ConfigError> {
+    let Some(folder) = folder else {
+        if smtp_host.is_some() || smtp_port.is_some() || smtp_tls.is_some() || sent_folder.is_some()
+        {
+            return Err(config_error(
+                "smtp_host, smtp_port, smtp_tls and sent_folder need outbox = \"FOLDER\"",
+            ));
+        }
+        return Ok(None);
+    };
+    if folder.is_empty()
+        || folder.eq_ignore_ascii_case("INBOX")
+        || folder
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(config_error(format!(
+            "outbox = {folder:?} is not a folder name for the outbox (not INBOX; levels \
+             joined by '/', none empty, '.' or '..')"
+        )));
+    }
+    let preset = provider.map(|p| p.smtp);
+    let smtp_tls = match smtp_tls.as_deref() {
+        Some("tls") => TlsMode::Tls,
+        Some("starttls") => TlsMode::StartTls,
+        Some("plain") => TlsMode::Plain,
+        Some(other) => {
+            return Err(config_error(format!(
+                "smtp_tls = {other:?} is not one of \"tls\", \"starttls\", \"plain\""
+            )))
+        }
+        // 465 is TLS from the first byte, anything else STARTTLS.
+        None => match smtp_port.or(preset.map(|p| p.1)) {
+            Some(465) | None => TlsMode::Tls,
+            Some(_) => TlsMode::StartTls,
+        },
+    };
+    if smtp_tls == TlsMode::Plain && !allow_plaintext {
+        return Err(config_error(
+            "smtp_tls = \"plain\" would send the password unencrypted; \
+             set allow_plaintext = true to allow it",
+        ));
+    }
+    let smtp_host = match (smtp_host, preset) {
+        (Some(h), _) => h,
+        (None, Some((h, _))) => h.to_string(),
+        (None, None) if !imap_host.is_empty() => imap_host.to_string(),
+        (None, None) => return Err(config_error("outbox: set smtp_host")),
+    };
+    let smtp_port = smtp_port
+        .or(preset.map(|p| p.1))
+        .unwrap_or(if smtp_tls == TlsMode::Tls { 465 } else { 587 });
+    Ok(Some(OutboxSettings {
+        folder,
+        sent_folder: sent_folder.unwrap_or_else(|| "Sent".to_string()),
+        provider_files_sent: provider.is_some_and(|p| p.files_sent),
+        smtp_host,
+        smtp_port,
+        smtp_tls,
+    }))
 }
 
 /// The POP3 keys, checked: they mean something only for a POP3 account.

@@ -23,5 +23,6 @@ pub mod net;
 pub mod pop3;
 pub mod providers;
 pub mod report;
+pub mod smtp;
 pub mod state;
 pub mod sync;

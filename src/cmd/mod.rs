@@ -11,6 +11,7 @@ pub mod output;
 mod pop3;
 mod providers;
 mod relayout;
+mod sendmail;
 mod status;
 mod sync;
 mod watch;
@@ -72,6 +73,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Providers => "providers",
         Command::Approve { .. } => "approve",
         Command::Pop3 { .. } => "pop3",
+        Command::Sendmail(_) => "sendmail",
     }
 }
 
@@ -90,6 +92,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
+        Command::Sendmail(args) => sendmail::command(cli, &config, args),
         Command::Pop3 { account, dry_run } => pop3::command(cli, &config, account, *dry_run, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")

@@ -13,6 +13,7 @@ pub mod folder;
 pub mod folder_deletes;
 pub mod guard;
 pub mod host_slots;
+pub mod outbox;
 pub mod pipeline;
 pub mod plan;
 pub mod pop3_import;
