@@ -43,7 +43,7 @@ fn queue(imapdir: &Imapdir, i: usize, body: &[u8]) {
     write_local_message(
         imapdir.maildir(),
         "Outbox",
-        &format!("17000000{i:02}.R{i}.test"),
+        &format!("17000000{i:03}.R{i}.test"),
         body,
         None,
     );
@@ -208,16 +208,16 @@ fn refusals_keep_the_message_with_the_reply_or_for_the_next_run() {
     let out = imapdir.sync_ok();
     let failed = imapdir.maildir().join("Outbox/failed");
     let reply = |i: usize| {
-        std::fs::read_to_string(failed.join(format!("17000000{i:02}.R{i}.test.reply")))
+        std::fs::read_to_string(failed.join(format!("17000000{i:03}.R{i}.test.reply")))
             .unwrap_or_else(|e| panic!("no reply for {i}: {e}\n{}", out.stderr))
     };
     assert!(reply(1).contains("550"), "{}", reply(1));
     assert!(reply(3).contains("no recipients"), "{}", reply(3));
     assert!(reply(4).contains("larger than"), "{}", reply(4));
     for i in [1, 3, 4] {
-        assert!(failed.join(format!("17000000{i:02}.R{i}.test")).exists());
+        assert!(failed.join(format!("17000000{i:03}.R{i}.test")).exists());
         assert!(
-            out.stderr.contains(&format!("17000000{i:02}.R{i}.test")),
+            out.stderr.contains(&format!("17000000{i:03}.R{i}.test")),
             "{}",
             out.stderr
         );
@@ -236,7 +236,7 @@ fn refusals_keep_the_message_with_the_reply_or_for_the_next_run() {
 fn kill_9_while_sending_delivers_every_message_exactly_once() {
     let (dovecot, postfix) = servers();
     let mut imapdir = with_outbox(&dovecot, postfix.starttls_port, "starttls");
-    const N: usize = 40;
+    const N: usize = 120;
     for i in 0..N {
         queue(&imapdir, i, &mail(i, "a@example.test", ""));
     }
@@ -246,7 +246,7 @@ fn kill_9_while_sending_delivers_every_message_exactly_once() {
         if outbox_files(&imapdir) == 0 {
             break;
         }
-        let delay = Duration::from_millis(150 + rng.below(500) as u64);
+        let delay = Duration::from_millis(100 + rng.below(400) as u64);
         let started = Instant::now();
         let mut child = imapdir.spawn(&["sync"]);
         let mut done = false;
@@ -264,19 +264,42 @@ fn kill_9_while_sending_delivers_every_message_exactly_once() {
         child.wait().unwrap();
     }
     imapdir.sync_ok();
+    eprintln!("{killed} runs killed while sending");
     assert!(killed >= 2, "only {killed} runs were killed");
     let delivered = postfix.wait_delivered(N);
     let got = copies(&delivered);
-    assert_eq!(got.len(), N, "every message delivered");
     assert!(
         got.values().all(|n| *n == 1),
         "a message delivered twice: {got:?}"
     );
+    // A run killed between the final dot and the server's reply leaves a
+    // message nothing can tell sent or not: kept in failed/ as uncertain,
+    // never sent again by itself. Every other message is delivered.
+    let failed = imapdir.maildir().join("Outbox/failed");
+    let mut uncertain = 0;
+    for i in 0..N {
+        let name = format!("17000000{i:03}.R{i}.test");
+        let key = ("a@example.test".to_string(), format!("<out.{i}@localhost>"));
+        if failed.join(&name).exists() {
+            let reply = std::fs::read_to_string(failed.join(format!("{name}.reply"))).unwrap();
+            assert!(reply.starts_with("uncertain"), "{reply}");
+            uncertain += 1;
+        } else {
+            assert!(
+                got.contains_key(&key),
+                "message {i} neither delivered nor kept"
+            );
+        }
+    }
+    eprintln!("{uncertain} of {N} kept as uncertain after {killed} kills");
+    assert_eq!(outbox_files(&imapdir), 0);
+    // Each message delivered is filed in Sent once; an uncertain one is
+    // not filed (it stays in failed/ for the user).
     let sent = dovecot.client().fetch_all("Sent");
     let mut ids: Vec<String> = sent.iter().filter_map(|m| m.message_id()).collect();
+    let filed = ids.len();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), N, "each filed");
-    assert_eq!(sent.len(), N, "each filed once");
-    assert_eq!(outbox_files(&imapdir), 0);
+    assert_eq!(ids.len(), filed, "a message filed twice");
+    assert_eq!(filed, N - uncertain);
 }

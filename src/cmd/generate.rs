@@ -326,6 +326,42 @@ const KEYS: &[Key] = &[
                never.",
     },
     Key {
+        name: "outbox",
+        value: "FOLDER",
+        text: "A local Maildir folder (never synced as a server folder) where a mail \
+               reader or imapdir sendmail leaves finished messages. Each sync and watch \
+               sends them by SMTP submission with the account's login, files each in \
+               sent_folder with \\Seen (unless the provider files sent mail itself: \
+               gmail, outlook) and removes it; Bcc is stripped. A permanent refusal moves \
+               the message to FOLDER/failed with the reply in NAME.reply; a temporary one \
+               is retried at the next run. Default: none.",
+    },
+    Key {
+        name: "sent_folder",
+        value: "FOLDER",
+        text: "With outbox: the server folder sent messages are filed in (its name on \
+               the server). Default: Sent.",
+    },
+    Key {
+        name: "smtp_host",
+        value: "HOST",
+        text: "With outbox: the SMTP submission server. Default: the provider preset's, \
+               else host.",
+    },
+    Key {
+        name: "smtp_port",
+        value: "PORT",
+        text: "With outbox: the submission port. Default: the preset's, else 465 with \
+               smtp_tls = \"tls\" and 587 otherwise.",
+    },
+    Key {
+        name: "smtp_tls",
+        value: "tls|starttls|plain",
+        text: "With outbox: TLS from the first byte (465), STARTTLS (587; a server \
+               without it is refused), or none (only with allow_plaintext = true). \
+               Default: \"tls\" for port 465, else \"starttls\".",
+    },
+    Key {
         name: "subscribed_only",
         value: "BOOL",
         text: "Sync only the folders subscribed on the server; the folders imapdir \

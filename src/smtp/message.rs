@@ -77,7 +77,6 @@ pub fn addresses(value: &str) -> Vec<String> {
             '<' if !quoted => angle = true,
             '>' if !quoted => angle = false,
             ',' | ';' if !quoted && !angle => {
-                piece.push(c);
                 flush(&mut piece);
                 continue;
             }

@@ -54,6 +54,9 @@ pub enum SmtpError {
     TooLarge { size: u64, limit: u64 },
     #[error("SMTP login refused: {0}")]
     Auth(String),
+    /// Recording the hand-over failed; the final dot was not sent.
+    #[error("cannot record the send: {0}")]
+    Journal(String),
     #[error("SMTP protocol error: {0}")]
     Protocol(String),
 }
@@ -232,11 +235,14 @@ impl Smtp {
 
     /// One transaction: MAIL FROM, RCPT TO each, DATA with the message
     /// `message` (LF or CRLF lines; sent as CRLF, dot-stuffed).
+    /// `handing_over` runs just before the final dot, the moment from
+    /// which the server may have the message (the journal records it).
     pub fn send_mail(
         &mut self,
         from: &str,
         recipients: &[String],
         message: &[u8],
+        handing_over: &mut dyn FnMut() -> std::result::Result<(), String>,
     ) -> Result<Reply> {
         let size = message.len() as u64;
         if let Some(limit) = self
@@ -279,8 +285,11 @@ impl Smtp {
                 out.clear();
             }
         }
-        out.extend_from_slice(b".\r\n");
-        self.transport.write(&out, Some("<message data>\r\n."))?;
+        self.transport.write(&out, Some("<message data>"))?;
+        self.transport.flush()?;
+        // From the final dot on, the server may take the message.
+        handing_over().map_err(SmtpError::Journal)?;
+        self.transport.write(b".\r\n", Some("."))?;
         self.transport.flush()?;
         let reply = self.read_reply()?;
         if reply.code != 250 {

@@ -11,8 +11,11 @@ use super::{Result, StateDb};
 /// Where a journaled send stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendState {
-    /// Recorded before the transaction: the server may or may not have it.
+    /// Recorded before the transaction: the server does not have it yet.
     Sending,
+    /// The final dot is on its way: the server may have taken the message,
+    /// and no reply was recorded.
+    HandedOver,
     /// The server accepted it (250 after DATA); filing and removal remain.
     Sent,
 }
@@ -21,6 +24,7 @@ impl SendState {
     fn as_str(self) -> &'static str {
         match self {
             SendState::Sending => "sending",
+            SendState::HandedOver => "handed-over",
             SendState::Sent => "sent",
         }
     }
@@ -52,10 +56,10 @@ impl StateDb {
                         local_base: r.get(0)?,
                         message_id: r.get(1)?,
                         recipients: r.get(2)?,
-                        state: if state == "sent" {
-                            SendState::Sent
-                        } else {
-                            SendState::Sending
+                        state: match state.as_str() {
+                            "sent" => SendState::Sent,
+                            "handed-over" => SendState::HandedOver,
+                            _ => SendState::Sending,
                         },
                         started: r.get(4)?,
                     })

@@ -5,22 +5,22 @@
 //!
 //! One journaled intent per message, so none is sent twice or lost:
 //! the send is recorded (Message-ID, recipients) before MAIL FROM; marked
-//! sent the moment the server answers 250 to the data; then the copy is
+//! handed over just before the final dot, from which the server may have
+//! it; marked sent the moment the server answers 250; then the copy is
 //! filed (after a search of Sent for its Message-ID, so a resumed run
 //! never files it twice), the file removed and the intent forgotten. A run
-//! that finds an intent still "sending" (killed while the server had the
-//! message, or while the connection broke after the data) searches Sent
-//! for the Message-ID before sending again. A message without a
+//! that finds an intent "sending" sends again (the server never had the
+//! final dot, so it kept nothing). One that finds it "handed over" (killed,
+//! or the connection broken, between the final dot and the recorded 250)
+//! searches Sent for the Message-ID: found, it was sent; not found with a
+//! provider that files what it sends, it was not, and is sent again;
+//! otherwise nothing can tell, and rather than risk a second delivery the
+//! message moves to `failed/` with a reply that says so. A message without a
 //! Message-ID gets one derived from its file name, so every attempt
 //! carries the same one. A permanent rejection (5xx, too large, no
 //! recipients, no From) moves the message to `failed/` in the outbox with
 //! the reason beside it in `NAME.reply`; a temporary one (4xx) leaves it
 //! for the next run.
-//!
-//! What SMTP cannot tell: if the process dies after the server took the
-//! data and before the journal records the 250 (a window of one SQLite
-//! commit), and the provider does not file sent mail itself, the next run
-//! cannot know and sends again.
 
 use std::path::{Path, PathBuf};
 
@@ -193,10 +193,28 @@ impl Run<'_> {
         let body = prepared(&bytes, added_id);
         let name = &self.account.name;
         let mut state = self.db.outbox_send(&msg.base)?.map(|s| s.state);
-        if state == Some(SendState::Sending) && self.in_sent(&message_id)? {
-            // Sent before a crash: the provider (or a run of ours) filed it.
-            self.db.outbox_mark(&msg.base, SendState::Sent)?;
-            state = Some(SendState::Sent);
+        if state == Some(SendState::HandedOver) {
+            if self.in_sent(&message_id)? {
+                // Sent before a crash: the provider (or a run of ours) filed it.
+                self.db.outbox_mark(&msg.base, SendState::Sent)?;
+                state = Some(SendState::Sent);
+            } else if !self.outbox.provider_files_sent {
+                // The server may have it and nothing can tell: sending again
+                // could deliver it twice. It is kept, and the user decides.
+                let why = "uncertain: the run ended after the message was handed to the \
+                           SMTP server and before the server confirmed it, so it was \
+                           probably sent; it is not sent again by itself (move it back \
+                           into the outbox's new/ to send it again)";
+                self.fail(msg, why)?;
+                self.db.outbox_forget(&msg.base)?;
+                reporter.warn(format!(
+                    "{name}: {} ({message_id}): {why}",
+                    self.dir.join(FAILED_DIR).join(&msg.name).display()
+                ));
+                report.failed.push(why.to_string());
+                return Ok(());
+            }
+            // A provider that files what it sends has not filed it: not sent.
         }
         if state != Some(SendState::Sent) {
             let refusal = match (&env.from, env.recipients.is_empty()) {
@@ -217,8 +235,13 @@ impl Run<'_> {
             let from = env.from.clone().unwrap_or_default();
             self.db
                 .outbox_begin(&msg.base, &message_id, &env.recipients.join("\n"))?;
+            let (db, base) = (self.db, msg.base.clone());
             let smtp = self.smtp()?;
-            match smtp.send_mail(&from, &env.recipients, &body) {
+            let mut handing_over = || {
+                db.outbox_mark(&base, SendState::HandedOver)
+                    .map_err(|e| e.to_string())
+            };
+            match smtp.send_mail(&from, &env.recipients, &body, &mut handing_over) {
                 Ok(_) => {
                     self.db.outbox_mark(&msg.base, SendState::Sent)?;
                     report.sent += 1;
