@@ -303,3 +303,29 @@ fn kill_9_while_sending_delivers_every_message_exactly_once() {
     assert_eq!(ids.len(), filed, "a message filed twice");
     assert_eq!(filed, N - uncertain);
 }
+
+#[test]
+fn watch_sends_a_message_dropped_in_the_outbox_within_seconds() {
+    let (dovecot, postfix) = servers();
+    let mut imapdir = with_outbox(&dovecot, postfix.starttls_port, "starttls");
+    imapdir.sync_ok();
+    let mut child = imapdir.spawn(&["watch"]);
+    thread::sleep(Duration::from_millis(1500));
+    let dropped = Instant::now();
+    queue(&imapdir, 7, &mail(7, "a@example.test", ""));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while postfix.delivered().is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let took = dropped.elapsed();
+    let pid = child.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "watch exited with {status}");
+    let delivered = postfix.wait_delivered(1);
+    assert_eq!(delivered.len(), 1, "sent once, within {took:?}");
+    eprintln!("delivered {took:?} after the drop");
+    assert!(took < Duration::from_secs(15));
+    assert_eq!(outbox_files(&imapdir), 0);
+    assert_eq!(dovecot.client().fetch_all("Sent").len(), 1);
+}
