@@ -377,3 +377,95 @@ fn local_name() -> String {
         .filter(|h| !h.is_empty() && h.contains('.') && h.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(|| "[127.0.0.1]".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A scripted server: answers each command line with the next reply.
+    fn serve(greeting: &'static str, script: Vec<(&'static str, &'static str)>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            writer.write_all(greeting.as_bytes()).unwrap();
+            for (expect, reply) in script {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 {
+                    return;
+                }
+                assert!(line.starts_with(expect), "got {line:?}, expected {expect}");
+                writer.write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        port
+    }
+
+    fn target(port: u16, tls: TlsMode) -> SmtpTarget {
+        SmtpTarget {
+            host: "127.0.0.1".into(),
+            port,
+            tls,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+            trace: false,
+        }
+    }
+
+    #[test]
+    fn a_refused_login_is_an_auth_error_without_the_password() {
+        let port = serve(
+            "220 hi\r\n",
+            vec![
+                ("EHLO", "250-x\r\n250-SIZE 100\r\n250 AUTH PLAIN LOGIN\r\n"),
+                ("AUTH PLAIN", "535 5.7.8 bad credentials\r\n"),
+            ],
+        );
+        let mut smtp = Smtp::connect(&target(port, TlsMode::Plain)).unwrap();
+        assert!(smtp.offers_auth());
+        let err = smtp
+            .login(
+                "bob",
+                &Credential::Password("s3cret".into()),
+                AuthMethod::Auto,
+            )
+            .unwrap_err();
+        assert!(matches!(err, SmtpError::Auth(_)), "{err}");
+        assert!(err.to_string().contains("535") && !err.to_string().contains("s3cret"));
+        // SIZE is checked before anything is sent.
+        let err = smtp
+            .send_mail("a@x", &["b@y".into()], &[b'x'; 200], &mut || Ok(()))
+            .unwrap_err();
+        assert!(
+            err.is_permanent() && err.to_string().contains("larger"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn starttls_missing_is_refused_and_replies_are_classified() {
+        let port = serve("220 hi\r\n", vec![("EHLO", "250 x\r\n")]);
+        let err = Smtp::connect(&target(port, TlsMode::StartTls))
+            .err()
+            .expect("no downgrade");
+        assert!(err.to_string().contains("STARTTLS"), "{err}");
+        let port = serve(
+            "220 hi\r\n",
+            vec![
+                ("EHLO", "250 x\r\n"),
+                ("MAIL FROM:<a@x>", "250 ok\r\n"),
+                ("RCPT TO:<b@y>", "451 4.3.0 later\r\n"),
+            ],
+        );
+        let mut smtp = Smtp::connect(&target(port, TlsMode::Plain)).unwrap();
+        let err = smtp
+            .send_mail("a@x", &["b@y".into()], b"x\n", &mut || Ok(()))
+            .unwrap_err();
+        assert!(!err.is_permanent(), "{err}");
+        assert!(err.to_string().contains("451"), "{err}");
+    }
+}
