@@ -246,13 +246,19 @@ fn kill_9_while_sending_delivers_every_message_exactly_once() {
         if outbox_files(&imapdir) == 0 {
             break;
         }
-        let delay = Duration::from_millis(100 + rng.below(400) as u64);
+        // Killed once it has sent a random number more (so the kill lands
+        // inside the sending however fast the machine is).
+        let before = outbox_files(&imapdir);
+        let target = before.saturating_sub(1 + rng.below(15));
         let started = Instant::now();
         let mut child = imapdir.spawn(&["sync"]);
         let mut done = false;
-        while started.elapsed() < delay {
+        loop {
             if child.try_wait().unwrap().is_some() {
                 done = true;
+                break;
+            }
+            if outbox_files(&imapdir) <= target || started.elapsed() > Duration::from_secs(60) {
                 break;
             }
             thread::sleep(Duration::from_millis(1));
