@@ -40,11 +40,17 @@ _imapdir() {
             imapdir,init)
                 cmd="imapdir__subcmd__init"
                 ;;
+            imapdir,pop3)
+                cmd="imapdir__subcmd__pop3"
+                ;;
             imapdir,providers)
                 cmd="imapdir__subcmd__providers"
                 ;;
             imapdir,relayout)
                 cmd="imapdir__subcmd__relayout"
+                ;;
+            imapdir,sendmail)
+                cmd="imapdir__subcmd__sendmail"
                 ;;
             imapdir,status)
                 cmd="imapdir__subcmd__status"
@@ -79,11 +85,17 @@ _imapdir() {
             imapdir__subcmd__help,init)
                 cmd="imapdir__subcmd__help__subcmd__init"
                 ;;
+            imapdir__subcmd__help,pop3)
+                cmd="imapdir__subcmd__help__subcmd__pop3"
+                ;;
             imapdir__subcmd__help,providers)
                 cmd="imapdir__subcmd__help__subcmd__providers"
                 ;;
             imapdir__subcmd__help,relayout)
                 cmd="imapdir__subcmd__help__subcmd__relayout"
+                ;;
+            imapdir__subcmd__help,sendmail)
+                cmd="imapdir__subcmd__help__subcmd__sendmail"
                 ;;
             imapdir__subcmd__help,status)
                 cmd="imapdir__subcmd__help__subcmd__status"
@@ -101,7 +113,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve pop3 sendmail generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,7 +221,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import init providers auth relayout approve generate help"
+            opts="sync folders check status watch import init providers auth relayout approve pop3 sendmail generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +346,20 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__help__subcmd__pop3)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__help__subcmd__providers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -349,6 +375,20 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help__subcmd__relayout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__sendmail)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -492,6 +532,24 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__pop3)
+            opts="-n -v -h --dry-run --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__providers)
             opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -517,6 +575,40 @@ _imapdir() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__sendmail)
+            opts="-t -a -i -o -f -v -h --account --queue-only --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -78,6 +78,21 @@ pub enum Command {
         /// Folders as the refusal names them
         folders: Vec<String>,
     },
+    /// Download new messages from a POP3 account (`protocol = "pop3"`) into
+    /// its Maildir folder, each once, then delete from the server what the
+    /// account says (`leave_on_server`, `delete_after_days`); `sync` does
+    /// the same for POP3 accounts
+    Pop3 {
+        /// Account name
+        account: String,
+        /// Say how many messages would be downloaded, change nothing
+        #[arg(long, short = 'n')]
+        dry_run: bool,
+    },
+    /// Read a message on stdin and put it in the account's outbox, then send
+    /// the outbox at once (a message that cannot be sent now waits for the
+    /// next sync): a `sendmail` for mutt, aerc and git send-email
+    Sendmail(SendmailArgs),
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/
@@ -203,6 +218,39 @@ pub struct AuthArgs {
     /// Do not open a browser; only print the address to open
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendmailArgs {
+    /// Recipients from the message's To, Cc and Bcc (as `sendmail -t`)
+    #[arg(short = 't')]
+    pub from_headers: bool,
+
+    /// The account whose outbox takes it [default: the only account with an
+    /// outbox, else the one whose user is the message's From]
+    #[arg(long, short = 'a', value_name = "ACCOUNT")]
+    pub account: Option<String>,
+
+    /// Only queue the message; the next sync sends it
+    #[arg(long)]
+    pub queue_only: bool,
+
+    /// Accepted for sendmail compatibility and ignored (-i, -oi: a lone "."
+    /// never ends the message here)
+    #[arg(short = 'i')]
+    pub ignore_dots: bool,
+
+    /// Accepted for sendmail compatibility and ignored (`-oi`, `-oem`)
+    #[arg(short = 'o', value_name = "OPTION")]
+    pub options: Vec<String>,
+
+    /// Accepted for sendmail compatibility and ignored: the sender is the
+    /// message's From
+    #[arg(short = 'f', value_name = "ADDRESS")]
+    pub envelope_from: Option<String>,
+
+    /// Recipients (without -t); the message's To and Cc are then left as they are
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -92,6 +92,15 @@ struct RawAccount {
     server_deletions: Option<String>,
     local_deletions: Option<String>,
     deleted_folder_days: Option<u64>,
+    protocol: Option<String>,
+    pop3_folder: Option<String>,
+    leave_on_server: Option<bool>,
+    delete_after_days: Option<u64>,
+    outbox: Option<String>,
+    sent_folder: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<String>,
 }
 
 /// What the account's secret is.
@@ -164,6 +173,48 @@ pub struct Account {
     pub local_deletions: LocalDeletions,
     /// How long a deleted local folder stays in the trash.
     pub deleted_folder_days: u64,
+    /// What the account's server speaks: IMAP (synced both ways) or POP3
+    /// (imported into [`Pop3Settings::folder`]).
+    pub protocol: Protocol,
+    /// The POP3 import's settings (`protocol = "pop3"`).
+    pub pop3: Pop3Settings,
+    /// Where finished messages wait to be sent (`outbox`), if anywhere.
+    pub outbox: Option<OutboxSettings>,
+}
+
+/// The outbox: a local folder sent from by SMTP submission at each sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxSettings {
+    /// The local folder, levels joined by `/`; never synced as a server folder.
+    pub folder: String,
+    /// The server folder sent messages are filed in (`sent_folder`).
+    pub sent_folder: String,
+    /// The provider files what it sends in Sent itself: imapdir does not.
+    pub provider_files_sent: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: TlsMode,
+}
+
+/// The protocol of an account's server (`protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+}
+
+/// How a POP3 account imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pop3Settings {
+    /// The local folder the messages go to, levels joined by `/` as the
+    /// IMAP side names them (`pop3_folder`, default `INBOX`), placed by the
+    /// account's `layout`.
+    pub folder: String,
+    /// Keep messages on the server after the download (`leave_on_server`).
+    pub leave_on_server: bool,
+    /// Delete from the server messages downloaded (and made durable) this
+    /// many days ago (`delete_after_days`); only with `leave_on_server`.
+    pub delete_after_days: Option<u64>,
 }
 
 /// The whole config: accounts in name order.
@@ -420,9 +471,27 @@ impl Account {
                  set allow_plaintext = true to allow it",
             ));
         }
-        let port = raw
-            .port
-            .unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 });
+        let protocol = match raw.protocol.as_deref().unwrap_or("imap") {
+            "imap" => Protocol::Imap,
+            "pop3" => Protocol::Pop3,
+            other => {
+                return Err(config_error(format!(
+                    "protocol = {other:?} is not one of \"imap\", \"pop3\""
+                )))
+            }
+        };
+        let port = raw.port.unwrap_or(match (protocol, tls) {
+            (Protocol::Imap, TlsMode::Tls) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Pop3, TlsMode::Tls) => 995,
+            (Protocol::Pop3, _) => 110,
+        });
+        let pop3 = pop3_settings(
+            protocol,
+            raw.pop3_folder,
+            raw.leave_on_server,
+            raw.delete_after_days,
+        )?;
         let sources = [
             raw.password_command.is_some(),
             raw.password_env.is_some(),
@@ -567,9 +636,11 @@ impl Account {
         if interval == 0 {
             return Err(config_error("interval must be at least 1 second"));
         }
-        let watch_folders = raw
-            .watch_folders
-            .unwrap_or_else(|| vec!["INBOX".to_string()]);
+        // A POP3 account has no folder to IDLE on.
+        let watch_folders = raw.watch_folders.unwrap_or_else(|| match protocol {
+            Protocol::Imap => vec!["INBOX".to_string()],
+            Protocol::Pop3 => Vec::new(),
+        });
         if watch_folders.iter().any(|f| f.is_empty()) {
             return Err(config_error("watch_folders must not contain an empty name"));
         }
@@ -584,7 +655,28 @@ impl Account {
                 )))
             }
         };
-        let patterns = match raw.folders {
+        let outbox = outbox_settings(
+            raw.outbox,
+            raw.sent_folder,
+            (raw.smtp_host, raw.smtp_port, raw.smtp_tls),
+            provider,
+            &host,
+            raw.allow_plaintext,
+        )?;
+        if outbox.is_some() && protocol == Protocol::Pop3 {
+            return Err(config_error(
+                "outbox needs an IMAP account (its sent mail is filed there)",
+            ));
+        }
+        let mut patterns = raw.folders;
+        if let Some(outbox) = &outbox {
+            // The outbox is local only: excluded both ways, whatever the patterns.
+            let mut list = patterns.unwrap_or_else(|| vec!["*".to_string()]);
+            list.push(format!("!{}", outbox.folder));
+            list.push(format!("!{}/*", outbox.folder));
+            patterns = Some(list);
+        }
+        let patterns = match patterns {
             None => FolderPatterns::default(),
             Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
         };
@@ -671,6 +763,9 @@ impl Account {
             server_deletions,
             local_deletions,
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
+            protocol,
+            pop3,
+            outbox,
         })
     }
 
@@ -824,6 +919,116 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// The outbox keys, checked, with the SMTP server from the preset where
+/// the account does not name one.
+fn outbox_settings(
+    folder: Option<String>,
+    sent_folder: Option<String>,
+    (smtp_host, smtp_port, smtp_tls): (Option<String>, Option<u16>, Option<String>),
+    provider: Option<&providers::Provider>,
+    imap_host: &str,
+    allow_plaintext: bool,
+) -> Result<Option<OutboxSettings>, ConfigError> {
+    let Some(folder) = folder else {
+        if smtp_host.is_some() || smtp_port.is_some() || smtp_tls.is_some() || sent_folder.is_some()
+        {
+            return Err(config_error(
+                "smtp_host, smtp_port, smtp_tls and sent_folder need outbox = \"FOLDER\"",
+            ));
+        }
+        return Ok(None);
+    };
+    if folder.is_empty()
+        || folder.eq_ignore_ascii_case("INBOX")
+        || folder
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(config_error(format!(
+            "outbox = {folder:?} is not a folder name for the outbox (not INBOX; levels \
+             joined by '/', none empty, '.' or '..')"
+        )));
+    }
+    let preset = provider.map(|p| p.smtp);
+    let smtp_tls = match smtp_tls.as_deref() {
+        Some("tls") => TlsMode::Tls,
+        Some("starttls") => TlsMode::StartTls,
+        Some("plain") => TlsMode::Plain,
+        Some(other) => {
+            return Err(config_error(format!(
+                "smtp_tls = {other:?} is not one of \"tls\", \"starttls\", \"plain\""
+            )))
+        }
+        // 465 is TLS from the first byte, anything else STARTTLS.
+        None => match smtp_port.or(preset.map(|p| p.1)) {
+            Some(465) | None => TlsMode::Tls,
+            Some(_) => TlsMode::StartTls,
+        },
+    };
+    if smtp_tls == TlsMode::Plain && !allow_plaintext {
+        return Err(config_error(
+            "smtp_tls = \"plain\" would send the password unencrypted; \
+             set allow_plaintext = true to allow it",
+        ));
+    }
+    let smtp_host = match (smtp_host, preset) {
+        (Some(h), _) => h,
+        (None, Some((h, _))) => h.to_string(),
+        (None, None) if !imap_host.is_empty() => imap_host.to_string(),
+        (None, None) => return Err(config_error("outbox: set smtp_host")),
+    };
+    let smtp_port = smtp_port
+        .or(preset.map(|p| p.1))
+        .unwrap_or(if smtp_tls == TlsMode::Tls { 465 } else { 587 });
+    Ok(Some(OutboxSettings {
+        folder,
+        sent_folder: sent_folder.unwrap_or_else(|| "Sent".to_string()),
+        provider_files_sent: provider.is_some_and(|p| p.files_sent),
+        smtp_host,
+        smtp_port,
+        smtp_tls,
+    }))
+}
+
+/// The POP3 keys, checked: they mean something only for a POP3 account.
+fn pop3_settings(
+    protocol: Protocol,
+    folder: Option<String>,
+    leave_on_server: Option<bool>,
+    delete_after_days: Option<u64>,
+) -> Result<Pop3Settings, ConfigError> {
+    if protocol != Protocol::Pop3
+        && (folder.is_some() || leave_on_server.is_some() || delete_after_days.is_some())
+    {
+        return Err(config_error(
+            "pop3_folder, leave_on_server and delete_after_days need protocol = \"pop3\"",
+        ));
+    }
+    let leave_on_server = leave_on_server.unwrap_or(true);
+    if !leave_on_server && delete_after_days.is_some() {
+        return Err(config_error(
+            "delete_after_days needs leave_on_server = true (with false, every message \
+             is deleted from the server once it is stored here)",
+        ));
+    }
+    let folder = folder.unwrap_or_else(|| "INBOX".to_string());
+    if folder.is_empty()
+        || folder
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(config_error(format!(
+            "pop3_folder = {folder:?} is not a folder name (levels joined by '/', none empty, \
+             '.' or '..')"
+        )));
+    }
+    Ok(Pop3Settings {
+        folder,
+        leave_on_server,
+        delete_after_days,
+    })
 }
 
 /// `exclude_special_use`, else the preset's: attributes such as `\\All`.

@@ -30,6 +30,7 @@ pub fn for_error(err: &anyhow::Error) -> ExitCode {
         }
         if cause.is::<crate::connect::ConnectError>()
             || cause.is::<crate::auth::oauth2::TokenError>()
+            || cause.is::<crate::pop3::Pop3ConnectError>()
         {
             return ExitCode::ConnectFailure;
         }

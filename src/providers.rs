@@ -49,6 +49,9 @@ pub struct Provider {
     pub special_use_names: bool,
     /// SMTP submission host and port (for the outbox).
     pub smtp: (&'static str, u16),
+    /// The provider files every message sent through its SMTP server in
+    /// Sent itself (Gmail, Outlook): the outbox does not file it again.
+    pub files_sent: bool,
     /// OAuth2 endpoints and scopes, where the provider offers OAuth2:
     /// (authorization, token, device authorization, scopes).
     pub oauth2: Option<OAuth2Endpoints>,
@@ -99,6 +102,7 @@ const fn preset(
         exclude_special_use: &[],
         special_use_names: true,
         smtp,
+        files_sent: false,
         oauth2: None,
         note,
     }
@@ -110,6 +114,7 @@ pub const PROVIDERS: &[Provider] = &[
         max_connections: 15,
         exclude_special_use: &["\\All", "\\Important", "\\Flagged"],
         oauth2: Some(GOOGLE),
+        files_sent: true,
         ..preset(
             "gmail",
             "Gmail and Google Workspace",
@@ -124,6 +129,7 @@ pub const PROVIDERS: &[Provider] = &[
     },
     Provider {
         oauth2: Some(MICROSOFT),
+        files_sent: true,
         ..preset(
             "outlook",
             "Microsoft 365, Outlook.com, Hotmail",

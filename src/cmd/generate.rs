@@ -391,6 +391,71 @@ const KEYS: &[Key] = &[
                stays in .imapdir-trash before it is removed. Default: 30.",
     },
     Key {
+        name: "protocol",
+        value: "imap|pop3",
+        text: "What the server speaks. \"pop3\": the account imports from a POP3 server \
+               (host, port, tls, user, the secret and auth as for IMAP; port 995 with \
+               tls = \"tls\", 110 with \"starttls\") into the Maildir folder pop3_folder, \
+               each message once (by UIDL), with sync or imapdir pop3. Default: \"imap\".",
+    },
+    Key {
+        name: "pop3_folder",
+        value: "FOLDER",
+        text: "POP3 accounts: the Maildir folder under maildir that receives the messages, \
+               levels joined by /, placed by layout. Point it at a folder of an IMAP \
+               account's Maildir and that account's next sync uploads them. Default: INBOX.",
+    },
+    Key {
+        name: "leave_on_server",
+        value: "BOOL",
+        text: "POP3 accounts: keep messages on the server after downloading them. With \
+               false, each is deleted from the server once its file here is durable. \
+               Default: true.",
+    },
+    Key {
+        name: "delete_after_days",
+        value: "DAYS",
+        text: "POP3 accounts with leave_on_server: delete from the server the messages \
+               stored here at least DAYS days ago (never one not stored here). Default: \
+               never.",
+    },
+    Key {
+        name: "outbox",
+        value: "FOLDER",
+        text: "A local Maildir folder (never synced as a server folder) where a mail \
+               reader or imapdir sendmail leaves finished messages. Each sync and watch \
+               sends them by SMTP submission with the account's login, files each in \
+               sent_folder with \\Seen (unless the provider files sent mail itself: \
+               gmail, outlook) and removes it; Bcc is stripped. A permanent refusal moves \
+               the message to FOLDER/failed with the reply in NAME.reply; a temporary one \
+               is retried at the next run. Default: none.",
+    },
+    Key {
+        name: "sent_folder",
+        value: "FOLDER",
+        text: "With outbox: the server folder sent messages are filed in (its name on \
+               the server). Default: Sent.",
+    },
+    Key {
+        name: "smtp_host",
+        value: "HOST",
+        text: "With outbox: the SMTP submission server. Default: the provider preset's, \
+               else host.",
+    },
+    Key {
+        name: "smtp_port",
+        value: "PORT",
+        text: "With outbox: the submission port. Default: the preset's, else 465 with \
+               smtp_tls = \"tls\" and 587 otherwise.",
+    },
+    Key {
+        name: "smtp_tls",
+        value: "tls|starttls|plain",
+        text: "With outbox: TLS from the first byte (465), STARTTLS (587; a server \
+               without it is refused), or none (only with allow_plaintext = true). \
+               Default: \"tls\" for port 465, else \"starttls\".",
+    },
+    Key {
         name: "subscribed_only",
         value: "BOOL",
         text: "Sync only the folders subscribed on the server; the folders imapdir \

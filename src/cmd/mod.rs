@@ -9,8 +9,10 @@ mod generate;
 mod import;
 mod init;
 pub mod output;
+mod pop3;
 mod providers;
 mod relayout;
+mod sendmail;
 mod status;
 mod sync;
 mod watch;
@@ -72,6 +74,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Providers => "providers",
         Command::Approve { .. } => "approve",
         Command::Auth(_) => "auth",
+        Command::Pop3 { .. } => "pop3",
+        Command::Sendmail(_) => "sendmail",
     }
 }
 
@@ -91,6 +95,8 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
         Command::Auth(args) => auth::command(&config, args, sink),
+        Command::Sendmail(args) => sendmail::command(cli, &config, args),
+        Command::Pop3 { account, dry_run } => pop3::command(cli, &config, account, *dry_run, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")
         }

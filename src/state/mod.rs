@@ -19,7 +19,9 @@ mod intents;
 mod kept;
 mod moves;
 mod offlineimap;
+mod outbox;
 mod pairs;
+mod pop3;
 mod refusals;
 mod results;
 mod settings;
@@ -30,6 +32,8 @@ mod tests;
 pub use kept::Kept;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
+pub use outbox::{OutboxSend, SendState};
+pub use pop3::Pop3Record;
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};
@@ -106,6 +110,19 @@ CREATE TABLE kept (
     local_base TEXT NOT NULL,
     PRIMARY KEY (folder_id, only_on, uid, local_base)
 ) WITHOUT ROWID;
+CREATE TABLE pop3_messages (
+    uidl       TEXT PRIMARY KEY,
+    local_base TEXT NOT NULL,
+    stored     INTEGER,
+    deleted    INTEGER
+);
+CREATE TABLE outbox_sends (
+    local_base TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    started    INTEGER NOT NULL
+);
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -143,8 +160,11 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 4 -> 5: a message moved between folders is one journaled intent, so
     // a crash between the server's MOVE and the local record converges;
-    // and messages kept on one side only (archive mode), so leaving one
-    // side is never a deletion or a transfer on the other.
+    // messages kept on one side only (archive mode), so leaving one side is
+    // never a deletion or a transfer on the other; the POP3 import's
+    // journal (a UIDL is recorded before its download and marked stored
+    // once its file is durable) and the outbox's (a send recorded before
+    // DATA, marked sent after the 250).
     "CREATE TABLE kept (
          folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
          only_on    TEXT NOT NULL,
@@ -161,6 +181,19 @@ const MIGRATIONS: &[&str] = &[
          message_id  TEXT,
          to_uidnext  INTEGER,
          created     INTEGER NOT NULL
+     );
+     CREATE TABLE pop3_messages (
+         uidl       TEXT PRIMARY KEY,
+         local_base TEXT NOT NULL,
+         stored     INTEGER,
+         deleted    INTEGER
+     );
+     CREATE TABLE outbox_sends (
+         local_base TEXT PRIMARY KEY,
+         message_id TEXT NOT NULL,
+         recipients TEXT NOT NULL,
+         state      TEXT NOT NULL,
+         started    INTEGER NOT NULL
      );",
 ];
 

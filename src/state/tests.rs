@@ -428,3 +428,40 @@ fn a_read_only_open_of_version_1_reads_it_without_migrating() {
     drop(db);
     assert_eq!(user_version(&with), 1);
 }
+
+#[test]
+fn the_pop3_journal_records_intent_then_stored_then_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    db.pop3_intend("u1", "pop3-k-7531").unwrap();
+    let r = &db.pop3_records().unwrap()[0];
+    assert_eq!((r.stored, r.deleted), (None, None));
+    db.pop3_stored("u1", "pop3-k-7531").unwrap();
+    db.pop3_intend("u1", "other").unwrap();
+    let r = db.pop3_records().unwrap().remove(0);
+    assert!(r.stored.is_some());
+    assert_eq!(
+        r.local_base, "pop3-k-7531",
+        "a second intent changes nothing"
+    );
+    db.pop3_deleted(&["u1".to_string()]).unwrap();
+    assert!(db.pop3_records().unwrap()[0].deleted.is_some());
+}
+
+#[test]
+fn the_outbox_journal_says_where_a_send_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    assert_eq!(db.outbox_send("m1").unwrap(), None);
+    db.outbox_begin("m1", "<a@b>", "x@y\nz@w").unwrap();
+    assert_eq!(
+        db.outbox_send("m1").unwrap().unwrap().state,
+        crate::state::SendState::Sending
+    );
+    db.outbox_mark("m1", crate::state::SendState::Sent).unwrap();
+    let send = db.outbox_send("m1").unwrap().unwrap();
+    assert_eq!(send.state, crate::state::SendState::Sent);
+    assert_eq!(send.recipients, "x@y\nz@w");
+    db.outbox_forget("m1").unwrap();
+    assert_eq!(db.outbox_send("m1").unwrap(), None);
+}

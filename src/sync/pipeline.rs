@@ -3,7 +3,7 @@
 //! post-sync hook. A dry run changes nothing, so it runs no hooks and
 //! records nothing.
 
-use crate::config::Account;
+use crate::config::{Account, Protocol};
 use crate::hooks::{self, PreSyncFailed, SyncStatus, SyncSummary};
 use crate::report::{Counts, Reporter};
 use crate::state::{StateDb, ACCOUNT_RESULT};
@@ -31,8 +31,14 @@ pub fn run_account(account: &Account, options: &SyncOptions, reporter: &Reporter
             return AccountRun::Skipped(e);
         }
     }
-    let result = sync_account(account, options, reporter);
+    let mut result = match account.protocol {
+        Protocol::Imap => sync_account(account, options, reporter),
+        Protocol::Pop3 => super::pop3_import::import_account(account, options, reporter),
+    };
     let mut warnings = Vec::new();
+    if account.outbox.is_some() {
+        outbox_step(account, options, reporter, &mut result, &mut warnings);
+    }
     if !options.dry_run {
         if let Err(e) = record_outcome(account, &result) {
             warnings.push(format!("cannot record the result: {e:#}"));
@@ -44,6 +50,32 @@ pub fn run_account(account: &Account, options: &SyncOptions, reporter: &Reporter
         }
     }
     AccountRun::Synced { result, warnings }
+}
+
+/// Sends the outbox after the sync (whether or not the sync succeeded:
+/// sending needs only the SMTP server). A failure of the outbox fails the
+/// account's run as a failed folder "Outbox" does.
+fn outbox_step(
+    account: &Account,
+    options: &SyncOptions,
+    reporter: &Reporter,
+    result: &mut anyhow::Result<AccountOutcome>,
+    warnings: &mut Vec<String>,
+) {
+    let folder = account
+        .outbox
+        .as_ref()
+        .map(|o| o.folder.clone())
+        .unwrap_or_default();
+    match super::outbox::send_outbox(account, options, reporter) {
+        Ok(_) => {}
+        // Another run holds the account: it sends.
+        Err(e) if e.chain().any(|c| c.is::<crate::lock::Locked>()) => {}
+        Err(e) => match result {
+            Ok(outcome) => outcome.failed.push((folder, format!("{e:#}"))),
+            Err(_) => warnings.push(format!("outbox: {e:#}")),
+        },
+    }
 }
 
 /// What the post-sync hook is told about an account's sync.

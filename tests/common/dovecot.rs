@@ -60,6 +60,9 @@ pub struct DovecotOptions {
     pub disable_plaintext_auth: bool,
     /// `mail_max_userip_connections` (default here: 100).
     pub max_userip_connections: Option<u32>,
+    /// Also serve POP3 (plain and STLS) on [`Dovecot::pop3_port`], over the
+    /// same mailbox (Debian package `dovecot-pop3d`).
+    pub pop3: bool,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -68,6 +71,7 @@ pub struct Dovecot {
     dir: TempDir,
     imap_port: u16,
     imaps_port: u16,
+    pop3_port: u16,
     child: Option<Child>,
 }
 
@@ -90,6 +94,7 @@ impl Dovecot {
             dir,
             imap_port: 0,
             imaps_port: 0,
+            pop3_port: 0,
             child: None,
         };
         let mut last_error = String::new();
@@ -98,7 +103,15 @@ impl Dovecot {
             let (imap_port, imaps_port) = pick_two_free_ports();
             dovecot.imap_port = imap_port;
             dovecot.imaps_port = imaps_port;
-            write_dovecot_conf(dovecot.dir(), &identity, imap_port, imaps_port, &options);
+            if options.pop3 {
+                dovecot.pop3_port = pick_two_free_ports().0;
+            }
+            write_dovecot_conf(
+                dovecot.dir(),
+                &identity,
+                (imap_port, imaps_port, dovecot.pop3_port),
+                &options,
+            );
             match dovecot.launch() {
                 Ok(()) => return dovecot,
                 Err(e) => {
@@ -116,6 +129,12 @@ impl Dovecot {
 
     pub fn imaps_port(&self) -> u16 {
         self.imaps_port
+    }
+
+    /// POP3 (plain, with STLS); only with [`DovecotOptions::pop3`].
+    pub fn pop3_port(&self) -> u16 {
+        assert!(self.pop3_port != 0, "start Dovecot with pop3: true");
+        self.pop3_port
     }
 
     pub fn dir(&self) -> &Path {
@@ -273,6 +292,7 @@ impl Dovecot {
             if new_log.contains("starting up")
                 && port_accepts(self.imap_port)
                 && port_accepts(self.imaps_port)
+                && (self.pop3_port == 0 || port_accepts(self.pop3_port))
             {
                 return Ok(());
             }
@@ -514,8 +534,7 @@ fn prepare_dirs(dir: &Path, id: &MailIdentity) {
 fn write_dovecot_conf(
     dir: &Path,
     id: &MailIdentity,
-    imap_port: u16,
-    imaps_port: u16,
+    (imap_port, imaps_port, pop3_port): (u16, u16, u16),
     options: &DovecotOptions,
 ) {
     static INSTANCE: AtomicUsize = AtomicUsize::new(0);
@@ -591,7 +610,7 @@ log_path = {d}/log/dovecot.log
 info_log_path = {d}/log/dovecot.log
 debug_log_path = {d}/log/dovecot.log
 
-protocols = imap
+protocols = imap{pop3_protocol}
 listen = 127.0.0.1
 default_internal_user = {iuser}
 default_internal_group = {igroup}
@@ -656,6 +675,7 @@ service imap-login {{
   }}
 }}
 "#,
+        pop3_protocol = if options.pop3 { " pop3" } else { "" },
         iuser = id.internal_user,
         igroup = id.internal_group,
         luser = id.login_user,
@@ -666,5 +686,15 @@ service imap-login {{
             "no"
         },
     );
+    let conf = if options.pop3 {
+        format!(
+            "{conf}\nprotocol pop3 {{\n  pop3_uidl_format = %08Xu%08Xv\n}}\n\
+             service pop3-login {{\n  chroot =\n  inet_listener pop3 {{\n    \
+             address = 127.0.0.1\n    port = {pop3_port}\n  }}\n  \
+             inet_listener pop3s {{\n    port = 0\n  }}\n}}\n"
+        )
+    } else {
+        conf
+    };
     fs::write(dir.join("dovecot.conf"), conf).unwrap();
 }

@@ -25,6 +25,7 @@ pub mod peer_configs;
 pub mod peers;
 pub mod proxy;
 pub mod pty;
+pub mod smtp_server;
 
 // Allowed: a test file that uses nothing of one submodule must not warn.
 #[allow(unused_imports)]
