@@ -6,7 +6,10 @@
 Reads every *.in file (client -> server stream of one session; Dovecot
 starts logging after login, so LOGIN/AUTHENTICATE is not included) and
 prints the total number of commands, the number of sessions and a
-per-command breakdown.  Each line of a rawlog starts with a timestamp,
+per-command breakdown, and the bytes each way over all sessions: the
+sizes of the *.in (client -> server) and *.out (server -> client) files
+without the timestamps Dovecot puts at the start of every line, that is
+the IMAP stream inside TLS (after login).  Each line of a rawlog starts with a timestamp,
 which is stripped; literals ({N} / {N+}) are skipped so APPEND data is not
 mistaken for commands; IDLE's DONE is not a command.  Only meaningful when
 the session was not compressed (COMPRESS=DEFLATE makes the log binary).
@@ -60,13 +63,26 @@ def commands(data):
         yield name.decode("ascii", "replace")
 
 
+def stream_bytes(path):
+    """Size of a rawlog file without its line timestamps."""
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            m = TS.match(line)
+            n += len(line) - (m.end() if m else 0)
+    return n
+
+
 def count(rawlog_dir):
     per_cmd = collections.Counter()
     sessions = 0
     for path in sorted(glob.glob(os.path.join(rawlog_dir, "*.in"))):
         sessions += 1
         per_cmd.update(commands(stream(path)))
+    up = sum(stream_bytes(p) for p in glob.glob(os.path.join(rawlog_dir, "*.in")))
+    down = sum(stream_bytes(p) for p in glob.glob(os.path.join(rawlog_dir, "*.out")))
     return {"commands": sum(per_cmd.values()), "sessions": sessions,
+            "bytes_up": up, "bytes_down": down,
             "per_command": dict(per_cmd.most_common())}
 
 
@@ -77,6 +93,7 @@ if __name__ == "__main__":
     if "--json" in sys.argv:
         print(json.dumps(r))
     else:
-        print(f"{r['commands']} commands in {r['sessions']} sessions")
+        print(f"{r['commands']} commands in {r['sessions']} sessions, "
+              f"{r['bytes_up']} bytes up, {r['bytes_down']} bytes down")
         for k, v in r["per_command"].items():
             print(f"  {v:7d}  {k}")

@@ -7,14 +7,30 @@
     mutate.py local MAILDIR [--seed S] [--flags 50 --delete 20]
         In a client's Maildir: change flags by renaming files (the ":2,"
         suffix) and delete files (unlink), as a mail reader would.
+    mutate.py local-move MAILDIR --from A --to B [--seed S] [--max 1000] [--strip-uid]
+        Move min(max, half of A) message files from folder A to folder B
+        of a client's Maildir (rename, keeping the file name and cur/ or
+        new/, as aerc, notmuch's MailMover or mv do).  --strip-uid drops
+        the ",U=n" part of the name, as mbsync requires of a mail reader
+        (mutt, mu4e with mu4e-change-filenames-when-moving).
+    mutate.py server-move --port P --from A --to B [--seed S] [--max 1000]
+        The same on the server, over IMAP: UID MOVE from A to B.
     mutate.py count MAILDIR
         Print "messages flagged seen" of a Maildir tree.
     mutate.py server-count --port P
         Print "messages flagged seen" of the whole account over IMAP.
+    mutate.py count-folders MAILDIR FOLDER...
+    mutate.py server-count-folders --port P FOLDER...
+        Print "FOLDER=messages ..." for the folders named.
 
-The messages chosen depend only on the seed and on (folder, UID), so
-every tool sees exactly the same changes when the server starts from the
-same pristine state.  Stdlib only.
+local-move and server-move print the counts of both folders expected
+after the move ("A=n B=m", as count-folders prints them) and the number
+moved on stderr.
+
+The messages chosen depend only on the seed and on (folder, UID) (for
+moves: on the Message-IDs in the source folder), so every tool sees
+exactly the same changes when the server starts from the same pristine
+state.  Stdlib only.
 """
 
 import argparse
@@ -154,6 +170,93 @@ def local_changes(a):
     print(f"local: {len(flag_set)} flag changes, {len(del_set)} deleted")
 
 
+MSGID_RE = re.compile(rb"^message-id:[ \t]*(\S.*?)[ \t]*\r?$", re.I | re.M)
+
+
+def message_id(head):
+    """The Message-ID in a message's header block (bytes), or b""."""
+    hdr = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
+    m = MSGID_RE.search(hdr)
+    return m.group(1) if m else b""
+
+
+def pick_moves(rng, msgids, most):
+    """Sample min(most, half) of the (message_id, ...) tuples, in a stable order."""
+    pool = sorted(msgids)
+    return rng.sample(pool, min(most, len(pool) // 2))
+
+
+def folder_files(root, folder):
+    """[(subdir, filename)] of the messages of one folder of a Maildir tree."""
+    out = []
+    for sub in ("cur", "new"):
+        d = os.path.join(root, folder, sub)
+        if os.path.isdir(d):
+            out += [(sub, fn) for fn in os.listdir(d) if not fn.startswith(".")]
+    return out
+
+
+def local_move(a):
+    rng = random.Random(f"local-move-{a.seed}")
+    src, dst = os.path.join(a.maildir, a.src), os.path.join(a.maildir, a.dst)
+    msgs = []
+    for sub, fn in folder_files(a.maildir, a.src):
+        with open(os.path.join(src, sub, fn), "rb") as f:
+            msgs.append((message_id(f.read(16384)), sub, fn))
+    ndst = len(folder_files(a.maildir, a.dst))
+    picked = pick_moves(rng, msgs, a.max)
+    for _, sub, fn in picked:
+        target = os.path.join(dst, sub, UID_RE.sub("", fn) if a.strip_uid else fn)
+        if os.path.exists(target):
+            sys.exit(f"local-move: {target} exists")
+        os.rename(os.path.join(src, sub, fn), target)
+    print(f"local: {len(picked)} moved from {a.src} to {a.dst}", file=sys.stderr)
+    print(f"{a.src}={len(msgs) - len(picked)} {a.dst}={ndst + len(picked)}")
+
+
+def status_messages(m, folder):
+    typ, data = m.status(quote(folder), "(MESSAGES)")
+    line = data[0].decode() if isinstance(data[0], bytes) else data[0]
+    return int(re.search(r"MESSAGES (\d+)", line).group(1))
+
+
+def server_move(a):
+    rng = random.Random(f"server-move-{a.seed}")
+    m = imap_login(a.port, a.user, a.password)
+    ndst = status_messages(m, a.dst)
+    m.select(quote(a.src))
+    msgs = []
+    typ, data = m.uid("FETCH", "1:*", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    for item in data:
+        if isinstance(item, tuple):
+            uid = int(re.search(rb"UID (\d+)", item[0]).group(1))
+            msgs.append((message_id(item[1]), uid))
+    picked = pick_moves(rng, msgs, a.max)
+    uids = sorted(u for _, u in picked)
+    for i in range(0, len(uids), 500):
+        typ, data = m.uid("MOVE", ",".join(map(str, uids[i:i + 500])), quote(a.dst))
+        if typ != "OK":
+            sys.exit(f"server-move: UID MOVE failed: {typ} {data}")
+    nsrc = len(msgs) - len(picked)
+    m.close()
+    got = (status_messages(m, a.src), status_messages(m, a.dst))
+    m.logout()
+    if got != (nsrc, ndst + len(picked)):
+        sys.exit(f"server-move: after the move {a.src}, {a.dst} hold {got}")
+    print(f"server: {len(picked)} moved from {a.src} to {a.dst}", file=sys.stderr)
+    print(f"{a.src}={nsrc} {a.dst}={ndst + len(picked)}")
+
+
+def count_folders(a):
+    print(" ".join(f"{f}={len(folder_files(a.maildir, f))}" for f in a.folders))
+
+
+def server_count_folders(a):
+    m = imap_login(a.port, a.user, a.password)
+    print(" ".join(f"{f}={status_messages(m, f)}" for f in a.folders))
+    m.logout()
+
+
 def local_count(a):
     n = fl = seen = 0
     for dirpath, _, filenames in os.walk(a.maildir):
@@ -196,13 +299,30 @@ def main():
     c.add_argument("maildir")
     sc = sub.add_parser("server-count")
     sc.add_argument("--port", type=int, required=True)
-    for p in (s, l, c, sc):
+    lm = sub.add_parser("local-move")
+    lm.add_argument("maildir")
+    lm.add_argument("--strip-uid", action="store_true")
+    sm = sub.add_parser("server-move")
+    sm.add_argument("--port", type=int, required=True)
+    for p in (lm, sm):
+        p.add_argument("--from", dest="src", required=True)
+        p.add_argument("--to", dest="dst", required=True)
+        p.add_argument("--max", type=int, default=1000)
+    cf = sub.add_parser("count-folders")
+    cf.add_argument("maildir")
+    scf = sub.add_parser("server-count-folders")
+    scf.add_argument("--port", type=int, required=True)
+    for p in (cf, scf):
+        p.add_argument("folders", nargs="+")
+    for p in (s, l, c, sc, lm, sm, cf, scf):
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--user", default="bench")
         p.add_argument("--password", default="bench")
     a = ap.parse_args()
     {"server": server_changes, "local": local_changes,
-     "count": local_count, "server-count": server_count}[a.cmd](a)
+     "count": local_count, "server-count": server_count,
+     "local-move": local_move, "server-move": server_move,
+     "count-folders": count_folders, "server-count-folders": server_count_folders}[a.cmd](a)
 
 
 if __name__ == "__main__":

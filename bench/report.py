@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Summarise bench/run.sh measurements: medians per tool and step.
 
-    report.py RESULTS.tsv [--work DIR] [--title T] [--command C] [--versions V] [--md FILE]
+    report.py RESULTS.tsv [--work DIR] [--title T] [--moves M] [--command C] [--versions V] [--md FILE]
 
-Prints a table to stdout; with --md, appends the same table as markdown
+Prints a table to stdout, and a second one of the bytes sent each way
+(from the counting pass, so the same in every run); with --md, appends the same table as markdown
 (with date, machine, command and versions) to FILE.  With --work, the
 per-command breakdown of the counting pass (cmds-TOOL-STEP-1.json) is added to the
 markdown.
@@ -22,6 +23,8 @@ STEPS = {
     "b": "(b) no-change sync",
     "c": "(c) after server changes",
     "d": "(d) after local changes",
+    "e": "(e) after local moves",
+    "f": "(f) after server moves",
 }
 TOOLS = ("imapdir", "mbsync")
 
@@ -40,6 +43,8 @@ def load(path):
                 "rss": statistics.median(int(r["rss_kb"]) for r in rs) / 1024,
                 "cmds": statistics.median(int(r["cmds"]) for r in rs),
                 "sessions": statistics.median(int(r["sessions"]) for r in rs),
+                "up": statistics.median(int(r["bytes_up"]) for r in rs) / 1024,
+                "down": statistics.median(int(r["bytes_down"]) for r in rs) / 1024,
                 "runs": len(rs),
                 "check": "ok" if all(r["check"] == "ok" for r in rs) else "FLAGS DIFFER",
             }
@@ -57,15 +62,18 @@ def fmt_num(v, kind):
         return f"{v:.2f}"
     if kind == "rss":
         return f"{v:.1f}"
+    if kind in ("up", "down"):
+        return f"{v:.1f}" if v < 100 else f"{v:.0f}"
     return f"{v:g}"
 
 
 COLUMNS = [("wall", "wall s"), ("cpu", "CPU s"), ("rss", "RSS MB"), ("cmds", "IMAP cmds")]
+BYTE_COLUMNS = [("up", "KB up"), ("down", "KB down")]
 
 
-def table(med):
+def table(med, columns=COLUMNS):
     header = ["step"]
-    for _, label in COLUMNS:
+    for _, label in columns:
         header += [f"{label} imapdir", "mbsync", "ratio"]
     rows = []
     for step, title in STEPS.items():
@@ -73,7 +81,7 @@ def table(med):
             continue
         i, m = med["imapdir", step], med["mbsync", step]
         row = [title]
-        for key, _ in COLUMNS:
+        for key, _ in columns:
             row += [fmt_num(i[key], key), fmt_num(m[key], key), ratio(i[key], m[key])]
         rows.append(row)
     return header, rows
@@ -140,6 +148,7 @@ def main():
     ap.add_argument("--title", default="")
     ap.add_argument("--command", default="")
     ap.add_argument("--versions", default="")
+    ap.add_argument("--moves", default="", help="what (e) and (f) moved")
     ap.add_argument("--md")
     a = ap.parse_args()
     med = load(a.results)
@@ -150,6 +159,13 @@ def main():
     print(text_table(header, rows))
     print("medians; ratio = imapdir / mbsync (below 1: imapdir is faster/smaller);"
           " IMAP cmds = commands after login, all connections")
+    bheader, brows = table(med, BYTE_COLUMNS)
+    print()
+    print(text_table(bheader, brows))
+    print("IMAP bytes after login (inside TLS), counting pass; up = client to server,"
+          " KB = 1024 bytes")
+    if a.moves:
+        print("moves: " + a.moves)
     if checks:
         print("WARNING: local and server flags differ after: " + ", ".join(checks))
     if a.md:
@@ -160,6 +176,11 @@ def main():
             f.write(md_table(header, rows) + "\n\n")
             f.write("Medians; ratio = imapdir / mbsync (below 1: imapdir is faster/smaller); "
                     "IMAP cmds = commands sent after login, over all connections.\n")
+            f.write("\n" + md_table(bheader, brows) + "\n\n")
+            f.write("IMAP bytes after login (inside TLS), from the counting pass; "
+                    "up = client to server; KB = 1024 bytes.\n")
+            if a.moves:
+                f.write("\nMoves: " + a.moves + ".\n")
             if checks:
                 f.write("\n**Warning:** local and server flags differed after: "
                         + ", ".join(checks) + "\n")
