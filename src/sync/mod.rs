@@ -220,6 +220,24 @@ fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<Work
     Ok(work)
 }
 
+/// The account's lock for this run, waiting as `--wait` allows; a dry run
+/// changes nothing, not even the lock file, so it takes none.
+pub fn lock_account(
+    account: &Account,
+    options: &SyncOptions,
+    reporter: &Reporter,
+) -> anyhow::Result<Option<AccountLock>> {
+    if options.dry_run {
+        return Ok(None);
+    }
+    Ok(Some(AccountLock::acquire_within(
+        &account.name,
+        &account.lock_file(),
+        options.lock_wait,
+        || reporter.info(format!("{}: waiting for another imapdir run", account.name)),
+    )?))
+}
+
 /// Syncs one account. Errors are account-wide failures (lock, login, state);
 /// a folder's failure is recorded in the outcome and the others go on.
 pub fn sync_account(
@@ -228,17 +246,7 @@ pub fn sync_account(
     reporter: &Reporter,
 ) -> anyhow::Result<AccountOutcome> {
     let started = Instant::now();
-    // A dry run changes nothing, not even the lock file.
-    let _lock = if options.dry_run {
-        None
-    } else {
-        Some(AccountLock::acquire_within(
-            &account.name,
-            &account.lock_file(),
-            options.lock_wait,
-            || reporter.info(format!("{}: waiting for another imapdir run", account.name)),
-        )?)
-    };
+    let _lock = lock_account(account, options, reporter)?;
     // The first connection waits for its host's cap; held to the end.
     let _first_slot = host_slots::HostSlot::wait(account);
     // Log in while the state is opened and checked and the Maildir is

@@ -20,7 +20,6 @@ use anyhow::Context;
 
 use crate::config::Account;
 use crate::folders::folder_path;
-use crate::lock::AccountLock;
 use crate::maildir::{sync_file, LfWriter, Maildir};
 use crate::model::Flags;
 use crate::pop3::{Pop3, Pop3ConnectError, Pop3Error, Pop3Target};
@@ -95,16 +94,7 @@ pub fn import_account(
     options: &SyncOptions,
     reporter: &Reporter,
 ) -> anyhow::Result<AccountOutcome> {
-    let _lock = if options.dry_run {
-        None
-    } else {
-        Some(AccountLock::acquire_within(
-            &account.name,
-            &account.lock_file(),
-            options.lock_wait,
-            || reporter.info(format!("{}: waiting for another imapdir run", account.name)),
-        )?)
-    };
+    let _lock = super::lock_account(account, options, reporter)?;
     let root = &account.maildir;
     if !root.is_dir() {
         anyhow::bail!(
