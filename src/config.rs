@@ -368,6 +368,13 @@ impl Config {
 /// Folders synced at once when the config does not say.
 pub const DEFAULT_JOBS: usize = 4;
 
+/// The longest `timeout`: longer is no timeout at all, and a deadline that
+/// far ahead overflows the clock arithmetic on some platforms.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// The longest `interval` of `watch` (31 days), for the same reason.
+pub const MAX_INTERVAL_SECS: u64 = 31 * 86_400;
+
 /// The server folder that takes what is deleted locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trash {
@@ -614,8 +621,10 @@ impl Account {
             return Err(config_error("jobs must be between 1 and 64"));
         }
         let timeout = raw.timeout.unwrap_or(60);
-        if timeout == 0 {
-            return Err(config_error("timeout must be at least 1 second"));
+        if !(1..=MAX_TIMEOUT_SECS).contains(&timeout) {
+            return Err(config_error(format!(
+                "timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds (a day)"
+            )));
         }
         let compress = match raw.compress.as_deref().unwrap_or("auto") {
             "auto" => CompressMode::Auto,
@@ -633,8 +642,10 @@ impl Account {
             raw.max_local_delete_share,
         )?;
         let interval = raw.interval.unwrap_or(900);
-        if interval == 0 {
-            return Err(config_error("interval must be at least 1 second"));
+        if !(1..=MAX_INTERVAL_SECS).contains(&interval) {
+            return Err(config_error(format!(
+                "interval must be between 1 and {MAX_INTERVAL_SECS} seconds (31 days)"
+            )));
         }
         // A POP3 account has no folder to IDLE on.
         let watch_folders = raw.watch_folders.unwrap_or_else(|| match protocol {
@@ -1161,6 +1172,24 @@ maildir = "~/Mail/personal"
         }
         let err = Config::parse(&format!("{MINIMAL}local_names = \"utf7\"\n"), &env()).unwrap_err();
         assert!(err.to_string().contains("modified-utf-7"), "{err}");
+    }
+
+    #[test]
+    fn durations_have_a_ceiling() {
+        for (key, ok, too_long) in [
+            ("timeout", MAX_TIMEOUT_SECS, MAX_TIMEOUT_SECS + 1),
+            ("interval", MAX_INTERVAL_SECS, MAX_INTERVAL_SECS + 1),
+        ] {
+            let parse = |v: u64| Config::parse(&format!("{MINIMAL}{key} = {v}\n"), &env());
+            assert!(parse(ok).is_ok(), "{key} = {ok}");
+            for bad in [0, too_long] {
+                let err = parse(bad).unwrap_err();
+                assert!(
+                    err.0.contains(key) && err.0.contains("between 1 and"),
+                    "{err}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -116,6 +116,10 @@ fn conn_directive(conn: &mut Conn, d: &Directive, ctx: &Context) -> bool {
             Ok(0) => conn.unmapped.push(d.unmapped(
                 "imapdir always has a timeout (default 60 seconds); set timeout to a large value",
             )),
+            Ok(t) if t > crate::config::MAX_TIMEOUT_SECS => conn.unmapped.push(d.unmapped(format!(
+                "longer than imapdir's longest timeout ({} seconds, a day); the default (60) is used",
+                crate::config::MAX_TIMEOUT_SECS
+            ))),
             Ok(t) => conn.timeout = Some(t),
             Err(_) => conn
                 .unmapped

@@ -22,6 +22,13 @@ pub(super) fn account_keys(ini: &Ini, section: &Section, account: &mut ImportedA
         match v.key.as_str() {
             "localrepository" | "remoterepository" => {}
             "autorefresh" => match v.text().parse::<f64>() {
+                Ok(m) if m * 60.0 > crate::config::MAX_INTERVAL_SECS as f64 => {
+                    account.unmapped.push(v.unmapped(format!(
+                        "longer than imapdir's longest interval ({} seconds, 31 days); the \
+                         default (900) is used",
+                        crate::config::MAX_INTERVAL_SECS
+                    )))
+                }
                 Ok(m) if m > 0.0 => {
                     let secs = (m * 60.0).round().max(1.0) as u64;
                     account.interval = Some(secs);

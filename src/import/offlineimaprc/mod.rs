@@ -43,6 +43,13 @@ pub fn parse(text: &str, ctx: &Context) -> Result<Imported, String> {
             match v.key.as_str() {
                 "accounts" => {}
                 "socktimeout" => match v.text().parse::<u64>() {
+                    Ok(t) if t > crate::config::MAX_TIMEOUT_SECS => {
+                        imported.unmapped.push(v.unmapped(format!(
+                            "longer than imapdir's longest timeout ({} seconds, a day); the \
+                             default (60) is used",
+                            crate::config::MAX_TIMEOUT_SECS
+                        )))
+                    }
                     Ok(t) if t > 0 => timeout = Some(t),
                     _ => imported
                         .unmapped

@@ -181,3 +181,24 @@ fn python_lists() {
     assert_eq!(python_list("INBOX"), None);
     assert_eq!(python_list("[x]"), None);
 }
+
+#[test]
+fn durations_beyond_imapdir_s_ceiling_are_not_mapped() {
+    let rc = RC
+        .replace("autorefresh = 5", "autorefresh = 5999999999999999999999")
+        .replace("socktimeout = 45", "socktimeout = 18446744073709551615");
+    let imported = parse(&rc, &ctx()).unwrap();
+    let work = &imported.accounts[0];
+    assert_eq!((work.interval, work.timeout), (None, None));
+    assert!(work
+        .unmapped
+        .iter()
+        .any(|u| u.directive.starts_with("autorefresh") && u.why.contains("longest interval")));
+    assert!(imported
+        .unmapped
+        .iter()
+        .any(|u| u.directive.starts_with("socktimeout") && u.why.contains("longest timeout")));
+    let rendered =
+        crate::import::render(&imported, crate::import::Source::OfflineImap, "rc".as_ref());
+    rendered.parse::<toml::Table>().unwrap();
+}
