@@ -287,3 +287,47 @@ fn a_wrong_password_is_a_login_error_without_the_password() {
     out.expect_code(2);
     assert!(out.stderr.contains("protocol = \"pop3\""), "{}", out.stderr);
 }
+
+#[test]
+fn status_check_and_folders_speak_pop3_to_a_pop3_account() {
+    let dovecot = pop3_dovecot();
+    seed(&dovecot, 0..3);
+    let mut imapdir = pop3_client(&dovecot, &["delete_after_days = 30"]);
+    imapdir.run(&["pop3", "test"]).expect_success();
+    seed(&dovecot, 3..5);
+
+    let out = imapdir.run(&["status", "test"]);
+    out.expect_success();
+    let text = out.stdout.clone();
+    assert!(text.contains("POP3 import into"), "{text}");
+    assert!(text.contains("imported: 3 messages"), "{text}");
+    assert!(text.contains("30 days after their import; 0 deleted so far"), "{text}");
+    assert!(text.contains("on the server: 5 messages"), "{text}");
+    assert!(text.contains("2 not imported yet"), "{text}");
+    assert!(!text.contains("pushed"), "nothing is pushed from a POP3 import: {text}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&imapdir.run(&["--json", "status", "--offline", "test"]).stdout)
+            .unwrap();
+    let account = &json["accounts"][0];
+    assert_eq!(account["folders"].as_array().unwrap().len(), 0);
+    assert_eq!(account["pop3"]["imported"], 3);
+    assert_eq!(account["pop3"]["on_server"], serde_json::Value::Null);
+    assert_eq!(account["last_run_error"], serde_json::Value::Null);
+
+    let out = imapdir.run(&["check", "test"]);
+    out.expect_success();
+    assert!(out.stdout.contains("POP3"), "{}", out.stdout);
+    assert!(out.stdout.contains("UIDL"), "CAPA is shown: {}", out.stdout);
+    assert!(out.stdout.contains("maildrop: 5 messages"), "{}", out.stdout);
+
+    let out = imapdir.run(&["folders", "test"]);
+    out.expect_success();
+    assert!(out.stdout.starts_with("INBOX\t-> "), "{}", out.stdout);
+    assert!(out.stdout.contains("POP3 maildrop"), "{}", out.stdout);
+
+    // A wrong password: exit 3 from status and check, never a hang.
+    imapdir.account.password = "not-the-password-xyz".into();
+    imapdir.run(&["status", "test"]).expect_code(3);
+    imapdir.run(&["check", "test"]).expect_code(3);
+}

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::cli::Cli;
-use crate::config::{Account, Config, SecretKind};
+use crate::config::{Account, Config, Protocol, SecretKind};
 use crate::connect::{connect_options, open_session};
 use crate::diagnose::{self, Failure, Probe};
 use crate::exit_codes::ExitCode;
@@ -56,6 +56,10 @@ pub(super) fn check_account(
             TlsMode::StartTls => "starttls",
             TlsMode::Plain => "plain",
         },
+        protocol: match account.protocol {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+        },
         user: account.user.clone(),
         ok: false,
         error: None,
@@ -63,6 +67,9 @@ pub(super) fn check_account(
         capabilities: Vec::new(),
         alerts: Vec::new(),
     };
+    if account.protocol == Protocol::Pop3 {
+        return check_pop3(cli, account, human, doc);
+    }
     let opened = open_session(account, cli.trace_imap);
     // Before any error: an alert may say why ("log in on the web").
     doc.alerts = json::show_alerts(&account.name);
@@ -105,6 +112,49 @@ pub(super) fn check_account(
         }
     };
     (doc, code)
+}
+
+/// `check` of a POP3 account: connect, log in, read CAPA and STAT.
+fn check_pop3(
+    cli: &Cli,
+    account: &Account,
+    human: bool,
+    mut doc: json::CheckAccount,
+) -> (json::CheckAccount, ExitCode) {
+    let looked = crate::sync::pop3_import::open(account, cli.trace_imap).and_then(|mut pop| {
+        let stat = pop.stat()?;
+        let capabilities = pop.capabilities().to_vec();
+        let _ = pop.quit();
+        Ok((capabilities, stat))
+    });
+    match looked {
+        Ok((capabilities, (count, octets))) => {
+            doc.ok = true;
+            doc.capabilities = capabilities;
+            if human {
+                print_stdout(&format!(
+                    "{}: connected to {}:{} ({:?}, POP3), logged in as {}
+\
+                     capabilities: {}
+maildrop: {count} messages ({:.1} MiB)
+",
+                    account.name,
+                    account.host,
+                    account.port,
+                    account.tls,
+                    account.user,
+                    doc.capabilities.join(", "),
+                    octets as f64 / (1024.0 * 1024.0)
+                ));
+            }
+            (doc, ExitCode::Success)
+        }
+        Err(e) => {
+            let code = account_error(&e);
+            doc.error = Some(format!("{e:#}"));
+            (doc, code)
+        }
+    }
 }
 
 /// The sentence for a failed attempt, after a second look where the first

@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use crate::cli::Cli;
-use crate::config::Config;
+use crate::config::{Account, Config, Protocol};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
 use crate::folders::{
@@ -28,6 +28,14 @@ pub fn command(
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in accounts {
+        if account.protocol == Protocol::Pop3 {
+            let doc = pop3_folders(account, many, sink.is_none());
+            if doc.error.is_some() {
+                worst = worst.max(ExitCode::UsageError);
+            }
+            docs.push(doc);
+            continue;
+        }
         let planned = open_session(account, cli.trace_imap).and_then(|mut session| {
             let listing = session
                 .list_folders(account.folder_rules.subscribed_only)
@@ -76,6 +84,49 @@ pub fn command(
         },
     );
     Ok(worst)
+}
+
+/// A POP3 account has one mailbox, the maildrop, imported into one local
+/// folder: no server to ask.
+fn pop3_folders(account: &Account, many: bool, human: bool) -> json::FoldersAccount {
+    let path = match crate::sync::pop3_import::import_folder(account) {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("imapdir: account {}: {e:#}", account.name);
+            return json::FoldersAccount {
+                account: account.name.clone(),
+                error: Some(format!("{e:#}")),
+                folders: Vec::new(),
+            };
+        }
+    };
+    let note = "POP3 maildrop: imported, never uploaded back".to_string();
+    if human {
+        let line = format!("INBOX\t-> {} ({note})\n", path.display());
+        print_stdout(&if many {
+            format!("{}\t{line}", account.name)
+        } else {
+            line
+        });
+    }
+    json::FoldersAccount {
+        account: account.name.clone(),
+        error: None,
+        folders: vec![json::RemoteFolder {
+            name: "INBOX".into(),
+            folder: Some(account.pop3.folder.clone()),
+            delimiter: None,
+            local_path: Some(path.display().to_string()),
+            special_use: None,
+            synced: true,
+            reason: None,
+            excluded_by: None,
+            action: None,
+            rename_from: None,
+            rename_to: None,
+            note: Some(note),
+        }],
+    }
 }
 
 /// INBOX is INBOX in any case.

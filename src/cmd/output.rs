@@ -281,6 +281,8 @@ pub struct CheckDoc {
 #[derive(Debug, Serialize)]
 pub struct CheckAccount {
     pub account: String,
+    /// imap | pop3
+    pub protocol: &'static str,
     pub host: String,
     pub port: u16,
     /// tls | starttls | plain

@@ -281,6 +281,36 @@ impl Pop3 {
         Ok(size)
     }
 
+    /// STAT: the number of messages in the maildrop and their total size
+    /// in octets.
+    pub fn stat(&mut self) -> Result<(u64, u64)> {
+        self.send("STAT", "STAT")?;
+        let reply = self.read_line()?;
+        let mut words = reply.split_whitespace();
+        if words.next() != Some("+OK") {
+            let text = reply.trim_end();
+            return Err(Pop3Error::Refused(
+                "STAT".into(),
+                text.strip_prefix("-ERR").unwrap_or(text).trim().to_string(),
+            ));
+        }
+        match (
+            words.next().and_then(|n| n.parse().ok()),
+            words.next().and_then(|n| n.parse().ok()),
+        ) {
+            (Some(count), Some(size)) => Ok((count, size)),
+            _ => Err(Pop3Error::Protocol(format!(
+                "unreadable STAT reply: {}",
+                reply.trim_end()
+            ))),
+        }
+    }
+
+    /// CAPA's lines, as the server sent them.
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
+    }
+
     /// DELE: marks a message deleted; the server deletes it at QUIT.
     pub fn dele(&mut self, number: u32) -> Result<()> {
         self.command(&format!("DELE {number}"), "DELE")

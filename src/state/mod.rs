@@ -33,7 +33,7 @@ pub use kept::Kept;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
-pub use pop3::Pop3Record;
+pub use pop3::{Pop3Counts, Pop3Record};
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};

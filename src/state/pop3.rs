@@ -20,7 +20,40 @@ pub struct Pop3Record {
     pub deleted: Option<i64>,
 }
 
+/// Counts over the POP3 journal, for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pop3Counts {
+    /// Messages whose file was made durable here.
+    pub stored: u64,
+    /// Of those, messages the server confirmed deleted.
+    pub deleted: u64,
+    /// Downloads journaled and not finished: the next run repeats them.
+    pub interrupted: u64,
+}
+
 impl StateDb {
+    /// How many POP3 messages are stored, deleted from the server, or
+    /// interrupted. Zero for a state without the POP3 journal.
+    pub fn pop3_counts(&self) -> Result<Pop3Counts> {
+        if !self.has_table("pop3_messages")? {
+            return Ok(Pop3Counts::default());
+        }
+        self.conn
+            .query_row(
+                "SELECT count(stored), count(deleted), count(*) - count(stored)
+                 FROM pop3_messages",
+                [],
+                |r| {
+                    Ok(Pop3Counts {
+                        stored: r.get::<_, i64>(0)? as u64,
+                        deleted: r.get::<_, i64>(1)? as u64,
+                        interrupted: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Every POP3 message recorded.
     pub fn pop3_records(&self) -> Result<Vec<Pop3Record>> {
         let mut stmt = self

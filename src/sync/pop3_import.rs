@@ -88,6 +88,27 @@ pub fn import_folder(account: &Account) -> anyhow::Result<PathBuf> {
         .map_err(|e| anyhow::anyhow!("pop3_folder {:?}: {e}", account.pop3.folder))
 }
 
+/// Connects and logs in to a POP3 account.
+pub fn open(account: &Account, trace: bool) -> anyhow::Result<Pop3> {
+    let connect_error = |source: Pop3Error| Pop3ConnectError {
+        account: account.name.clone(),
+        source,
+    };
+    let target = Pop3Target {
+        host: account.host.clone(),
+        port: account.port,
+        tls: account.tls,
+        ca_file: account.ca_file.clone(),
+        timeout: account.timeout,
+        trace,
+    };
+    let mut pop = Pop3::connect(&target).map_err(connect_error)?;
+    let credential = account.credential()?;
+    pop.login(&account.user, &credential, account.auth)
+        .map_err(connect_error)?;
+    Ok(pop)
+}
+
 /// Imports one POP3 account; the outcome has one "folder", the import's.
 pub fn import_account(
     account: &Account,
@@ -109,22 +130,7 @@ pub fn import_account(
     } else {
         StateDb::open(&account.state_file)?
     };
-    let connect_error = |source: Pop3Error| Pop3ConnectError {
-        account: account.name.clone(),
-        source,
-    };
-    let target = Pop3Target {
-        host: account.host.clone(),
-        port: account.port,
-        tls: account.tls,
-        ca_file: account.ca_file.clone(),
-        timeout: account.timeout,
-        trace: options.trace_imap,
-    };
-    let mut pop = Pop3::connect(&target).map_err(connect_error)?;
-    let credential = account.credential()?;
-    pop.login(&account.user, &credential, account.auth)
-        .map_err(connect_error)?;
+    let mut pop = open(account, options.trace_imap)?;
     let listed = pop.uidl()?;
 
     let key = account_key(account);

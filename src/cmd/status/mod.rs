@@ -9,13 +9,15 @@
 //! sync does (two files sharing one base name: one is paired, the other
 //! uploaded).
 
+mod pop3;
+
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::output::{account_error, emit, show_alerts, Sink};
 use crate::cli::{Cli, StatusArgs};
-use crate::config::{Account, Config};
+use crate::config::{Account, Config, Protocol};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
 use crate::folders::{
@@ -385,6 +387,9 @@ pub struct StatusAccountDoc {
     pub quota_error: Option<String>,
     /// The server's `[ALERT]` texts (none with --offline).
     pub alerts: Vec<String>,
+    /// A POP3 account's import (`protocol = "pop3"`); its `folders` is empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop3: Option<pop3::Pop3Status>,
 }
 
 #[derive(Debug, Serialize)]
@@ -394,6 +399,38 @@ struct StatusDoc {
     offline: bool,
     exit_code: i32,
     accounts: Vec<StatusAccountDoc>,
+}
+
+/// One POP3 account's status; the server is asked unless `offline`.
+fn pop3_account(
+    cli: &Cli,
+    account: &Account,
+    offline: bool,
+    sink: &Sink,
+    now: i64,
+) -> (Option<StatusAccountDoc>, ExitCode) {
+    let (status, mut pop3) = match pop3::account_status(account) {
+        Ok(s) => s,
+        Err(e) => return (None, account_error(&e).max(ExitCode::PartialFailure)),
+    };
+    let mut code = ExitCode::Success;
+    if !offline {
+        if let Err(e) = pop3::ask_server(account, cli.trace_imap, &mut pop3) {
+            code = account_error(&e);
+            pop3.server_error = Some(format!("{e:#}"));
+        }
+    }
+    if sink.is_none() {
+        print_stdout(&pop3::render(&status, &pop3, now));
+    }
+    let doc = StatusAccountDoc {
+        status,
+        quota: None,
+        quota_error: None,
+        alerts: Vec::new(),
+        pop3: Some(pop3),
+    };
+    (Some(doc), code)
 }
 
 /// Reads the quota of INBOX's quota roots.
@@ -447,6 +484,12 @@ pub fn command(
     let mut worst = ExitCode::Success;
     let mut docs = Vec::new();
     for account in config.select(&args.accounts)? {
+        if account.protocol == Protocol::Pop3 {
+            let (doc, code) = pop3_account(cli, account, args.offline, sink, now);
+            worst = worst.max(code);
+            docs.extend(doc);
+            continue;
+        }
         let status = match account_status(account) {
             Ok(s) => s,
             Err(e) => {
@@ -488,6 +531,7 @@ pub fn command(
             quota,
             quota_error,
             alerts,
+            pop3: None,
         });
     }
     emit(
