@@ -187,8 +187,10 @@ pub struct Account {
 pub struct OutboxSettings {
     /// The local folder, levels joined by `/`; never synced as a server folder.
     pub folder: String,
-    /// The server folder sent messages are filed in (`sent_folder`).
-    pub sent_folder: String,
+    /// The folder sent messages are filed in (`sent_folder`, a folder
+    /// name as `folders` spells it); `None`: the folder the server marks
+    /// `\Sent`, else `Sent`.
+    pub sent_folder: Option<String>,
     /// The provider files what it sends in Sent itself: imapdir does not.
     pub provider_files_sent: bool,
     pub smtp_host: String,
@@ -679,18 +681,16 @@ impl Account {
                 "outbox needs an IMAP account (its sent mail is filed there)",
             ));
         }
-        let mut patterns = raw.folders;
-        if let Some(outbox) = &outbox {
-            // The outbox is local only: excluded both ways, whatever the patterns.
-            let mut list = patterns.unwrap_or_else(|| vec!["*".to_string()]);
-            list.push(format!("!{}", outbox.folder));
-            list.push(format!("!{}/*", outbox.folder));
-            patterns = Some(list);
-        }
-        let patterns = match patterns {
+        let mut patterns = match raw.folders {
             None => FolderPatterns::default(),
             Some(patterns) => FolderPatterns::parse(&patterns).map_err(config_error)?,
         };
+        if let Some(outbox) = &outbox {
+            // The outbox is local only: excluded both ways, whatever the patterns.
+            patterns = patterns
+                .excluding(&outbox.folder)
+                .excluding(&format!("{}/*", outbox.folder));
+        }
         let folder_deletes = match raw.propagate_folder_deletes.as_deref().unwrap_or("none") {
             "none" => FolderDeletes::None,
             "to-server" => FolderDeletes::ToServer,
@@ -995,7 +995,7 @@ fn outbox_settings(
         .unwrap_or(if smtp_tls == TlsMode::Tls { 465 } else { 587 });
     Ok(Some(OutboxSettings {
         folder,
-        sent_folder: sent_folder.unwrap_or_else(|| "Sent".to_string()),
+        sent_folder,
         provider_files_sent: provider.is_some_and(|p| p.files_sent),
         smtp_host,
         smtp_port,

@@ -93,7 +93,10 @@ fn starttls_delivery_files_in_sent_once_and_strips_bcc() {
             "Cc: Bee <b@example.test>\r\nBcc: hidden@example.test,\r\n other@example.test\r\n",
         ),
     );
-    imapdir.sync_ok();
+    let run = imapdir.run(&["--json", "sync"]);
+    run.expect_success();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["accounts"][0]["counts"]["sent"], 2, "{}", run.stdout);
     let delivered = postfix.wait_delivered(5);
     let got = copies(&delivered);
     let want: BTreeMap<(String, String), usize> = [
@@ -334,4 +337,42 @@ fn watch_sends_a_message_dropped_in_the_outbox_within_seconds() {
     assert!(took < Duration::from_secs(15));
     assert_eq!(outbox_files(&imapdir), 0);
     assert_eq!(dovecot.client().fetch_all("Sent").len(), 1);
+}
+
+#[test]
+fn sent_mail_is_filed_in_the_special_use_sent_folder_under_the_namespace() {
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        personal_namespace: Some(("INBOX.", '.')),
+        special_use: vec![("Sent Messages", "\\Sent")],
+        ..DovecotOptions::default()
+    });
+    let postfix = Postfix::start(&dovecot.dir().join("ssl"));
+    dovecot.client().create("INBOX.Sent Messages");
+    let imapdir = with_outbox(&dovecot, postfix.starttls_port, "starttls");
+    queue(&imapdir, 1, &mail(1, "a@example.test", ""));
+    imapdir.sync_ok();
+    assert_eq!(postfix.wait_delivered(1).len(), 1);
+    let filed = dovecot.client().fetch_all("INBOX.Sent Messages");
+    assert_eq!(filed.len(), 1, "filed in the \\Sent folder");
+    assert!(
+        !dovecot
+            .client()
+            .list()
+            .iter()
+            .any(|f| f == "Sent" || f == "INBOX.Sent"),
+        "no second Sent folder: {:?}",
+        dovecot.client().list()
+    );
+
+    // Without a \Sent folder: Sent under the personal namespace, made once.
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        personal_namespace: Some(("INBOX.", '.')),
+        ..DovecotOptions::default()
+    });
+    let postfix = Postfix::start(&dovecot.dir().join("ssl"));
+    let imapdir = with_outbox(&dovecot, postfix.starttls_port, "starttls");
+    queue(&imapdir, 2, &mail(2, "a@example.test", ""));
+    imapdir.sync_ok();
+    assert_eq!(postfix.wait_delivered(1).len(), 1);
+    assert_eq!(dovecot.client().fetch_all("INBOX.Sent").len(), 1);
 }

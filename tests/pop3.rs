@@ -301,14 +301,23 @@ fn status_check_and_folders_speak_pop3_to_a_pop3_account() {
     let text = out.stdout.clone();
     assert!(text.contains("POP3 import into"), "{text}");
     assert!(text.contains("imported: 3 messages"), "{text}");
-    assert!(text.contains("30 days after their import; 0 deleted so far"), "{text}");
+    assert!(
+        text.contains("30 days after their import; 0 deleted so far"),
+        "{text}"
+    );
     assert!(text.contains("on the server: 5 messages"), "{text}");
     assert!(text.contains("2 not imported yet"), "{text}");
-    assert!(!text.contains("pushed"), "nothing is pushed from a POP3 import: {text}");
+    assert!(
+        !text.contains("pushed"),
+        "nothing is pushed from a POP3 import: {text}"
+    );
 
-    let json: serde_json::Value =
-        serde_json::from_str(&imapdir.run(&["--json", "status", "--offline", "test"]).stdout)
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &imapdir
+            .run(&["--json", "status", "--offline", "test"])
+            .stdout,
+    )
+    .unwrap();
     let account = &json["accounts"][0];
     assert_eq!(account["folders"].as_array().unwrap().len(), 0);
     assert_eq!(account["pop3"]["imported"], 3);
@@ -319,7 +328,11 @@ fn status_check_and_folders_speak_pop3_to_a_pop3_account() {
     out.expect_success();
     assert!(out.stdout.contains("POP3"), "{}", out.stdout);
     assert!(out.stdout.contains("UIDL"), "CAPA is shown: {}", out.stdout);
-    assert!(out.stdout.contains("maildrop: 5 messages"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("maildrop: 5 messages"),
+        "{}",
+        out.stdout
+    );
 
     let out = imapdir.run(&["folders", "test"]);
     out.expect_success();

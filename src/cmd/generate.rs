@@ -433,8 +433,9 @@ const KEYS: &[Key] = &[
     Key {
         name: "sent_folder",
         value: "FOLDER",
-        text: "With outbox: the server folder sent messages are filed in (its name on \
-               the server). Default: Sent.",
+        text: "With outbox: the folder sent messages are filed in, named as in folders \
+               (under the personal namespace; a server name as the server lists it works \
+               too). Default: the folder the server marks \\Sent (special use), else Sent.",
     },
     Key {
         name: "smtp_host",

@@ -22,6 +22,9 @@ struct Rule {
     glob: Vec<char>,
     /// As configured, `!` included, to name in messages.
     text: String,
+    /// Added by imapdir itself (the outbox's exclusion), not configured:
+    /// never reported as matching nothing.
+    implicit: bool,
 }
 
 /// Whether a folder is synced, and the pattern that decided it (`None`:
@@ -40,6 +43,7 @@ impl Default for FolderPatterns {
                 include: true,
                 glob: vec!['*'],
                 text: "*".into(),
+                implicit: false,
             }],
             narrowed: None,
         }
@@ -69,6 +73,18 @@ impl FolderPatterns {
         })
     }
 
+    /// These patterns, then an exclusion of `glob` that imapdir adds itself
+    /// (a local-only folder such as the outbox), whatever the user wrote.
+    pub fn excluding(mut self, glob: &str) -> FolderPatterns {
+        self.rules.push(Rule {
+            include: false,
+            glob: glob.chars().collect(),
+            text: format!("!{glob}"),
+            implicit: true,
+        });
+        self
+    }
+
     /// Whether the patterns are the default, every folder.
     pub fn is_everything(&self) -> bool {
         *self == FolderPatterns::default()
@@ -90,7 +106,7 @@ impl FolderPatterns {
         self.rules
             .iter()
             .chain(self.narrowed.iter().flatten())
-            .filter(|r| !names.iter().any(|n| matches(&r.glob, n)))
+            .filter(|r| !r.implicit && !names.iter().any(|n| matches(&r.glob, n)))
             .map(|r| r.text.as_str())
             .collect()
     }
@@ -116,6 +132,7 @@ fn rules(patterns: &[String], key: &str) -> Result<Vec<Rule>, String> {
             include,
             glob: glob.chars().collect(),
             text: text.clone(),
+            implicit: false,
         });
     }
     Ok(rules)
@@ -254,6 +271,11 @@ mod tests {
     #[test]
     fn patterns_that_match_nothing_are_found() {
         let p = patterns(&["*", "!Junk", "!Spam/%"]);
+        assert_eq!(p.unmatched(["INBOX", "Junk", "Spam"]), vec!["!Spam/%"]);
+        // imapdir's own exclusions exclude, and are never a typo.
+        let p = p.excluding("Outbox").excluding("Outbox/*");
+        assert!(!p.decide("Outbox").included);
+        assert!(!p.decide("Outbox/failed").included);
         assert_eq!(p.unmatched(["INBOX", "Junk", "Spam"]), vec!["!Spam/%"]);
     }
 

@@ -23,7 +23,7 @@ const MAX_LINE: u64 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Pop3Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Net(#[from] NetError),
     /// The server said -ERR; the text is the command's name and its reply.
     #[error("the server refused {0}: {1}")]

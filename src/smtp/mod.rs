@@ -44,7 +44,7 @@ impl std::fmt::Display for Reply {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
-    #[error("{0}")]
+    #[error(transparent)]
     Net(#[from] NetError),
     /// The server refused a step of the transaction.
     #[error("the SMTP server refused {step}: {reply}")]

@@ -40,6 +40,7 @@ use crate::smtp::{Smtp, SmtpError, SmtpTarget};
 use crate::state::{SendState, StateDb};
 
 use super::SyncOptions;
+use crate::folders::FolderNaming;
 
 /// The outbox's directory for permanently refused messages.
 pub const FAILED_DIR: &str = "failed";
@@ -136,6 +137,7 @@ pub fn send_outbox(
         db: &db,
         smtp: None,
         imap: None,
+        sent_folder: None,
     };
     let result = (|| -> anyhow::Result<()> {
         for msg in &messages {
@@ -168,6 +170,8 @@ struct Run<'a> {
     db: &'a StateDb,
     smtp: Option<Smtp>,
     imap: Option<Session>,
+    /// The Sent folder's server name, once looked up.
+    sent_folder: Option<String>,
 }
 
 impl Run<'_> {
@@ -285,7 +289,7 @@ impl Run<'_> {
             }
         }
         if !self.outbox.provider_files_sent && !self.in_sent(&message_id)? {
-            let sent_folder = self.outbox.sent_folder.clone();
+            let sent_folder = self.sent_folder()?;
             let imap = self.imap()?;
             if let Err(e) = imap.append(
                 &sent_folder,
@@ -316,7 +320,7 @@ impl Run<'_> {
 
     /// Whether Sent holds a message with this Message-ID.
     fn in_sent(&mut self, message_id: &str) -> anyhow::Result<bool> {
-        let sent_folder = self.outbox.sent_folder.clone();
+        let sent_folder = self.sent_folder()?;
         let imap = self.imap()?;
         match imap.examine(&sent_folder) {
             Ok(_) => {}
@@ -326,6 +330,50 @@ impl Run<'_> {
         }
         let found = !imap.uid_search_message_id(message_id)?.is_empty();
         Ok(found)
+    }
+
+    /// The server name of the Sent folder: `sent_folder` under the personal
+    /// namespace (or a server name as listed), else the folder marked
+    /// `\Sent`, else `Sent` under the personal namespace. One LIST per run.
+    fn sent_folder(&mut self) -> anyhow::Result<String> {
+        if let Some(name) = &self.sent_folder {
+            return Ok(name.clone());
+        }
+        let configured = self.outbox.sent_folder.clone();
+        let rules = &self.account.folder_rules;
+        let imap = self.imap()?;
+        let listing = imap
+            .list_folders(false)
+            .context("cannot list folders to find Sent")?;
+        let (naming, _) = FolderNaming::new(
+            listing.namespaces.as_ref(),
+            &listing.entries,
+            &rules.namespaces,
+        );
+        let entries = &listing.entries;
+        let name = match configured {
+            Some(name) => match entries.iter().find(|e| e.name == name) {
+                Some(listed) => listed.name.clone(),
+                None => {
+                    let components: Vec<String> = name.split('/').map(str::to_string).collect();
+                    naming
+                        .server_name(&components)
+                        .map_err(|e| anyhow::anyhow!("sent_folder {name:?}: {e}"))?
+                }
+            },
+            None => match entries.iter().find(|e| {
+                e.attributes
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("\\Sent"))
+            }) {
+                Some(sent) => sent.name.clone(),
+                None => naming
+                    .server_name(&["Sent".to_string()])
+                    .map_err(|e| anyhow::anyhow!("the Sent folder: {e}"))?,
+            },
+        };
+        self.sent_folder = Some(name.clone());
+        Ok(name)
     }
 
     fn smtp(&mut self) -> anyhow::Result<&mut Smtp> {

@@ -68,11 +68,20 @@ fn outbox_step(
         .map(|o| o.folder.clone())
         .unwrap_or_default();
     match super::outbox::send_outbox(account, options, reporter) {
-        Ok(_) => {}
+        Ok(Some(report)) => {
+            if let Ok(outcome) = result {
+                outcome.counts.sent += report.sent;
+            }
+        }
+        Ok(None) => {}
         // Another run holds the account: it sends.
         Err(e) if e.chain().any(|c| c.is::<crate::lock::Locked>()) => {}
         Err(e) => match result {
-            Ok(outcome) => outcome.failed.push((folder, format!("{e:#}"))),
+            Ok(outcome) => {
+                // The folders' failures were reported already; this one now.
+                reporter.error(format!("{}: {folder}: {e:#}", account.name));
+                outcome.failed.push((folder, format!("{e:#}")));
+            }
             Err(_) => warnings.push(format!("outbox: {e:#}")),
         },
     }
