@@ -376,3 +376,37 @@ fn sent_mail_is_filed_in_the_special_use_sent_folder_under_the_namespace() {
     assert_eq!(postfix.wait_delivered(1).len(), 1);
     assert_eq!(dovecot.client().fetch_all("INBOX.Sent").len(), 1);
 }
+
+#[test]
+fn smtp_auth_against_postfix_checked_by_dovecot() {
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        sasl_socket: true,
+        ..DovecotOptions::default()
+    });
+    let postfix = Postfix::start_with_sasl(&dovecot.dir().join("ssl"), &dovecot.sasl_socket());
+
+    // A wrong password: AUTH is refused, the message waits, nothing is sent.
+    let mut imapdir = with_outbox(&dovecot, postfix.auth_port, "starttls");
+    let real = imapdir.account.password.clone();
+    queue(&imapdir, 1, &mail(1, "a@example.test", ""));
+    imapdir.account.password = "not-the-password-xyz".into();
+    let out = imapdir.run(&["sync"]);
+    assert_ne!(out.code, 0, "{}", out.all_output());
+    assert!(out.stderr.contains("SMTP login refused"), "{}", out.stderr);
+    assert!(!out.all_output().contains("not-the-password-xyz"));
+    assert_eq!(outbox_files(&imapdir), 1, "the message waits in the outbox");
+    assert!(postfix.delivered().is_empty());
+
+    // The right one: sent once, as the authenticated user.
+    imapdir.account.password = real;
+    imapdir.sync_ok();
+    assert_eq!(postfix.wait_delivered(1).len(), 1);
+    assert!(
+        postfix
+            .log()
+            .contains(&format!("sasl_username={}", imapdir.account.user)),
+        "{}",
+        postfix.log()
+    );
+    assert_eq!(outbox_files(&imapdir), 0);
+}

@@ -63,6 +63,9 @@ pub struct DovecotOptions {
     /// Also serve POP3 (plain and STLS) on [`Dovecot::pop3_port`], over the
     /// same mailbox (Debian package `dovecot-pop3d`).
     pub pop3: bool,
+    /// Also offer Dovecot's authentication to other servers through the
+    /// socket [`Dovecot::sasl_socket`] (Postfix's `smtpd_sasl_type = dovecot`).
+    pub sasl_socket: bool,
 }
 
 /// A private Dovecot 2.3 instance on 127.0.0.1, living in its own temp dir.
@@ -139,6 +142,11 @@ impl Dovecot {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The authentication socket of `sasl_socket: true`.
+    pub fn sasl_socket(&self) -> PathBuf {
+        self.dir().join("sasl/auth")
     }
 
     pub fn conf_file(&self) -> PathBuf {
@@ -686,6 +694,15 @@ service imap-login {{
             "no"
         },
     );
+    let conf = if options.sasl_socket {
+        fs::create_dir_all(dir.join("sasl")).unwrap();
+        fs::set_permissions(dir.join("sasl"), fs::Permissions::from_mode(0o755)).unwrap();
+        format!(
+            "{conf}\nservice auth {{\n  unix_listener {d}/sasl/auth {{\n    mode = 0666\n  }}\n}}\n"
+        )
+    } else {
+        conf
+    };
     let conf = if options.pop3 {
         format!(
             "{conf}\nprotocol pop3 {{\n  pop3_uidl_format = %08Xu%08Xv\n}}\n\

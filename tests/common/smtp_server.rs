@@ -4,7 +4,8 @@
 //! recipient at `example.test` delivered into one Maildir the test reads
 //! (each copy carries `Delivered-To:`). `reject@example.test` is refused
 //! permanently (550), `later@example.test` temporarily (451). The message
-//! size limit is 200 000 bytes.
+//! size limit is 200 000 bytes. [`Postfix::start_with_sasl`] adds a port
+//! that requires SMTP AUTH, checked by a Dovecot instance's socket.
 //!
 //! Postfix's master must start as root (it drops to the `postfix` user);
 //! `.ci/run` installs the package. The certificate is the Dovecot
@@ -24,6 +25,10 @@ pub struct Postfix {
     dir: TempDir,
     pub starttls_port: u16,
     pub tls_port: u16,
+    /// With [`Postfix::start_with_sasl`]: STARTTLS, then AUTH required
+    /// (checked by Dovecot), for every recipient.
+    pub auth_port: u16,
+    sasl_socket: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -56,6 +61,16 @@ impl Postfix {
     /// Starts Postfix with the certificate and key of `cert_dir`
     /// (`cert.pem`, `key.pem`).
     pub fn start(cert_dir: &Path) -> Postfix {
+        Postfix::start_inner(cert_dir, None)
+    }
+
+    /// As [`Postfix::start`], plus [`Postfix::auth_port`], where a login
+    /// checked by Dovecot's authentication socket `socket` is required.
+    pub fn start_with_sasl(cert_dir: &Path, socket: &Path) -> Postfix {
+        Postfix::start_inner(cert_dir, Some(socket.to_path_buf()))
+    }
+
+    fn start_inner(cert_dir: &Path, sasl_socket: Option<PathBuf>) -> Postfix {
         let dir = tempfile::Builder::new()
             .prefix("imapdir-postfix-")
             .tempdir()
@@ -85,12 +100,15 @@ impl Postfix {
             dir,
             starttls_port: 0,
             tls_port: 0,
+            auth_port: 0,
+            sasl_socket,
             child: None,
         };
         let mut last = String::new();
         for _ in 0..5 {
             postfix.starttls_port = free_port();
             postfix.tls_port = free_port();
+            postfix.auth_port = free_port();
             postfix.write_config(&uid, &gid);
             match postfix.launch() {
                 Ok(()) => return postfix,
@@ -157,9 +175,21 @@ impl Postfix {
             "tlsmgr unix - - n 1000? 1 tlsmgr",
             "pickup unix n - n 60 1 pickup",
         ];
+        // Loopback is in mynetworks: the AUTH port's restrictions leave it out.
+        let auth = match &self.sasl_socket {
+            Some(socket) => format!(
+                "127.0.0.1:{} inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes \
+                 -o smtpd_sasl_type=dovecot -o smtpd_sasl_path={} -o smtpd_tls_auth_only=yes \
+                 -o smtpd_relay_restrictions=permit_sasl_authenticated,reject \
+                 -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n",
+                self.auth_port,
+                socket.display()
+            ),
+            None => String::new(),
+        };
         let master = format!(
             "127.0.0.1:{} inet n - n - - smtpd\n\
-             127.0.0.1:{} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n{}\n",
+             127.0.0.1:{} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n{auth}{}\n",
             self.starttls_port,
             self.tls_port,
             services.join("\n")
@@ -185,7 +215,10 @@ impl Postfix {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if accepts(self.starttls_port) && accepts(self.tls_port) {
+            if accepts(self.starttls_port)
+                && accepts(self.tls_port)
+                && (self.sasl_socket.is_none() || accepts(self.auth_port))
+            {
                 return Ok(());
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
