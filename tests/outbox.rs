@@ -165,13 +165,22 @@ fn sendmail_over_tls_queues_and_sends_at_once() {
     );
     // Recipients named: only they get it, the header's To does not.
     let out = run(
-        &["sendmail", "-i", "c@example.test"],
+        &["--json", "sendmail", "-i", "c@example.test"],
         &mail(3, "a@example.test", ""),
     );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["command"], "sendmail");
+    assert_eq!(doc["sent"], 1, "{doc}");
+    assert_eq!(doc["send_tried"], true);
+    assert_eq!(doc["error"], serde_json::Value::Null);
+    assert!(
+        doc["queued"].as_str().unwrap().contains("/Outbox/new/"),
+        "{doc}"
     );
     let delivered = postfix.wait_delivered(2);
     let got = copies(&delivered);

@@ -95,7 +95,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
         Command::Auth(args) => auth::command(&config, args, sink),
-        Command::Sendmail(args) => sendmail::command(cli, &config, args),
+        Command::Sendmail(args) => sendmail::command(cli, &config, args, sink),
         Command::Pop3 { account, dry_run } => pop3::command(cli, &config, account, *dry_run, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")

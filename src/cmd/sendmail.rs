@@ -5,7 +5,9 @@
 use std::io::{Read, Write};
 
 use anyhow::Context;
+use serde::Serialize;
 
+use super::output::{emit, Sink, SCHEMA_VERSION};
 use crate::cli::{Cli, SendmailArgs};
 use crate::config::{Account, Config, ConfigError};
 use crate::exit_codes::ExitCode;
@@ -16,7 +18,34 @@ use crate::smtp::message::{envelope, ENVELOPE_HEADER};
 use crate::sync::outbox::{outbox_dir, send_outbox};
 use crate::sync::{Direction, SyncOptions};
 
-pub fn command(cli: &Cli, config: &Config, args: &SendmailArgs) -> anyhow::Result<ExitCode> {
+/// `imapdir --json sendmail`: where the message was queued and what the
+/// send that followed did.
+#[derive(Debug, Serialize)]
+struct SendmailDoc {
+    version: u32,
+    command: &'static str,
+    exit_code: i32,
+    account: String,
+    /// The message's file in the outbox.
+    queued: String,
+    /// Whether sending was tried (not with --queue-only).
+    send_tried: bool,
+    /// Messages of the outbox sent now (this one and any that waited).
+    sent: u64,
+    /// Messages moved to the outbox's failed/ folder, one line each.
+    failed: Vec<String>,
+    /// Messages left for the next run after a temporary refusal.
+    deferred: Vec<String>,
+    /// Why nothing could be sent now (the message stays queued).
+    error: Option<String>,
+}
+
+pub fn command(
+    cli: &Cli,
+    config: &Config,
+    args: &SendmailArgs,
+    sink: &mut Sink,
+) -> anyhow::Result<ExitCode> {
     let mut message = Vec::new();
     std::io::stdin()
         .read_to_end(&mut message)
@@ -62,9 +91,23 @@ pub fn command(cli: &Cli, config: &Config, args: &SendmailArgs) -> anyhow::Resul
         .and_then(|_| sync_file(&file))
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     drop(file);
-    maildir.deliver(&tmp, &new_base(None), Flags::empty())?;
+    let base = new_base(None);
+    let queued = maildir.deliver(&tmp, &base, Flags::empty())?;
     maildir.sync_dirs()?;
+    let mut doc = SendmailDoc {
+        version: SCHEMA_VERSION,
+        command: "sendmail",
+        exit_code: 0,
+        account: account.name.clone(),
+        queued: maildir.file_path(&queued).display().to_string(),
+        send_tried: !args.queue_only,
+        sent: 0,
+        failed: Vec::new(),
+        deferred: Vec::new(),
+        error: None,
+    };
     if args.queue_only {
+        emit(sink, &doc);
         return Ok(ExitCode::Success);
     }
     let reporter = Reporter::new(cli.verbose, false);
@@ -77,9 +120,19 @@ pub fn command(cli: &Cli, config: &Config, args: &SendmailArgs) -> anyhow::Resul
         allow_first_copy: false,
         lock_wait: Some(std::time::Duration::from_secs(30)),
     };
-    match send_outbox(account, &options, &reporter) {
-        Ok(Some(report)) if !report.failed.is_empty() => Ok(ExitCode::PartialFailure),
-        Ok(_) => Ok(ExitCode::Success),
+    let code = match send_outbox(account, &options, &reporter) {
+        Ok(report) => {
+            let report = report.unwrap_or_default();
+            let code = if report.failed.is_empty() {
+                ExitCode::Success
+            } else {
+                ExitCode::PartialFailure
+            };
+            doc.sent = report.sent;
+            doc.failed = report.failed;
+            doc.deferred = report.deferred;
+            code
+        }
         Err(e) => {
             // Queued and durable: the next sync sends it.
             reporter.warn(format!(
@@ -87,9 +140,13 @@ pub fn command(cli: &Cli, config: &Config, args: &SendmailArgs) -> anyhow::Resul
                 account.name,
                 dir.display()
             ));
-            Ok(ExitCode::Success)
+            doc.error = Some(format!("{e:#}"));
+            ExitCode::Success
         }
-    }
+    };
+    doc.exit_code = code.code();
+    emit(sink, &doc);
+    Ok(code)
 }
 
 /// `--account`, else the only account with an outbox, else the one whose
