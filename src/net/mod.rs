@@ -14,7 +14,7 @@ mod transport;
 pub use deflate::DeflateStream;
 pub use tcp::{connect, io_error, resume, Resuming};
 pub use tls::{TlsStream, CERTIFICATE_NAMES};
-pub use transport::{Stream, Transport};
+pub use transport::{Endpoint, Stream, Transport};
 
 use std::time::Duration;
 

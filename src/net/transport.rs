@@ -12,6 +12,18 @@ use super::deflate::DeflateStream;
 use super::tcp::Resuming;
 use super::{io_error, tls, NetError, Result};
 
+/// Where a server is and how to reach it: the part of a POP3 or SMTP
+/// session's setup that is the same for both.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub tls: crate::model::TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub trace: bool,
+}
+
 /// Read buffer size; also bounds how much of a message body sits in memory.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -73,6 +85,19 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// [`Transport::open`] for `endpoint`: TLS from the first byte for
+    /// `tls`, plain (to be upgraded by the protocol) otherwise.
+    pub fn open_endpoint(endpoint: &Endpoint) -> Result<Transport> {
+        Transport::open(
+            &endpoint.host,
+            endpoint.port,
+            endpoint.tls == crate::model::TlsMode::Tls,
+            endpoint.ca_file.clone(),
+            endpoint.timeout,
+            endpoint.trace,
+        )
+    }
+
     /// Opens TCP (and TLS when `tls`, verified against the system roots
     /// plus `ca_file`) with all timeouts applied. `trace` prints what
     /// [`Transport::write`] and [`Transport::trace_line`] are given.

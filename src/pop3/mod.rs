@@ -9,12 +9,10 @@
 //! SASL mechanisms (XOAUTH2 included).
 
 use std::io::{BufRead, Read, Write};
-use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::auth::sasl::{self, Credential, LoginWay, Mechanism};
 use crate::model::{AuthMethod, TlsMode};
-use crate::net::{NetError, Transport};
+use crate::net::{Endpoint, NetError, Transport};
 
 /// The longest line accepted from the server: RFC 1939 caps responses at
 /// 512 octets; message lines may be longer (RFC 5322 allows 998), so a
@@ -63,17 +61,6 @@ pub struct Pop3ConnectError {
     pub source: Pop3Error,
 }
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
-pub struct Pop3Target {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-    pub trace: bool,
-}
-
 /// One message on the server: its number in this session and its UIDL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -92,15 +79,8 @@ pub struct Pop3 {
 impl Pop3 {
     /// Connects, reads the greeting, upgrades with STLS when asked (a server
     /// without it is an error, never a downgrade) and reads CAPA.
-    pub fn connect(target: &Pop3Target) -> Result<Pop3> {
-        let transport = Transport::open(
-            &target.host,
-            target.port,
-            target.tls == TlsMode::Tls,
-            target.ca_file.clone(),
-            target.timeout,
-            target.trace,
-        )?;
+    pub fn connect(target: &Endpoint) -> Result<Pop3> {
+        let transport = Transport::open_endpoint(target)?;
         let mut pop = Pop3 {
             transport,
             capabilities: Vec::new(),
@@ -448,13 +428,13 @@ mod tests {
         port
     }
 
-    fn target(port: u16) -> Pop3Target {
-        Pop3Target {
+    fn target(port: u16) -> Endpoint {
+        Endpoint {
             host: "127.0.0.1".into(),
             port,
             tls: TlsMode::Plain,
             ca_file: None,
-            timeout: Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(5),
             trace: false,
         }
     }

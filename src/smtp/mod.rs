@@ -11,12 +11,10 @@
 use std::io::{BufRead, Read};
 
 pub mod message;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::auth::sasl::{self, Credential, LoginWay, Mechanism};
 use crate::model::{AuthMethod, TlsMode};
-use crate::net::{NetError, Transport};
+use crate::net::{Endpoint, NetError, Transport};
 
 const MAX_LINE: u64 = 8 * 1024;
 
@@ -74,16 +72,6 @@ impl SmtpError {
 
 pub type Result<T> = std::result::Result<T, SmtpError>;
 
-#[derive(Debug, Clone)]
-pub struct SmtpTarget {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub ca_file: Option<PathBuf>,
-    pub timeout: Duration,
-    pub trace: bool,
-}
-
 pub struct Smtp {
     transport: Transport,
     extensions: Vec<String>,
@@ -94,15 +82,8 @@ pub struct Smtp {
 impl Smtp {
     /// Connects, reads the greeting, EHLO, and STARTTLS when asked (a
     /// server without it is an error, never a downgrade).
-    pub fn connect(target: &SmtpTarget) -> Result<Smtp> {
-        let transport = Transport::open(
-            &target.host,
-            target.port,
-            target.tls == TlsMode::Tls,
-            target.ca_file.clone(),
-            target.timeout,
-            target.trace,
-        )?;
+    pub fn connect(target: &Endpoint) -> Result<Smtp> {
+        let transport = Transport::open_endpoint(target)?;
         let mut smtp = Smtp {
             transport,
             extensions: Vec::new(),
@@ -405,13 +386,13 @@ mod tests {
         port
     }
 
-    fn target(port: u16, tls: TlsMode) -> SmtpTarget {
-        SmtpTarget {
+    fn target(port: u16, tls: TlsMode) -> Endpoint {
+        Endpoint {
             host: "127.0.0.1".into(),
             port,
             tls,
             ca_file: None,
-            timeout: Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(5),
             trace: false,
         }
     }

@@ -34,9 +34,10 @@ use crate::lock::AccountLock;
 use crate::maildir::{sync_dir, Maildir};
 use crate::model::Flags;
 use crate::model::LocalMessage;
+use crate::net::Endpoint;
 use crate::report::Reporter;
 use crate::smtp::message::{envelope, prepared};
-use crate::smtp::{Smtp, SmtpError, SmtpTarget};
+use crate::smtp::{Smtp, SmtpError};
 use crate::state::{SendState, StateDb};
 
 use super::SyncOptions;
@@ -378,7 +379,7 @@ impl Run<'_> {
 
     fn smtp(&mut self) -> anyhow::Result<&mut Smtp> {
         if self.smtp.is_none() {
-            let target = SmtpTarget {
+            let target = Endpoint {
                 host: self.outbox.smtp_host.clone(),
                 port: self.outbox.smtp_port,
                 tls: self.outbox.smtp_tls,

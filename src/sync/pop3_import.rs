@@ -22,7 +22,8 @@ use crate::config::Account;
 use crate::folders::folder_path;
 use crate::maildir::{sync_file, LfWriter, Maildir};
 use crate::model::Flags;
-use crate::pop3::{Pop3, Pop3ConnectError, Pop3Error, Pop3Target};
+use crate::net::Endpoint;
+use crate::pop3::{Pop3, Pop3ConnectError, Pop3Error};
 use crate::report::{Counts, Reporter};
 use crate::state::{unix_now, StateDb};
 
@@ -94,7 +95,7 @@ pub fn open(account: &Account, trace: bool) -> anyhow::Result<Pop3> {
         account: account.name.clone(),
         source,
     };
-    let target = Pop3Target {
+    let target = Endpoint {
         host: account.host.clone(),
         port: account.port,
         tls: account.tls,
