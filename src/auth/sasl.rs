@@ -172,27 +172,10 @@ pub fn choose(
     Ok(LoginWay::Sasl(wanted))
 }
 
-/// Standard base64 with padding, as SASL exchanges are sent (POP3 AUTH,
-/// SMTP AUTH).
+/// Standard base64 with padding, as SASL exchanges are sent (IMAP
+/// AUTHENTICATE, POP3 AUTH, SMTP AUTH).
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    openssl::base64::encode_block(data)
 }
 
 #[cfg(test)]

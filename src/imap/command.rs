@@ -1,4 +1,4 @@
-//! Encoding command arguments: quoted strings, literals, dates, SASL data.
+//! Encoding command arguments: quoted strings, literals, dates.
 
 use std::borrow::Cow;
 
@@ -94,28 +94,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Standard base64 with padding, for SASL PLAIN.
-pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Whether a command must not appear in traces as sent, and what to show instead.
 pub fn redacted_trace(line: &str) -> Option<String> {
     let mut words = line.splitn(3, ' ');
@@ -172,6 +150,7 @@ mod tests {
 
     #[test]
     fn encodes_base64() {
+        use crate::auth::sasl::base64;
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");

@@ -7,13 +7,14 @@ use std::borrow::Cow;
 
 use imap_proto::{Capability, Response, ResponseCode, Status};
 
-use super::command::{self, Arg};
+use super::command::Arg;
 use super::connection::Connection;
 use super::framing::{self, Frame};
 use super::response::{
     capability_name, check, ignore_untagged, parse_response, starts_with_ignore_case, Untagged,
 };
 use super::{ConnectOptions, ImapError, Result};
+use crate::auth::sasl;
 use crate::model::TlsMode;
 
 /// `ENABLE <extensions>`, or `None` for no extensions.
@@ -175,7 +176,7 @@ impl Session {
                 let encoded = if first.is_empty() {
                     "=".to_string()
                 } else {
-                    command::base64(first)
+                    sasl::base64(first)
                 };
                 line.push(' ');
                 line.push_str(&encoded);
@@ -190,8 +191,8 @@ impl Session {
                 break done;
             }
             let answer = match pending.next() {
-                Some(response) => command::base64(response),
-                None => command::base64(after_error),
+                Some(response) => sasl::base64(response),
+                None => sasl::base64(after_error),
             };
             self.write(format!("{answer}\r\n").as_bytes(), Some("<redacted>"))?;
             self.flush()?;
