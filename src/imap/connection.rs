@@ -42,6 +42,11 @@ impl Connection {
         self.transport.is_open()
     }
 
+    /// Closes from this side after the last command (see [`Transport::close`]).
+    pub fn close(&mut self) {
+        self.transport.close()
+    }
+
     /// Drops the stream after an error that left the protocol out of step.
     pub fn poison(&mut self) {
         self.transport.poison()

@@ -40,6 +40,10 @@ impl<S> DeflateStream<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 fn corrupt(e: impl std::fmt::Display) -> io::Error {

@@ -63,6 +63,15 @@ impl Write for Stream {
 }
 
 impl Stream {
+    /// The TLS layer, under compression too.
+    fn tls_mut(&mut self) -> Option<&mut tls::TlsStream> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => Some(s),
+            Stream::Deflate(s) => s.get_mut().tls_mut(),
+        }
+    }
+
     fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s.get_ref(),
@@ -187,6 +196,18 @@ impl Transport {
     pub fn poison(&mut self) {
         if let Some(r) = self.reader.take() {
             let _ = r.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Ends the connection from this side after the last command: TLS's
+    /// close_notify (not waiting for the server's), then TCP's FIN. What
+    /// the server still sends is not read.
+    pub fn close(&mut self) {
+        if let Some(mut r) = self.reader.take() {
+            if let Some(tls) = r.get_mut().tls_mut() {
+                let _ = tls.shutdown();
+            }
+            let _ = r.get_ref().tcp().shutdown(std::net::Shutdown::Write);
         }
     }
 

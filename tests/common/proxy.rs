@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -66,6 +66,8 @@ struct Shared {
     /// Connections open now, and the most open at once so far.
     open: usize,
     peak: usize,
+    /// How long server bytes are held before they reach the client.
+    delay: Duration,
 }
 
 /// A running proxy on 127.0.0.1; dropping it stops it and closes every
@@ -119,6 +121,24 @@ impl FaultProxy {
         self.shared.lock().unwrap().peak
     }
 
+    /// Holds every chunk from the server for `delay` before the client
+    /// gets it, so that commands a client writes without waiting can
+    /// never look like waits in [`FaultProxy::waits`].
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().unwrap().delay = delay;
+    }
+
+    /// Connections so far, and the times in all of them that the client
+    /// waited for the server: sent something (or closed) after receiving
+    /// bytes it had not seen when it last sent. A TLS handshake counts
+    /// one, the greeting one, each exchange one; commands pipelined in one
+    /// go count once. Take the difference around the run of interest.
+    pub fn waits(&self) -> (usize, usize) {
+        let s = self.shared.lock().unwrap();
+        let waits = s.conns.iter().map(|c| c.turns.load(Ordering::SeqCst)).sum();
+        (s.conns.len(), waits)
+    }
+
     /// Whether the armed fault fired.
     pub fn fired(&self) -> bool {
         self.shared.lock().unwrap().fired
@@ -163,6 +183,8 @@ fn accept_loop(
                     client: client.try_clone().unwrap(),
                     server: server.try_clone().unwrap(),
                     stalled: AtomicBool::new(false),
+                    received: AtomicBool::new(false),
+                    turns: AtomicUsize::new(0),
                 });
                 {
                     let mut s = shared.lock().unwrap();
@@ -199,6 +221,19 @@ struct Conn {
     client: TcpStream,
     server: TcpStream,
     stalled: AtomicBool,
+    /// Server bytes reached the client since it last sent.
+    received: AtomicBool,
+    /// Times the client spoke after waiting (see [`FaultProxy::waits`]).
+    turns: AtomicUsize,
+}
+
+impl Conn {
+    /// The client sent (or closed): a wait if it had received meanwhile.
+    fn client_spoke(&self) {
+        if self.received.swap(false, Ordering::SeqCst) {
+            self.turns.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Conn {
@@ -237,6 +272,9 @@ fn pump(
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => {
+                if dir == Dir::ClientToServer {
+                    conn.client_spoke();
+                }
                 if !conn.stalled.load(Ordering::SeqCst) {
                     conn.close();
                 }
@@ -244,6 +282,9 @@ fn pump(
             }
             Ok(n) => n,
         };
+        if dir == Dir::ClientToServer {
+            conn.client_spoke();
+        }
         if conn.stalled.load(Ordering::SeqCst) {
             // Hold everything until the proxy is dropped.
             while !stop.load(Ordering::SeqCst) {
@@ -293,6 +334,17 @@ fn pump(
             }
             fire(action, conn, &mut to, stop);
             return;
+        }
+        if dir == Dir::ServerToClient {
+            let delay = shared.lock().unwrap().delay;
+            if !delay.is_zero() {
+                thread::sleep(delay);
+            }
+        }
+        if dir == Dir::ServerToClient {
+            // Before the write: the client may answer before this thread
+            // runs again.
+            conn.received.store(true, Ordering::SeqCst);
         }
         if to.write_all(chunk).is_err() {
             conn.close();
