@@ -13,6 +13,14 @@ untouched: it is a plain TCP relay.
 
 With --listen-port 0 the kernel picks a free port; it is printed on stdout
 ("listening on 127.0.0.1:PORT") and written to --port-file if given.
+
+With --stats FILE, each connection appends one line to FILE when it ends:
+"start end waits", its first and last moments (loop time, seconds) and the
+times the client waited for the server: sent something (or closed) after
+bytes from the server reached it that it had not seen when it last sent.
+The TLS handshake counts one wait, the greeting one, each exchange one;
+commands written together count once.  With the RTT the proxy adds,
+commands written without waiting cannot pass for waits.
 Stdlib only (asyncio).  Stop it with SIGTERM or SIGINT.
 """
 
@@ -22,7 +30,21 @@ import signal
 import sys
 
 
-async def relay(reader, writer, delay):
+class Conn:
+    """One connection's wait count (see the module's doc)."""
+
+    def __init__(self, loop):
+        self.received = False
+        self.waits = 0
+        self.start = loop.time()
+
+    def client_spoke(self):
+        if self.received:
+            self.received = False
+            self.waits += 1
+
+
+async def relay(reader, writer, delay, conn, from_client):
     """Copy reader -> writer, delaying each chunk by `delay` seconds, in order."""
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
@@ -40,6 +62,8 @@ async def relay(reader, writer, delay):
                 except (OSError, RuntimeError):
                     pass
                 return
+            if not from_client:
+                conn.received = True
             writer.write(data)
             await writer.drain()
 
@@ -50,6 +74,8 @@ async def relay(reader, writer, delay):
                 data = await reader.read(256 * 1024)
             except (ConnectionError, OSError):
                 data = b""
+            if from_client:
+                conn.client_spoke()
             queue.put_nowait((loop.time() + delay, data))
             if not data:
                 break
@@ -66,10 +92,15 @@ async def handle(client_r, client_w, args):
         client_w.close()
         return
     delay = args.rtt / 2000.0
+    loop = asyncio.get_running_loop()
+    conn = Conn(loop)
     try:
-        await asyncio.gather(relay(client_r, server_w, delay),
-                             relay(server_r, client_w, delay))
+        await asyncio.gather(relay(client_r, server_w, delay, conn, True),
+                             relay(server_r, client_w, delay, conn, False))
     finally:
+        if args.stats:
+            with open(args.stats, "a") as f:
+                f.write(f"{conn.start:.4f} {loop.time():.4f} {conn.waits}\n")
         for w in (client_w, server_w):
             try:
                 w.close()
@@ -84,6 +115,7 @@ async def main():
     ap.add_argument("--target-port", type=int, required=True)
     ap.add_argument("--rtt", type=float, required=True, help="added round-trip time, ms")
     ap.add_argument("--port-file", help="write the listening port here")
+    ap.add_argument("--stats", help="append each connection's waits here")
     args = ap.parse_args()
 
     server = await asyncio.start_server(lambda r, w: handle(r, w, args),

@@ -46,9 +46,17 @@ def load(path):
                 "up": statistics.median(int(r["bytes_up"]) for r in rs) / 1024,
                 "down": statistics.median(int(r["bytes_down"]) for r in rs) / 1024,
                 "runs": len(rs),
+                "waits": waits_median(rs, "waits"),
+                "span": waits_median(rs, "span_rtts"),
                 "check": "ok" if all(r["check"] == "ok" for r in rs) else "FLAGS DIFFER",
             }
     return med
+
+
+def waits_median(rows, key):
+    """Median of a proxy column; None without the proxy (no --rtt)."""
+    values = [float(r[key]) for r in rows if r.get(key) not in (None, "", "-")]
+    return statistics.median(values) if values else None
 
 
 def ratio(a, b):
@@ -58,6 +66,10 @@ def ratio(a, b):
 
 
 def fmt_num(v, kind):
+    if v is None:
+        return "-"
+    if kind == "span":
+        return f"{v:.1f}"
     if kind in ("wall", "cpu"):
         return f"{v:.2f}"
     if kind == "rss":
@@ -69,6 +81,7 @@ def fmt_num(v, kind):
 
 COLUMNS = [("wall", "wall s"), ("cpu", "CPU s"), ("rss", "RSS MB"), ("cmds", "IMAP cmds")]
 BYTE_COLUMNS = [("up", "KB up"), ("down", "KB down")]
+WAIT_COLUMNS = [("sessions", "connections"), ("waits", "waits"), ("span", "span RTT")]
 
 
 def table(med, columns=COLUMNS):
@@ -82,7 +95,10 @@ def table(med, columns=COLUMNS):
         i, m = med["imapdir", step], med["mbsync", step]
         row = [title]
         for key, _ in columns:
-            row += [fmt_num(i[key], key), fmt_num(m[key], key), ratio(i[key], m[key])]
+            if i[key] is None or m[key] is None:
+                row += [fmt_num(i[key], key), fmt_num(m[key], key), "-"]
+            else:
+                row += [fmt_num(i[key], key), fmt_num(m[key], key), ratio(i[key], m[key])]
         rows.append(row)
     return header, rows
 
@@ -141,6 +157,11 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}{load}"
 
 
+WAITS_NOTE = ("Through the delay proxy: waits = times a client waited for the server,"
+              " summed over its connections (a TCP connect not included); span RTT ="
+              " first connection to end of the last, in round trips.")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -164,6 +185,12 @@ def main():
     print(text_table(bheader, brows))
     print("IMAP bytes after login (inside TLS), counting pass; up = client to server,"
           " KB = 1024 bytes")
+    with_proxy = any(v["waits"] is not None for v in med.values())
+    if with_proxy:
+        wheader, wrows = table(med, WAIT_COLUMNS)
+        print()
+        print(text_table(wheader, wrows))
+        print(WAITS_NOTE)
     if a.moves:
         print("moves: " + a.moves)
     if checks:
@@ -179,6 +206,8 @@ def main():
             f.write("\n" + md_table(bheader, brows) + "\n\n")
             f.write("IMAP bytes after login (inside TLS), from the counting pass; "
                     "up = client to server; KB = 1024 bytes.\n")
+            if with_proxy:
+                f.write("\n" + md_table(wheader, wrows) + "\n\n" + WAITS_NOTE + "\n")
             if a.moves:
                 f.write("\nMoves: " + a.moves + ".\n")
             if checks:

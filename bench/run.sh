@@ -136,7 +136,7 @@ restore_server() {
 CONNECT_PORT=$IMAPS_PORT
 if [ "$RTT" -gt 0 ]; then
     python3 "$BENCH/delay_proxy.py" --target-port "$IMAPS_PORT" --rtt "$RTT" \
-        --port-file "$WORK/proxy.port" >"$WORK/proxy.log" 2>&1 &
+        --port-file "$WORK/proxy.port" --stats "$WORK/proxy.stats" >"$WORK/proxy.log" 2>&1 &
     PROXY_PID=$!
     for _ in $(seq 50); do [ -s "$WORK/proxy.port" ] && break; sleep 0.1; done
     [ -s "$WORK/proxy.port" ] || die "delay proxy did not start"
@@ -221,7 +221,7 @@ sync_cmd() {
 }
 
 RESULTS=$WORK/results.tsv
-printf 'tool\tstep\trun\twall\tuser\tsys\trss_kb\tcmds\tsessions\tcheck\tbytes_up\tbytes_down\n' > "$RESULTS"
+printf 'tool\tstep\trun\twall\tuser\tsys\trss_kb\tcmds\tsessions\tcheck\tbytes_up\tbytes_down\twaits\tspan_rtts\n' > "$RESULTS"
 
 # The moves of (e) and (f): two folders with more than 1,000 messages in
 # the medium preset (7,000 and 2,000), whose names are the same in both
@@ -243,6 +243,7 @@ timed() {
         chown "$MAILUSER:" "$RAWLOG"
     fi
     sync   # flush dirty pages now, not inside the timed sync (imapdir calls syncfs)
+    : > "$WORK/proxy.stats"
     # shellcheck disable=SC2046
     /usr/bin/time -f '%e %U %S %M' -o "$tf" $(sync_cmd "$tool") >"$out" 2>&1 || rc=$?
     if [ "$rc" != 0 ]; then
@@ -251,6 +252,23 @@ timed() {
     fi
     local wall user sys rss
     read -r wall user sys rss < <(tail -1 "$tf")
+    # Through the proxy: the waits of all connections, and the time from
+    # the first connection to the end of the last in round trips (the
+    # round trips on the run's critical path, plus any time the client
+    # spent on its own work meanwhile).
+    local waits=- span=-
+    if [ "$RTT" -gt 0 ]; then
+        sleep 0.2   # the proxy notes a connection once both ends closed
+        read -r waits span < <(python3 -c '
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+rtt = float(sys.argv[2]) / 1000
+if not rows:
+    print("0 0")
+else:
+    span = max(float(r[1]) for r in rows) - min(float(r[0]) for r in rows)
+    print(sum(int(r[2]) for r in rows), f"{span / rtt:.1f}")' "$WORK/proxy.stats" "$RTT")
+    fi
     if [ "$COUNTING" = 1 ]; then
         local counts; counts=$(python3 "$BENCH/imap_cmds.py" "$RAWLOG" --json)
         if [ -n "$KEEP" ]; then
@@ -291,9 +309,9 @@ timed() {
         log "$tool $step (counting pass): $ncmd commands, $nsess connection(s), $bup bytes up, $bdown down [$check]"
         return
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" \
-        "$wall" "$user" "$sys" "$rss" "$ncmd" "$nsess" "$check" "$bup" "$bdown" >> "$RESULTS"
-    log "$tool $step run $run: ${wall}s wall, ${user}u+${sys}s CPU, ${rss} KB, $ncmd commands, $nsess connection(s) [$check]"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$step" "$run" \
+        "$wall" "$user" "$sys" "$rss" "$ncmd" "$nsess" "$check" "$bup" "$bdown" "$waits" "$span" >> "$RESULTS"
+    log "$tool $step run $run: ${wall}s wall, ${user}u+${sys}s CPU, ${rss} KB, $ncmd commands, $nsess connection(s), waits $waits, span $span RTT [$check]"
 }
 
 # --- the runs ------------------------------------------------------------------
