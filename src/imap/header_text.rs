@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn joins_adjacent_words_and_keeps_plain_text() {
         assert_eq!(d(b"=?UTF-8?Q?a?= =?UTF-8?Q?b?="), "ab");
-        assert_eq!(d(b"Re: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Berlin"), "Re: Grüße aus Berlin");
+        assert_eq!(
+            d(b"Re: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Berlin"),
+            "Re: Grüße aus Berlin"
+        );
         assert_eq!(d(b"plain  subject\r\n folded"), "plain subject folded");
         assert_eq!("Grüße".as_bytes(), d("Grüße".as_bytes()).as_bytes());
     }

@@ -40,9 +40,9 @@ mod uid_set;
 
 pub use command::{format_internal_date, quote};
 pub use condstore::FolderChanges;
+pub use header_text::decode_header_text;
 pub use idle::{IdleEvent, IDLE_POLL};
 pub use listing::{Listing, SUBSCRIBED};
-pub use header_text::decode_header_text;
 pub use message_id::extract_message_id;
 pub use namespace::{Namespace, Namespaces};
 pub use quota::QuotaUsage;

@@ -44,10 +44,7 @@ impl SearchHits {
 
     /// How many messages matched.
     pub fn count(&self) -> u64 {
-        self.ranges
-            .iter()
-            .map(|(s, e)| u64::from(e - s) + 1)
-            .sum()
+        self.ranges.iter().map(|(s, e)| u64::from(e - s) + 1).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,8 +140,7 @@ fn summary_from(attrs: &[AttributeValue<'_>]) -> Option<MessageSummary> {
                         .as_deref()
                         .map(decode_header_text)
                         .filter(|n| !n.is_empty());
-                    summary.from_address = match (first.mailbox.as_deref(), first.host.as_deref())
-                    {
+                    summary.from_address = match (first.mailbox.as_deref(), first.host.as_deref()) {
                         (Some(m), Some(h)) => Some(format!(
                             "{}@{}",
                             String::from_utf8_lossy(m),
@@ -203,8 +199,7 @@ fn parse_esearch(data: &[u8]) -> Option<Vec<(u32, u32)>> {
     }
     let line = std::str::from_utf8(data).ok()?.trim_end();
     let mut rest = line["* ESEARCH".len()..].trim_start();
-    if line.len() > "* ESEARCH".len() && !line.as_bytes()["* ESEARCH".len()].is_ascii_whitespace()
-    {
+    if line.len() > "* ESEARCH".len() && !line.as_bytes()["* ESEARCH".len()].is_ascii_whitespace() {
         return None;
     }
     if rest.starts_with('(') {
@@ -245,14 +240,20 @@ mod tests {
             parse_esearch(b"* ESEARCH (TAG \"a5\") UID ALL 1:3,5,9:7\r\n"),
             Some(vec![(1, 3), (5, 5), (9, 7)])
         );
-        assert_eq!(parse_esearch(b"* ESEARCH (TAG \"a5\") UID\r\n"), Some(vec![]));
+        assert_eq!(
+            parse_esearch(b"* ESEARCH (TAG \"a5\") UID\r\n"),
+            Some(vec![])
+        );
         assert_eq!(parse_esearch(b"* ESEARCH\r\n"), Some(vec![]));
         assert_eq!(
             parse_esearch(b"* esearch uid count 2 all 4,6 min 4\r\n"),
             Some(vec![(4, 4), (6, 6)])
         );
         assert_eq!(parse_esearch(b"* ESEARCH (TAG \"a5\") UID ALL\r\n"), None);
-        assert_eq!(parse_esearch(b"* ESEARCH (TAG \"a5\") UID ALL 1:x\r\n"), None);
+        assert_eq!(
+            parse_esearch(b"* ESEARCH (TAG \"a5\") UID ALL 1:x\r\n"),
+            None
+        );
         assert_eq!(parse_esearch(b"* ESEARCHX\r\n"), None);
         assert_eq!(parse_esearch(b"* SEARCH 1 2\r\n"), None);
         assert_eq!(parse_esearch(b"* ESEARCH (FOO 1) UID ALL 1\r\n"), None);

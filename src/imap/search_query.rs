@@ -62,7 +62,10 @@ impl SearchKeys {
         if trimmed.is_empty() {
             return Err(bad(text, "no search keys"));
         }
-        if let Some(c) = trimmed.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
+        if let Some(c) = trimmed
+            .chars()
+            .find(|c| !c.is_ascii() || c.is_ascii_control())
+        {
             return Err(bad(
                 text,
                 format!(
@@ -173,7 +176,10 @@ fn tokenize(query: &str) -> Result<Vec<Token>, QueryError> {
                 continue;
             }
             '-' => {
-                if chars.get(i + 1).is_none_or(|n| n.is_whitespace() || *n == ')') {
+                if chars
+                    .get(i + 1)
+                    .is_none_or(|n| n.is_whitespace() || *n == ')')
+                {
                     return Err(bad("-", "a lone - negates nothing; write -word"));
                 }
                 tokens.push(Token::Not);
@@ -353,7 +359,10 @@ const KNOWN_KEYS: &str = "from: to: cc: bcc: subject: body: text: header: since:
 fn term(word: &Word) -> Result<Vec<Piece>, QueryError> {
     let raw = |s: &str| Piece::Raw(s.to_string());
     if word.text.is_empty() {
-        return Err(bad(&word.typed, "an empty word matches everything; leave it out"));
+        return Err(bad(
+            &word.typed,
+            "an empty word matches everything; leave it out",
+        ));
     }
     let flag = |name: &str| {
         FLAG_WORDS
@@ -390,7 +399,10 @@ fn term(word: &Word) -> Result<Vec<Piece>, QueryError> {
         ));
     }
     if let Some((_, imap)) = STRING_KEYS.iter().find(|(k, _)| *k == key) {
-        return Ok(vec![raw(&format!("{imap} ")), Piece::Str(value.to_string())]);
+        return Ok(vec![
+            raw(&format!("{imap} ")),
+            Piece::Str(value.to_string()),
+        ]);
     }
     match key.as_str() {
         "is" => flag(value).ok_or_else(|| {
@@ -412,7 +424,10 @@ fn term(word: &Word) -> Result<Vec<Piece>, QueryError> {
                     .bytes()
                     .all(|b| b.is_ascii_graphic() && b != b':' && b != b'"')
             {
-                return Err(bad(&word.typed, format!("{name:?} is not a header field name")));
+                return Err(bad(
+                    &word.typed,
+                    format!("{name:?} is not a header field name"),
+                ));
             }
             if text.is_empty() {
                 return Err(bad(
@@ -465,7 +480,9 @@ pub fn imap_date(text: &str) -> Option<String> {
         || m.len() > 2
         || d.is_empty()
         || d.len() > 2
-        || ![y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        || ![y, m, d]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
     {
         return None;
     }
@@ -502,7 +519,8 @@ pub fn parse_size(text: &str) -> Result<u32, String> {
             ))
         }
     };
-    let not_a_number = || format!("{text:?} is not a size; write bytes or a number with k, M or G, as in 500k");
+    let not_a_number =
+        || format!("{text:?} is not a size; write bytes or a number with k, M or G, as in 500k");
     let bytes = match number.split_once('.') {
         None => {
             if number.is_empty() {
@@ -520,12 +538,20 @@ pub fn parse_size(text: &str) -> Result<u32, String> {
             {
                 return Err(not_a_number());
             }
-            let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| not_a_number())? };
+            let whole: u64 = if whole.is_empty() {
+                0
+            } else {
+                whole.parse().map_err(|_| not_a_number())?
+            };
             let digits = fraction.len() as u32;
-            let fraction: u64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| not_a_number())? };
-            whole.checked_mul(scale).and_then(|w| {
-                w.checked_add(fraction * scale / 10u64.pow(digits))
-            })
+            let fraction: u64 = if fraction.is_empty() {
+                0
+            } else {
+                fraction.parse().map_err(|_| not_a_number())?
+            };
+            whole
+                .checked_mul(scale)
+                .and_then(|w| w.checked_add(fraction * scale / 10u64.pow(digits)))
         }
     };
     bytes
@@ -740,10 +766,7 @@ mod tests {
             keys("(from:a subject:x) or flagged"),
             r#"OR (FROM "a" SUBJECT "x") FLAGGED"#
         );
-        assert_eq!(
-            keys("-(from:a subject:x)"),
-            r#"NOT (FROM "a" SUBJECT "x")"#
-        );
+        assert_eq!(keys("-(from:a subject:x)"), r#"NOT (FROM "a" SUBJECT "x")"#);
         assert_eq!(keys("(unread)"), "UNSEEN");
         assert_eq!(keys("--flagged"), "NOT NOT FLAGGED");
     }
