@@ -447,3 +447,38 @@ fn plain_search_and_synchronising_literals_without_esearch_and_literal_plus() {
     );
     assert!(!run.stderr.contains("RETURN (ALL)"), "{}", run.stderr);
 }
+
+#[test]
+fn a_table_on_a_terminal() {
+    let (_dovecot, _client, imapdir, [alice, _, carol]) = seeded();
+    let config = imapdir.write_config();
+    let term = common::pty::PtySession::spawn(
+        imapdir.command_with_config(&config, &["search", "test", "since:2024-01-01"]),
+    );
+    let (code, output) = term.finish();
+    assert_eq!(code, 0, "{output}");
+    let lines: Vec<&str> = output.lines().map(str::trim_end).collect();
+    assert!(
+        lines[0].starts_with("FOLDER") && lines[0].ends_with("LOCAL  SUBJECT"),
+        "{output}"
+    );
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("INBOX") && l.contains("Budget 2024"))
+        .unwrap_or_else(|| panic!("{output}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        &cols[..5],
+        &["INBOX", &alice.to_string(), "2024-03-10", "09:00", "Alice"],
+        "{row}"
+    );
+    let big = lines
+        .iter()
+        .find(|l| l.contains(&format!(" {carol} ")))
+        .unwrap_or_else(|| panic!("{output}"));
+    assert!(big.contains("K  no "), "{big}");
+    assert!(
+        lines.iter().any(|l| *l == "2 matches in 1 folder"),
+        "{output}"
+    );
+}

@@ -129,11 +129,12 @@ pub fn command(
             ..
         } => {
             let failed = run.folders.iter().filter(|f| f.error.is_some()).count();
+            let searched = run.folders.len() - failed;
             let mut line = format!(
-                "{} {} in {} folders",
+                "{} {} in {searched} {}",
                 run.emitted,
                 if run.emitted == 1 { "match" } else { "matches" },
-                run.folders.len() - failed
+                if searched == 1 { "folder" } else { "folders" }
             );
             if failed > 0 {
                 line.push_str(&format!(", {failed} failed"));
