@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub trace_imap: bool,
 
-    /// Print one JSON document on stdout (sync, status, folders, check, search); logs go to stderr
+    /// Print one JSON document on stdout (sync, status, folders, check); logs go to stderr
     #[arg(long, global = true)]
     pub json: bool,
 
