@@ -479,3 +479,22 @@ fn a_table_on_a_terminal() {
     assert!(big.contains("K  no "), "{big}");
     assert!(lines.contains(&"2 matches in 1 folder"), "{output}");
 }
+
+#[test]
+fn local_is_unknown_after_a_uidvalidity_change() {
+    let (dovecot, _client, imapdir, [alice, ..]) = seeded();
+    imapdir.sync_ok();
+    let run = imapdir.run(&["search", "test", "from:alice"]);
+    run.expect_success();
+    assert_eq!(run.stdout.split('\t').nth(5), Some("yes"), "{}", run.stdout);
+    // The pairs recorded no longer describe the folder's UIDs.
+    dovecot.set_uidvalidity("INBOX", 77);
+    let run = imapdir.run(&["--json", "search", "test", "from:alice"]);
+    run.expect_success();
+    let doc = parse(&run);
+    let m = &doc["matches"][0];
+    assert_eq!(m["uid"], alice);
+    assert!(m["local"].is_null(), "{doc}");
+    let run = imapdir.run(&["search", "test", "from:alice"]);
+    assert_eq!(run.stdout.split('\t').nth(5), Some("?"), "{}", run.stdout);
+}

@@ -14,7 +14,7 @@ use super::header_text::decode_header_text;
 use super::response::{check, starts_with_ignore_case, ResponseHandler, Untagged};
 use super::search_query::{Piece, SearchKeys};
 use super::uid_set::UidSet;
-use super::{Result, Session};
+use super::{ImapError, Result, Session};
 use crate::model::Uid;
 
 /// The UIDs a search found, as ascending ranges: ESEARCH's `1:50000` stays
@@ -94,6 +94,12 @@ impl Session {
         let mut handler = SearchHandler::default();
         let done = self.run(args, &mut handler)?;
         check(done, "UID SEARCH")?;
+        if let Some(line) = handler.unreadable {
+            // Never "no matches" for an answer that could not be read.
+            return Err(ImapError::Protocol(format!(
+                "unreadable ESEARCH response: {line}"
+            )));
+        }
         Ok(SearchHits::from_ranges(handler.ranges))
     }
 
@@ -162,6 +168,8 @@ fn summary_from(attrs: &[AttributeValue<'_>]) -> Option<MessageSummary> {
 #[derive(Default)]
 struct SearchHandler {
     ranges: Vec<(u32, u32)>,
+    /// The start of an ESEARCH response that did not parse.
+    unreadable: Option<String>,
 }
 
 impl BodySink for SearchHandler {
@@ -183,6 +191,12 @@ impl ResponseHandler for SearchHandler {
         match parse_esearch(&frame.data) {
             Some(ranges) => {
                 self.ranges.extend(ranges);
+                true
+            }
+            None if starts_with_ignore_case(&frame.data, b"* ESEARCH ") => {
+                let shown = String::from_utf8_lossy(&frame.data[..frame.data.len().min(100)]);
+                self.unreadable
+                    .get_or_insert_with(|| shown.trim_end().to_string());
                 true
             }
             None => false,
