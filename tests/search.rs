@@ -498,3 +498,48 @@ fn local_is_unknown_after_a_uidvalidity_change() {
     let run = imapdir.run(&["search", "test", "from:alice"]);
     assert_eq!(run.stdout.split('\t').nth(5), Some("?"), "{}", run.stdout);
 }
+
+#[test]
+fn a_folder_whose_connection_breaks_fails_alone() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    for folder in ["INBOX", "Work", "Zeta"] {
+        if folder != "INBOX" {
+            client.create(folder);
+        }
+        client.append(
+            folder,
+            "",
+            mail("dave@example.org", "Quarterly report", "numbers", folder).as_bytes(),
+        );
+    }
+    let proxy = proxy::FaultProxy::start(dovecot.imap_port());
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.host = "127.0.0.1".into();
+    imapdir.account.port = proxy.port();
+    imapdir.account.tls = "plain".into();
+    imapdir.account.allow_plaintext = true;
+    imapdir.account.ca_file = None;
+    proxy.arm(proxy::Fault::new(
+        proxy::Dir::ClientToServer,
+        "EXAMINE \"Work\"",
+        0,
+        proxy::Action::Cut,
+    ));
+    let run = imapdir.run(&["search", "test", "subject:report"]);
+    run.expect_code(1);
+    assert!(proxy.fired());
+    let folders: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(folders, vec!["INBOX", "Zeta"], "{}", run.stdout);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("imapdir: test: Work: ")),
+        "{}",
+        run.stderr
+    );
+}
