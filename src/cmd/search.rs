@@ -182,7 +182,8 @@ struct Run<'a> {
     keys: &'a SearchKeys,
     limit: Option<u64>,
     emitted: u64,
-    /// The limit stopped the search with more to show.
+    /// The limit ended the search before every folder was searched to
+    /// its end (more may match).
     limited: bool,
     folders: Vec<FolderOutcome>,
 }
