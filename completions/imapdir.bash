@@ -49,6 +49,9 @@ _imapdir() {
             imapdir,relayout)
                 cmd="imapdir__subcmd__relayout"
                 ;;
+            imapdir,search)
+                cmd="imapdir__subcmd__search"
+                ;;
             imapdir,sendmail)
                 cmd="imapdir__subcmd__sendmail"
                 ;;
@@ -94,6 +97,9 @@ _imapdir() {
             imapdir__subcmd__help,relayout)
                 cmd="imapdir__subcmd__help__subcmd__relayout"
                 ;;
+            imapdir__subcmd__help,search)
+                cmd="imapdir__subcmd__help__subcmd__search"
+                ;;
             imapdir__subcmd__help,sendmail)
                 cmd="imapdir__subcmd__help__subcmd__sendmail"
                 ;;
@@ -113,7 +119,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve pop3 sendmail generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve pop3 sendmail search generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,7 +227,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import init providers auth relayout approve pop3 sendmail generate help"
+            opts="sync folders check status watch import init providers auth relayout approve pop3 sendmail search generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,6 +381,20 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help__subcmd__relayout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -575,6 +595,36 @@ _imapdir() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__search)
+            opts="-v -h --imap --folder --limit --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --imap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --folder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -93,6 +93,11 @@ pub enum Command {
     /// the outbox at once (a message that cannot be sent now waits for the
     /// next sync): a `sendmail` for mutt, aerc and git send-email
     Sendmail(SendmailArgs),
+    /// Search the server's folders (those the account syncs) without
+    /// downloading anything: one line per match with folder, UID, date,
+    /// sender, size, whether the Maildir has it (as of the last sync) and
+    /// subject
+    Search(SearchArgs),
     /// Write the man pages (DIR/man) and bash, zsh and fish completions (DIR/completions)
     Generate {
         /// Directory that receives man/ and completions/
@@ -251,6 +256,41 @@ pub struct SendmailArgs {
 
     /// Recipients (without -t); the message's To and Cc are then left as they are
     pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Account name
+    pub account: String,
+
+    /// The query, all terms must match: from:, to:, cc:, bcc:, subject:,
+    /// body:, text: and header:NAME: with a word; since:, before:, on:
+    /// with YYYY-MM-DD (the server's arrival date); larger:, smaller: with
+    /// a size (500k, 1M); unread, read, flagged, unflagged, answered,
+    /// unanswered, draft, deleted, undeleted; any other word is searched
+    /// in the whole message. "…" quotes, -term negates (after `--`, as in
+    /// `search ACCOUNT -- -unread`), `a or b`, ( ) groups
+    #[arg(
+        value_name = "QUERY",
+        required_unless_present = "imap",
+        conflicts_with = "imap"
+    )]
+    pub query: Vec<String>,
+
+    /// Raw IMAP SEARCH keys instead of a query, sent as written (ASCII),
+    /// e.g. 'OR FROM alice SUBJECT budget'
+    #[arg(long, value_name = "KEYS")]
+    pub imap: Option<String>,
+
+    /// Search only the folders this pattern names (repeatable; *, % and ! as
+    /// in the folders key, the last match decides); the account's folders
+    /// key still applies
+    #[arg(long = "folder", value_name = "PATTERN")]
+    pub folders: Vec<String>,
+
+    /// Stop after N matches
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

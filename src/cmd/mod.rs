@@ -12,6 +12,7 @@ pub mod output;
 mod pop3;
 mod providers;
 mod relayout;
+mod search;
 mod sendmail;
 mod status;
 mod sync;
@@ -76,6 +77,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Auth(_) => "auth",
         Command::Pop3 { .. } => "pop3",
         Command::Sendmail(_) => "sendmail",
+        Command::Search(_) => "search",
     }
 }
 
@@ -96,6 +98,7 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Approve { account, folders } => approve::command(&config, account, folders),
         Command::Auth(args) => auth::command(&config, args, sink),
         Command::Sendmail(args) => sendmail::command(cli, &config, args, sink),
+        Command::Search(args) => search::command(cli, &config, args, sink),
         Command::Pop3 { account, dry_run } => pop3::command(cli, &config, account, *dry_run, sink),
         Command::Generate { .. } | Command::Import(_) | Command::Init(_) | Command::Providers => {
             unreachable!("handled before the config is read")

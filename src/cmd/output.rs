@@ -80,7 +80,7 @@ pub fn show_alerts(account: &str) -> Vec<String> {
 
 /// A server's text made safe for a terminal: control characters (which
 /// could move the cursor or retitle the window) become `?`.
-fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
@@ -110,6 +110,12 @@ impl JsonStdout {
         Ok(JsonStdout {
             out: File::from(saved),
         })
+    }
+
+    /// The saved stdout, for a command that writes its document as it
+    /// goes (`search`: its matches are never all in memory).
+    pub fn into_file(self) -> File {
+        self.out
     }
 
     /// Writes the document and a newline. A closed pipe is not an error.

@@ -596,3 +596,64 @@ impl Session {
 
 mod extensions;
 mod idle;
+
+#[test]
+fn search_keys_esearch_and_envelope_summaries() {
+    let (opts, server) = serve(
+        "* OK [CAPABILITY IMAP4rev1 ESEARCH LITERAL+] hi\r\n",
+        vec![
+            (
+                "UID SEARCH RETURN (ALL) CHARSET UTF-8 SUBJECT {7+}",
+                Vec::new(),
+            ),
+            (
+                "",
+                b"* ESEARCH (tag \"TAG\") UID ALL 2:4,9\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID SEARCH RETURN (ALL) UNSEEN",
+                b"* ESEARCH (tag \"TAG\") UID ALL 1:zz\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID SEARCH RETURN (ALL) FLAGGED",
+                b"* ESEARCH (tag \"TAG\") UID\r\nTAG OK done\r\n".to_vec(),
+            ),
+            (
+                "UID FETCH 2:4 (UID RFC822.SIZE INTERNALDATE ENVELOPE)",
+                b"* 1 FETCH (UID 2 RFC822.SIZE 120 INTERNALDATE \"05-Mar-2024 14:07:09 +0000\" ENVELOPE (\"Tue, 5 Mar 2024 14:07:09 +0000\" \"=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\" ((\"=?UTF-8?Q?Bj=C3=B6rn?=\" NIL \"bob\" \"example.org\")) NIL NIL NIL NIL NIL NIL \"<m@x>\"))\r\n* 2 FETCH (FLAGS (\\Seen))\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    let keys = search_query::parse_query("subject:Grüße").unwrap();
+    let hits = s.uid_search_keys(&keys).unwrap();
+    assert_eq!(hits.count(), 4);
+    assert_eq!(
+        hits.uids().map(|u| u.0).collect::<Vec<_>>(),
+        vec![2, 3, 4, 9]
+    );
+    // An answer that cannot be read is an error, never "nothing found".
+    let unseen = search_query::parse_query("unread").unwrap();
+    let e = s.uid_search_keys(&unseen).unwrap_err();
+    assert!(e.to_string().contains("unreadable ESEARCH"), "{e}");
+    let flagged = search_query::parse_query("flagged").unwrap();
+    assert!(s.uid_search_keys(&flagged).unwrap().is_empty());
+    let mut found = Vec::new();
+    s.uid_fetch_summaries(&set("2:4"), &mut |m| found.push(m))
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![MessageSummary {
+            uid: Uid(2),
+            size: Some(120),
+            internal_date: Some("05-Mar-2024 14:07:09 +0000".into()),
+            date: Some("Tue, 5 Mar 2024 14:07:09 +0000".into()),
+            from_name: Some("Björn".into()),
+            from_address: Some("bob@example.org".into()),
+            subject: Some("Grüße".into()),
+        }]
+    );
+    drop(s);
+    let seen = server.join().unwrap();
+    assert_eq!(seen[1], "Grüße");
+}
