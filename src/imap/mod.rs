@@ -23,6 +23,7 @@ mod exchange;
 mod fetch;
 pub mod framing;
 mod idle;
+mod keywords;
 mod listing;
 mod mailbox;
 mod message_id;
