@@ -5,7 +5,7 @@
 //! Pure: the Maildir layer reads and writes the file, the IMAP layer maps
 //! names through the table, the sync decides what to report.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::Flags;
 
@@ -19,8 +19,9 @@ pub struct Keywords {
     names: [Option<String>; Flags::KEYWORD_SLOTS as usize],
     /// Slots named since the table was read, to be written out.
     added: Vec<u8>,
-    /// Keywords seen with no slot left for them (a 27th keyword).
-    overflow: BTreeSet<String>,
+    /// Keywords seen with no slot left for them (a 27th keyword), with how
+    /// many times a message carried them.
+    overflow: BTreeMap<String, u64>,
 }
 
 impl Keywords {
@@ -90,9 +91,15 @@ impl Keywords {
                 Some(Flags::keyword(free as u8))
             }
             None => {
-                if !self.overflow.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-                    self.overflow.insert(name.to_string());
-                }
+                let known = self
+                    .overflow
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case(name))
+                    .cloned();
+                *self
+                    .overflow
+                    .entry(known.unwrap_or_else(|| name.to_string()))
+                    .or_default() += 1;
                 None
             }
         }
@@ -133,9 +140,19 @@ impl Keywords {
             .filter_map(|&s| self.name(s).map(|n| (s, n)))
     }
 
-    /// Keywords the server uses that found no free slot.
-    pub fn overflow(&self) -> &BTreeSet<String> {
+    /// Keywords the server uses that found no free slot, with how many
+    /// messages carried them in the FETCH responses read.
+    pub fn overflow(&self) -> &BTreeMap<String, u64> {
         &self.overflow
+    }
+
+    /// The named slots the server will not store, by its PERMANENTFLAGS
+    /// (see [`keyword_storable`]).
+    pub fn refused(&self, permanent: Option<&[String]>) -> Flags {
+        self.entries()
+            .filter(|(_, name)| is_keyword(name) && !keyword_storable(permanent, name))
+            .map(|(slot, _)| Flags::keyword(slot))
+            .fold(Flags::empty(), Flags::union)
     }
 
     /// Adds this table's new slots to `fresh`, the file as it is now (read
@@ -233,7 +250,10 @@ mod tests {
         }
         assert_eq!(t.resolve("k26"), None);
         assert_eq!(t.resolve("K26"), None);
-        assert_eq!(t.overflow().iter().collect::<Vec<_>>(), vec!["k26"]);
+        assert_eq!(
+            t.overflow().iter().collect::<Vec<_>>(),
+            vec![(&"k26".to_string(), &2)]
+        );
         assert_eq!(t.named(), Flags::all());
     }
 
@@ -307,5 +327,9 @@ mod tests {
         assert!(keyword_storable(Some(&listed), "$junk"));
         assert!(!keyword_storable(Some(&listed), "$Label1"));
         assert!(!keyword_storable(Some(&[]), "$Label1"));
+        let t = table(&[(0, "$Junk"), (1, "$Label1"), (2, "odd name")]);
+        assert_eq!(t.refused(Some(&listed)), Flags::keyword(1));
+        assert_eq!(t.refused(Some(&with_star)), Flags::empty());
+        assert_eq!(t.refused(None), Flags::empty());
     }
 }
