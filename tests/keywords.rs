@@ -368,3 +368,83 @@ fn a_no_change_sync_with_keywords_costs_the_same_commands() {
         run.stderr
     );
 }
+
+/// INBOX and Archive with different tables: INBOX's `a` is `$Label1`,
+/// Archive's `a` is `$Junk`. One message in INBOX carries `$Label1`.
+fn two_folders_with_different_letters() -> (Dovecot, ImapClient, Imapdir) {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    client.create("Archive");
+    client.append("INBOX", "\\Seen $Label1", &generate_message(0, "INBOX"));
+    client.append("INBOX", "\\Seen", &generate_message(1, "INBOX"));
+    client.append("Archive", "$Junk", &generate_message(5, "Archive"));
+    let imapdir = Imapdir::new(&dovecot);
+    imapdir.sync_ok();
+    let root = imapdir.maildir();
+    assert_eq!(keywords_file(&root.join("INBOX")), "0 $Label1\n");
+    assert_eq!(keywords_file(&root.join("Archive")), "0 $Junk\n");
+    (dovecot, client, imapdir)
+}
+
+fn archived(imapdir: &Imapdir, message_id: &str) -> LocalMsg {
+    let msgs = maildir_messages(imapdir.maildir(), "Archive");
+    find_by_message_id(&msgs, message_id).clone()
+}
+
+#[test]
+fn a_move_on_the_server_keeps_the_keywords_in_the_target_folders_letters() {
+    let (_dovecot, mut client, imapdir) = two_folders_with_different_letters();
+    let inode = local(&imapdir, &mid(0)).inode();
+    let uid = client.fetch_all("INBOX")[0].uid;
+    client.select("INBOX");
+    client.command(&format!("UID MOVE {uid} Archive"));
+    imapdir.sync_ok();
+
+    let moved = archived(&imapdir, &mid(0));
+    assert_eq!(moved.inode(), inode, "moved, not downloaded");
+    let archive = imapdir.maildir().join("Archive");
+    assert_eq!(keywords_file(&archive), "0 $Junk\n1 $Label1\n");
+    assert_eq!(moved.flags, "Sb");
+    assert_eq!(
+        server_flags(&mut client, "Archive", &mid(0)),
+        ["$Label1", "\\Seen"]
+    );
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+#[test]
+fn a_local_move_keeps_the_keywords_and_a_change_made_with_it() {
+    let (_dovecot, mut client, imapdir) = two_folders_with_different_letters();
+    // A mail reader moves the file keeping its name, and adds INBOX's
+    // letter for a new keyword on the way.
+    let inbox = imapdir.maildir().join("INBOX");
+    fs::write(inbox.join("dovecot-keywords"), "0 $Label1\n1 $Later\n").unwrap();
+    let file = local(&imapdir, &mid(0));
+    let target = imapdir.maildir().join("Archive/cur").join(&file.name);
+    fs::rename(&file.path, &target).unwrap();
+    set_local_flags(
+        &maildir_messages(imapdir.maildir(), "Archive")
+            .into_iter()
+            .find(|m| m.message_id() == Some(mid(0)))
+            .unwrap(),
+        "Sab",
+    );
+    let run = imapdir.run(&["--trace-imap", "sync"]);
+    run.expect_success();
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("C: ") && l.contains("UID MOVE")),
+        "{}",
+        run.stderr
+    );
+
+    let archive = imapdir.maildir().join("Archive");
+    assert_eq!(keywords_file(&archive), "0 $Junk\n1 $Label1\n2 $Later\n");
+    assert_eq!(archived(&imapdir, &mid(0)).flags, "Sbc");
+    assert_eq!(
+        server_flags(&mut client, "Archive", &mid(0)),
+        ["$Label1", "$Later", "\\Seen"]
+    );
+    assert_noop_sync(&imapdir, &mut client);
+}

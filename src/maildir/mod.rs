@@ -275,6 +275,32 @@ impl Maildir {
         })
     }
 
+    /// Renames a message to a new base, its letters rewritten by `letters`
+    /// from the flags the name has now (another folder's keyword letters
+    /// made this folder's, say); other info kept. Follows a file renamed
+    /// meanwhile like [`Maildir::set_flags`].
+    pub fn rename_base_as(
+        &self,
+        msg: &LocalMessage,
+        new_base: &str,
+        letters: &dyn Fn(Flags) -> Flags,
+    ) -> io::Result<LocalMessage> {
+        check_base(new_base)?;
+        self.rename_following(msg, &|current| {
+            let on_disk = parse_name(&current.name);
+            let subdir = current.subdir;
+            (
+                subdir,
+                format_name_in(
+                    subdir,
+                    new_base,
+                    letters(on_disk.flags),
+                    &on_disk.other_info,
+                ),
+            )
+        })
+    }
+
     /// Moves `msg` into the folder `target` under `new_base`, keeping its
     /// subdir and info (flags): a rename, so the body is not copied. A
     /// Maildir on another file system is an error (the caller transfers
@@ -285,13 +311,30 @@ impl Maildir {
         target: &Maildir,
         new_base: &str,
     ) -> io::Result<LocalMessage> {
+        self.move_into_as(msg, target, new_base, None)
+    }
+
+    /// [`Maildir::move_into`], the name carrying `flags` when given (the
+    /// keyword letters of the target folder's table), other info kept.
+    pub fn move_into_as(
+        &self,
+        msg: &LocalMessage,
+        target: &Maildir,
+        new_base: &str,
+        flags: Option<Flags>,
+    ) -> io::Result<LocalMessage> {
         check_base(new_base)?;
         let current = match self.find_base(&msg.base)? {
             Some(found) => found,
             None => return Err(self.gone(msg)),
         };
-        let (_, info) = name::split_info(&current.name);
-        let name = format!("{new_base}{info}");
+        let name = match flags {
+            Some(flags) => {
+                let other = parse_name(&current.name).other_info;
+                format_name_in(current.subdir, new_base, flags, &other)
+            }
+            None => format!("{new_base}{}", name::split_info(&current.name).1),
+        };
         rename_noreplace(
             &self.file_path(&current),
             &target.subdir_path(current.subdir).join(&name),

@@ -178,6 +178,25 @@ impl Keywords {
         Ok(merged)
     }
 
+    /// `flags` of a message in the folder `from` as this folder's letters,
+    /// keyword by keyword through the names (a message moved between
+    /// folders keeps its keywords, not its letters); a new name gets a
+    /// slot here. A letter `from` does not name stays only where this
+    /// folder does not name it either (it means nothing in both); a
+    /// keyword with no slot left here is counted in the overflow and
+    /// stays on the server only.
+    pub fn translate(&mut self, flags: Flags, from: &Keywords) -> Flags {
+        let mut out = flags.intersection(Flags::STANDARD);
+        for slot in flags.keyword_slots() {
+            let bit = match from.name(slot).filter(|n| is_keyword(n)) {
+                Some(name) => self.resolve(name),
+                None => self.name(slot).is_none().then(|| Flags::keyword(slot)),
+            };
+            out = out.union(bit.unwrap_or_default());
+        }
+        out
+    }
+
     /// The table as written: its additions are now on disk.
     pub fn written(mut self) -> Keywords {
         self.added.clear();
@@ -316,6 +335,27 @@ mod tests {
         // The same entry written by both is fine.
         let fresh = table(&[(0, "$Junk"), (1, "$Label1")]);
         assert!(ours.merge_additions_into(&fresh).is_ok());
+    }
+
+    #[test]
+    fn a_message_moved_between_folders_keeps_its_keywords_by_name() {
+        let from = table(&[(0, "$Label1"), (1, "$Junk"), (3, "$Gone")]);
+        let mut to = table(&[(0, "$Junk"), (2, "odd")]);
+        let flags = Flags::SEEN
+            .union(Flags::keyword(0))
+            .union(Flags::keyword(1))
+            .union(Flags::keyword(2)) // unnamed in from, named in to: dropped
+            .union(Flags::keyword(4)); // unnamed in both: kept
+        let moved = to.translate(flags, &from);
+        // $Label1 is new here: the first free slot (1).
+        assert_eq!(
+            moved,
+            Flags::SEEN
+                .union(Flags::keyword(0))
+                .union(Flags::keyword(1))
+                .union(Flags::keyword(4))
+        );
+        assert_eq!(to.additions().collect::<Vec<_>>(), vec![(1, "$Label1")]);
     }
 
     #[test]
