@@ -99,6 +99,24 @@ pub fn unsynced(table: &Keywords, refused: Flags, local: &[LocalMessage]) -> Vec
     out
 }
 
+/// Whether a keyword recorded as unsynced syncs now: it has a letter (a
+/// person named it in dovecot-keywords), and the server stores it, which
+/// only a SELECT's PERMANENTFLAGS tell (`permanent_known`).
+pub fn syncs_again(
+    table: &Keywords,
+    refused: Flags,
+    permanent_known: bool,
+    k: &UnsyncedKeyword,
+) -> bool {
+    let Some(slot) = table.slot(&k.keyword) else {
+        return false;
+    };
+    match k.reason {
+        KeywordGap::NoLetter => !refused.contains(Flags::keyword(slot)),
+        KeywordGap::Refused => permanent_known && !refused.contains(Flags::keyword(slot)),
+    }
+}
+
 /// The warning for one keyword the folder cannot sync.
 pub fn describe(folder: &str, k: &UnsyncedKeyword) -> String {
     match k.reason {
@@ -183,6 +201,11 @@ mod tests {
             ]
         );
         assert!(describe("INBOX", &found[3]).contains("INBOX: keyword $Label1"));
+        // k26 has no letter; $Label1 is refused until a SELECT says otherwise.
+        assert!(!syncs_again(&table, refused, true, &found[2]));
+        assert!(!syncs_again(&table, refused, true, &found[3]));
+        assert!(!syncs_again(&table, Flags::empty(), false, &found[3]));
+        assert!(syncs_again(&table, Flags::empty(), true, &found[3]));
         assert!(carried(&local, refused));
         let keep = Keywords::from_entries([(0, "$Junk".to_string()), (1, "$Label1".to_string())])
             .named()

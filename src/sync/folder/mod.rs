@@ -392,6 +392,16 @@ pub fn sync_folder(
             for k in db.record_unsynced_keywords(f.id, &unsynced)? {
                 reporter.warn(keywords::describe(&job.display_name, &k));
             }
+            let permanent_known = info.is_some();
+            for k in db.unsynced_keywords(f.id)? {
+                if keywords::syncs_again(&keyword_table, refused, permanent_known, &k) {
+                    db.forget_unsynced_keyword(f.id, &k.keyword)?;
+                    reporter.info(format!(
+                        "{}: keyword {} syncs again",
+                        job.display_name, k.keyword
+                    ));
+                }
+            }
         }
         _ => {
             for k in &unsynced {
