@@ -30,14 +30,15 @@ impl KeywordGap {
 pub struct UnsyncedKeyword {
     pub keyword: String,
     pub reason: KeywordGap,
-    /// Messages that carried it when last seen.
+    /// The most messages one run saw carrying it (a run that reads only
+    /// the changed messages sees fewer).
     pub messages: u64,
 }
 
 impl StateDb {
     /// Records what this sync found unsynced in `folder_id`, and returns
-    /// the entries that are new or changed since the last record (those
-    /// worth a warning). Entries not found again are kept: a folder read
+    /// the entries not recorded before, or recorded for another reason
+    /// (those worth a warning). Entries not found again are kept: a folder read
     /// only in part (the changes since the last sync) does not see them.
     pub fn record_unsynced_keywords(
         &mut self,
@@ -63,7 +64,10 @@ impl StateDb {
                     "INSERT INTO unsynced_keywords (folder_id, keyword, reason, messages, seen)
                      VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(folder_id, keyword) DO UPDATE SET
-                         reason = excluded.reason, messages = excluded.messages,
+                         reason = excluded.reason,
+                         messages = CASE WHEN reason = excluded.reason
+                             THEN max(messages, excluded.messages)
+                             ELSE excluded.messages END,
                          seen = excluded.seen",
                 )
                 .map_err(e)?;
@@ -78,7 +82,7 @@ impl StateDb {
                         other => Err(other),
                     })
                     .map_err(e)?;
-                if before.as_ref() != Some(&(k.reason.as_str().to_string(), k.messages)) {
+                if before.as_ref().map(|(reason, _)| reason.as_str()) != Some(k.reason.as_str()) {
                     fresh.push(k.clone());
                 }
                 put.execute(params![

@@ -481,20 +481,23 @@ fn unsynced_keywords_are_kept_and_new_ones_reported_once() {
         k("$x", KeywordGap::Refused, 1),
     ];
     assert_eq!(db.record_unsynced_keywords(f.id, &found).unwrap(), found);
-    // The same again is nothing new; a changed count is.
+    // The same again is nothing new, nor is another count (the most is
+    // kept); another reason is.
     assert!(db
         .record_unsynced_keywords(f.id, &found)
         .unwrap()
         .is_empty());
-    let changed = vec![k("k26", KeywordGap::NoLetter, 3)];
-    assert_eq!(
-        db.record_unsynced_keywords(f.id, &changed).unwrap(),
-        changed
-    );
+    let more = vec![
+        k("k26", KeywordGap::NoLetter, 3),
+        k("$x", KeywordGap::Refused, 0),
+    ];
+    assert!(db.record_unsynced_keywords(f.id, &more).unwrap().is_empty());
+    let other = vec![k("$x", KeywordGap::NoLetter, 4)];
+    assert_eq!(db.record_unsynced_keywords(f.id, &other).unwrap(), other);
     assert_eq!(
         db.unsynced_keywords(f.id).unwrap(),
         vec![
-            k("$x", KeywordGap::Refused, 1),
+            k("$x", KeywordGap::NoLetter, 4),
             k("k26", KeywordGap::NoLetter, 3)
         ]
     );

@@ -119,16 +119,18 @@ pub fn syncs_again(
 
 /// The warning for one keyword the folder cannot sync.
 pub fn describe(folder: &str, k: &UnsyncedKeyword) -> String {
+    let n = k.messages;
+    let s = if n == 1 { "" } else { "s" };
     match k.reason {
         KeywordGap::NoLetter => format!(
             "{folder}: keyword {} is not synced: all 26 keyword letters of the folder are \
-             taken in its dovecot-keywords; it stays on the server's {} messages",
-            k.keyword, k.messages
+             taken in its dovecot-keywords; it stays on the server ({n} message{s})",
+            k.keyword
         ),
         KeywordGap::Refused => format!(
             "{folder}: keyword {} is not synced: the server does not store it (not in \
-             PERMANENTFLAGS); it stays on the {} local files that carry it",
-            k.keyword, k.messages
+             PERMANENTFLAGS); it stays on the local files ({n} file{s})",
+            k.keyword
         ),
     }
 }
