@@ -448,3 +448,76 @@ fn a_local_move_keeps_the_keywords_and_a_change_made_with_it() {
     );
     assert_noop_sync(&imapdir, &mut client);
 }
+
+/// The Maildir files and the dovecot-keywords Dovecot itself wrote for its
+/// INBOX, copied as our INBOX (odd lines added to the keywords file, as an
+/// older version or a hand edit leave them): the first sync pairs them,
+/// and every keyword already agrees, so nothing is stored or transferred.
+#[test]
+fn a_maildir_and_dovecot_keywords_written_by_dovecot_are_read_as_they_are() {
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        control_in_mail: true,
+        ..DovecotOptions::default()
+    });
+    let mut client = dovecot.client();
+    client.append("INBOX", "\\Seen $Label1", &generate_message(0, "INBOX"));
+    client.append("INBOX", "$Junk $Label1", &generate_message(1, "INBOX"));
+    client.append("INBOX", "$NotJunk", &generate_message(2, "INBOX"));
+    client.logout();
+    let written = fs::read_to_string(dovecot.mail_dir().join("dovecot-keywords"))
+        .expect("Dovecot wrote its keywords file beside its INBOX");
+    assert_eq!(
+        written, "0 $Label1\n1 $Junk\n2 $NotJunk\n",
+        "Dovecot's own format"
+    );
+
+    let imapdir = Imapdir::new(&dovecot);
+    let inbox = make_local_folder(imapdir.maildir(), "INBOX");
+    for entry in fs::read_dir(dovecot.mail_dir().join("cur")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), inbox.join("cur").join(entry.file_name())).unwrap();
+    }
+    let with_odd_lines = format!("{written}bogus\n\n30 $Beyond\n1 $Again\n");
+    fs::write(inbox.join("dovecot-keywords"), &with_odd_lines).unwrap();
+    let names_before: Vec<String> = maildir_messages(imapdir.maildir(), "INBOX")
+        .into_iter()
+        .map(|m| m.flags)
+        .collect();
+    assert_eq!(names_before.len(), 3);
+    assert!(
+        names_before.iter().any(|f| f.contains('b')),
+        "{names_before:?}"
+    );
+
+    let run = imapdir.run(&["--trace-imap", "sync"]);
+    run.expect_success();
+    let sent: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("C: "))
+        .collect();
+    assert!(
+        !sent.iter().any(|c| c.contains("UID STORE")
+            || c.contains(" APPEND ")
+            || c.contains("BODY.PEEK[]")),
+        "{sent:#?}"
+    );
+    let mut client = dovecot.client();
+    assert_eq!(
+        server_flags(&mut client, "INBOX", &mid(1)),
+        ["$Junk", "$Label1"]
+    );
+    assert_eq!(local(&imapdir, &mid(1)).flags, "ab");
+    assert_eq!(keywords_file(&inbox), with_odd_lines, "left as it was");
+
+    // A new keyword: the file rewritten as Dovecot writes it.
+    let uid = client.fetch_all("INBOX")[2].uid;
+    client.store("INBOX", uid, "+FLAGS", "$Label2");
+    imapdir.sync_ok();
+    assert_eq!(
+        keywords_file(&inbox),
+        "0 $Label1\n1 $Junk\n2 $NotJunk\n3 $Label2\n"
+    );
+    assert_eq!(local(&imapdir, &mid(2)).flags, "cd");
+    assert_noop_sync(&imapdir, &mut client);
+}
