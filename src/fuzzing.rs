@@ -84,7 +84,8 @@ pub fn maildir_file_name(data: &[u8]) {
     let name = String::from_utf8_lossy(rest);
     let parsed = parse_name(&name);
 
-    let flags = Flags::from_bits(control);
+    // Spread over all 32 bits so keyword letters are renamed too.
+    let flags = Flags::from_bits(u32::from(control).wrapping_mul(0x0101_0101));
     let renamed = parse_name(&format_name(&parsed.base, flags, &parsed.other_info));
     assert_eq!(
         renamed.base, parsed.base,

@@ -61,7 +61,7 @@ pub fn command(config: &Config, account: &str, dry_run: bool) -> anyhow::Result<
     // Every target free before the first move, so a refusal changes nothing.
     for (_, target) in &moves {
         let taken = if target == root {
-            ["cur", "new", "tmp"]
+            ["cur", "new", "tmp", crate::maildir::KEYWORDS_FILE]
                 .iter()
                 .any(|s| target.join(s).exists())
         } else {

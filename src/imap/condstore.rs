@@ -12,7 +12,7 @@ use super::{
     check, raw_command, Arg, ImapError, MailboxInfo, MailboxStatus, RemoteMessage, Result,
     Selecting, Session, Untagged,
 };
-use crate::model::{ModSeq, Uid, UidValidity};
+use crate::model::{Keywords, ModSeq, Uid, UidValidity};
 
 /// A folder's changes since a modseq, as [`Session::select_with_changes`]
 /// reports them.
@@ -30,13 +30,16 @@ fn changes_since(modseq: ModSeq) -> String {
     format!("UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)")
 }
 
-/// Collects the answer to [`changes_since`] into `changes`.
-fn collect_changes(
-    changes: &mut FolderChanges,
-) -> Untagged<impl FnMut(&Response<'_>, &Frame) + '_> {
-    Untagged(|resp: &Response<'_>, _: &Frame| match resp {
+/// Collects the answer to [`changes_since`] into `changes`, keywords
+/// through the folder's table when there is one.
+fn collect_changes<'a>(
+    changes: &'a mut FolderChanges,
+    keywords: &'a mut Option<(String, Keywords)>,
+) -> Untagged<impl FnMut(&Response<'_>, &Frame) + 'a> {
+    Untagged(move |resp: &Response<'_>, _: &Frame| match resp {
         Response::Fetch(_, attrs) => {
-            if let Some(meta) = RemoteMessage::from_fetch(attrs) {
+            if let Some(meta) = RemoteMessage::from_fetch(attrs, keywords.as_mut().map(|(_, t)| t))
+            {
                 changes.changed.push(meta);
             }
         }
@@ -92,23 +95,31 @@ impl Session {
             if info.uidvalidity != uidvalidity {
                 return Ok((info, None));
             }
+            let mut keywords = self.take_selected_keywords();
             let done = self.run(
                 vec![Arg::raw(changes_since(modseq))],
-                &mut collect_changes(&mut changes),
-            )?;
-            check(done, "UID FETCH")?;
+                &mut collect_changes(&mut changes, &mut keywords),
+            );
+            self.restore_selected_keywords(keywords);
+            check(done?, "UID FETCH")?;
             return Ok((info, Some(changes)));
         };
         let mut selecting = Selecting::new(verb);
-        let (selected, fetched) = self.run_pipelined(
+        self.selecting(name);
+        let mut keywords = self.take_selected_keywords();
+        let ran = self.run_pipelined(
             &select,
             &mut selecting.handler(),
             &changes_since(modseq),
-            &mut collect_changes(&mut changes),
-        )?;
+            &mut collect_changes(&mut changes, &mut keywords),
+        );
+        self.restore_selected_keywords(keywords);
+        let (selected, fetched) = ran?;
         // A failed SELECT leaves no mailbox selected, so the FETCH failed
         // too: the SELECT's answer is the one to report.
-        let info = selecting.finish(selected)?;
+        let info = selecting
+            .finish(selected)
+            .inspect_err(|_| self.selected = None)?;
         check(fetched, "UID FETCH")?;
         let changes = (info.uidvalidity == uidvalidity).then_some(changes);
         Ok((info, changes))

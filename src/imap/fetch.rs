@@ -8,12 +8,13 @@ use imap_proto::{AttributeValue, MailboxDatum, Response};
 
 use super::command::Arg;
 use super::framing::{BodySink, Frame};
+use super::keywords::flags_from_names;
 use super::response::{check, ResponseHandler, Untagged};
 use super::uid_set::UidSet;
 use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
 };
-use crate::model::{ModSeq, Uid};
+use crate::model::{Keywords, ModSeq, Uid};
 
 impl Session {
     /// Unsolicited FETCH responses without UID are ignored.
@@ -37,17 +38,20 @@ impl Session {
         let suffix = changed_since
             .map(|m| format!(" (CHANGEDSINCE {m})"))
             .unwrap_or_default();
+        let mut keywords = self.take_selected_keywords();
         let done = self.run(
             vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
             &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                 if let Response::Fetch(_, attrs) = resp {
-                    if let Some(meta) = RemoteMessage::from_fetch(attrs) {
+                    let table = keywords.as_mut().map(|(_, t)| t);
+                    if let Some(meta) = RemoteMessage::from_fetch(attrs, table) {
                         each(meta);
                     }
                 }
             }),
-        )?;
-        check(done, "UID FETCH")?;
+        );
+        self.restore_selected_keywords(keywords);
+        check(done?, "UID FETCH")?;
         Ok(())
     }
 
@@ -64,20 +68,26 @@ impl Session {
         open_sink: &mut dyn FnMut(u64) -> io::Result<W>,
         done: &mut dyn FnMut(FetchedBody, W) -> io::Result<()>,
     ) -> Result<()> {
+        let mut keywords = self.take_selected_keywords();
         let mut fetch = BodyFetch {
             open_sink: &mut *open_sink,
             done: &mut *done,
             current: None,
             finished: Vec::new(),
             error: None,
+            keywords: keywords.as_mut().map(|(_, t)| t),
         };
         let tagged = self.run(
             vec![Arg::raw(format!(
                 "UID FETCH {set} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[])"
             ))],
             &mut fetch,
-        )?;
-        if let Some(e) = fetch.error {
+        );
+        let error = fetch.error.take();
+        drop(fetch);
+        self.restore_selected_keywords(keywords);
+        let tagged = tagged?;
+        if let Some(e) = error {
             return Err(e);
         }
         check(tagged, "UID FETCH")?;
@@ -145,10 +155,14 @@ impl Session {
 }
 
 impl RemoteMessage {
-    /// The metadata in one FETCH response; `None` for an unsolicited one
+    /// The metadata in one FETCH response, keywords mapped through the
+    /// folder's table where there is one; `None` for an unsolicited one
     /// without UID or FLAGS.
-    pub(super) fn from_fetch(attrs: &[AttributeValue<'_>]) -> Option<RemoteMessage> {
-        let m = FetchAttrs::from(attrs);
+    pub(super) fn from_fetch(
+        attrs: &[AttributeValue<'_>],
+        keywords: Option<&mut Keywords>,
+    ) -> Option<RemoteMessage> {
+        let m = FetchAttrs::parse(attrs, keywords);
         Some(RemoteMessage {
             uid: m.uid?,
             flags: m.flags?,
@@ -171,17 +185,22 @@ pub(super) struct FetchAttrs {
 
 impl From<&[AttributeValue<'_>]> for FetchAttrs {
     fn from(attrs: &[AttributeValue<'_>]) -> Self {
+        FetchAttrs::parse(attrs, None)
+    }
+}
+
+impl FetchAttrs {
+    /// The attributes, FLAGS' keywords through `keywords` when given.
+    pub(super) fn parse(
+        attrs: &[AttributeValue<'_>],
+        mut keywords: Option<&mut Keywords>,
+    ) -> FetchAttrs {
         let mut out = FetchAttrs::default();
         for attr in attrs {
             match attr {
                 AttributeValue::Uid(u) => out.uid = Some(Uid(*u)),
                 AttributeValue::Flags(names) => {
-                    out.flags = Some(
-                        names
-                            .iter()
-                            .filter_map(|n| Flags::from_imap_name(n))
-                            .fold(Flags::empty(), Flags::union),
-                    )
+                    out.flags = Some(flags_from_names(names, keywords.as_deref_mut()))
                 }
                 AttributeValue::Rfc822Size(s) => out.size = Some(*s),
                 AttributeValue::ModSeq(m) => out.modseq = Some(ModSeq(*m)),
@@ -210,6 +229,8 @@ struct BodyFetch<'a, W> {
     finished: Vec<(W, u64)>,
     /// First failure; once set, everything else is discarded.
     error: Option<ImapError>,
+    /// The folder's keyword table, if any.
+    keywords: Option<&'a mut Keywords>,
 }
 
 impl<W: io::Write> BodySink for BodyFetch<'_, W> {
@@ -250,7 +271,7 @@ impl<W: io::Write> ResponseHandler for BodyFetch<'_, W> {
         if self.error.is_some() || bodies.is_empty() {
             return;
         }
-        let m = FetchAttrs::from(attrs.as_slice());
+        let m = FetchAttrs::parse(attrs.as_slice(), self.keywords.as_deref_mut());
         let Some(uid) = m.uid else {
             self.error = Some(ImapError::Protocol(
                 "FETCH response with a body but no UID".into(),

@@ -44,6 +44,9 @@ impl Selecting {
                 Some(ResponseCode::UidValidity(v)) => self.uidvalidity = Some(UidValidity(v)),
                 Some(ResponseCode::UidNext(v)) => self.info.uidnext = Some(Uid(v)),
                 Some(ResponseCode::HighestModSeq(v)) => self.info.highestmodseq = Some(ModSeq(v)),
+                Some(ResponseCode::PermanentFlags(ref flags)) => {
+                    self.info.permanent_flags = Some(flags.iter().map(|f| f.to_string()).collect())
+                }
                 _ => {}
             },
             Response::MailboxData(MailboxDatum::Exists(n)) => self.info.exists = *n,
@@ -121,8 +124,15 @@ impl Session {
     pub(super) fn select_or_examine(&mut self, verb: &str, name: &str) -> Result<MailboxInfo> {
         let args = self.select_args(verb, name);
         let mut selecting = Selecting::new(verb);
+        self.selecting(name);
         let done = self.run(args, &mut selecting.handler())?;
-        selecting.finish(done)
+        selecting.finish(done).inspect_err(|_| self.selected = None)
+    }
+
+    /// Notes the mailbox a SELECT or EXAMINE is about to open: FETCH
+    /// responses, from its own answer on, map keywords through its table.
+    pub(super) fn selecting(&mut self, name: &str) {
+        self.selected = Some(name.to_string());
     }
 
     pub(super) fn select_args<'n>(&self, verb: &str, name: &'n str) -> Vec<Arg<'n>> {
@@ -170,6 +180,7 @@ impl Session {
             return Ok(());
         }
         let done = self.run(vec![Arg::raw("UNSELECT")], &mut ignore_untagged())?;
+        self.selected = None;
         check(done, "UNSELECT").map(|_| ())
     }
 }

@@ -24,6 +24,7 @@ mod fetch;
 pub mod framing;
 mod header_text;
 mod idle;
+mod keywords;
 mod listing;
 mod mailbox;
 mod message_id;

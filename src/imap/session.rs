@@ -44,6 +44,10 @@ pub struct Session {
     /// An `ENABLE ...` to send with the next command: see
     /// [`Session::enable_with_next_command`].
     deferred_enable: Option<String>,
+    /// Keyword tables by raw mailbox name (see `keywords.rs`).
+    pub(super) keywords: std::collections::HashMap<String, crate::model::Keywords>,
+    /// The mailbox last selected or examined (raw name).
+    pub(super) selected: Option<String>,
 }
 
 impl Session {
@@ -60,6 +64,8 @@ impl Session {
             authenticated: false,
             skipped: 0,
             deferred_enable: None,
+            keywords: Default::default(),
+            selected: None,
             last_skipped: None,
             bye: None,
             alerts: Vec::new(),

@@ -15,7 +15,8 @@ use super::{Flags, Result, Session};
 use crate::model::{Uid, UidValidity};
 
 impl Session {
-    /// APPEND exactly `len` bytes from `body` with `flags` and an optional
+    /// APPEND exactly `len` bytes from `body` with `flags` (keywords named
+    /// through `mailbox`'s keyword table) and an optional
     /// INTERNALDATE (`dd-Mon-yyyy hh:mm:ss +zzzz`, see
     /// [`format_internal_date`]). Returns where the message went, when the
     /// server says (APPENDUID, with UIDPLUS).
@@ -30,7 +31,7 @@ impl Session {
         let mut args = vec![
             Arg::raw("APPEND "),
             Arg::string(mailbox),
-            Arg::raw(format!(" {}", flags.to_imap_list())),
+            Arg::raw(format!(" {}", self.flag_list(Some(mailbox), flags))),
         ];
         if let Some(date) = internal_date {
             args.push(Arg::raw(format!(" {}", quote(date))));
@@ -62,7 +63,7 @@ impl Session {
         let done = self.run(
             vec![Arg::raw(format!(
                 "UID STORE {set} {sign}FLAGS.SILENT {}",
-                flags.to_imap_list()
+                self.selected_flag_list(flags)
             ))],
             &mut ignore_untagged(),
         )?;
@@ -82,7 +83,7 @@ impl Session {
                 (
                     format!(
                         "UID STORE {set} {sign}FLAGS.SILENT {}",
-                        flags.to_imap_list()
+                        self.selected_flag_list(*flags)
                     ),
                     "UID STORE",
                 )

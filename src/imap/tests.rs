@@ -434,6 +434,79 @@ fn fetch_meta_headers_search_and_append() {
 }
 
 #[test]
+fn keywords_map_through_the_selected_folders_table() {
+    let (opts, server) = serve(
+        "* OK [CAPABILITY IMAP4rev1 UIDPLUS LITERAL+] hi\r\n",
+        vec![
+            (
+                "SELECT \"INBOX\"",
+                b"* FLAGS (\\Seen $Junk $Label1)\r\n* OK [PERMANENTFLAGS (\\Seen $Junk $Label1 \\*)] ok\r\n* OK [UIDVALIDITY 7] ok\r\nTAG OK [READ-WRITE] selected\r\n".to_vec(),
+            ),
+            (
+                "UID FETCH 1:* (UID FLAGS RFC822.SIZE)",
+                b"* 1 FETCH (UID 1 FLAGS (\\Seen $label1 \\Recent $NewOne) RFC822.SIZE 3)\r\n* 2 FETCH (UID 2 FLAGS ($Junk))\r\nTAG OK done\r\n".to_vec(),
+            ),
+            ("UID STORE 1 +FLAGS.SILENT (\\Flagged $Junk $NewOne)", b"TAG OK stored\r\n".to_vec()),
+            ("APPEND \"INBOX\" (\\Seen $Label1) {1+}", Vec::new()),
+            ("", b"TAG OK appended\r\n".to_vec()),
+            ("APPEND \"Other\" (\\Seen) {1+}", Vec::new()),
+            ("", b"TAG OK appended\r\n".to_vec()),
+            (
+                "EXAMINE \"Other\"",
+                b"* OK [PERMANENTFLAGS (\\Seen \\Deleted)] ok\r\n* OK [UIDVALIDITY 8] ok\r\nTAG OK [READ-ONLY] examined\r\n".to_vec(),
+            ),
+            (
+                "UID FETCH 1:* (UID FLAGS RFC822.SIZE)",
+                b"* 1 FETCH (UID 1 FLAGS (\\Seen $Junk))\r\nTAG OK done\r\n".to_vec(),
+            ),
+        ],
+    );
+    let mut s = Session::connect(&opts).unwrap();
+    s.set_keywords(
+        "INBOX",
+        crate::model::Keywords::from_entries([
+            (0, "$Junk".to_string()),
+            (1, "$Label1".to_string()),
+        ]),
+    );
+    let info = s.select("INBOX").unwrap();
+    assert_eq!(
+        info.permanent_flags.as_deref(),
+        Some(
+            &[
+                "\\Seen".to_string(),
+                "$Junk".into(),
+                "$Label1".into(),
+                "\\*".into()
+            ][..]
+        )
+    );
+    let mut metas = Vec::new();
+    s.uid_fetch_meta(&UidSet::all(), None, &mut |m| metas.push(m))
+        .unwrap();
+    let (junk, label1, new_one) = (Flags::keyword(0), Flags::keyword(1), Flags::keyword(2));
+    assert_eq!(metas[0].flags, Flags::SEEN.union(label1).union(new_one));
+    assert_eq!(metas[1].flags, junk);
+    // The new keyword got the next free slot, to be written out.
+    let table = s.keywords("INBOX").unwrap();
+    assert_eq!(table.additions().collect::<Vec<_>>(), vec![(2, "$NewOne")]);
+    s.uid_store(&set("1"), true, Flags::FLAGGED.union(junk).union(new_one))
+        .unwrap();
+    s.append("INBOX", Flags::SEEN.union(label1), None, &mut &b"x"[..], 1)
+        .unwrap();
+    // Another folder without a table: only the standard flags.
+    s.append("Other", Flags::SEEN.union(label1), None, &mut &b"x"[..], 1)
+        .unwrap();
+    s.examine("Other").unwrap();
+    let mut metas = Vec::new();
+    s.uid_fetch_meta(&UidSet::all(), None, &mut |m| metas.push(m))
+        .unwrap();
+    assert_eq!(metas[0].flags, Flags::SEEN);
+    drop(s);
+    server.join().unwrap();
+}
+
+#[test]
 fn tagged_no_becomes_an_error_with_text() {
     let (opts, server) = serve(
         GREETING,

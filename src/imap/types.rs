@@ -103,6 +103,9 @@ pub struct MailboxInfo {
     pub exists: u32,
     pub highestmodseq: Option<ModSeq>,
     pub read_only: bool,
+    /// PERMANENTFLAGS as sent (`\*` included); `None` when the server
+    /// sent none, which means every flag is permanent.
+    pub permanent_flags: Option<Vec<String>>,
 }
 
 /// What STATUS reported.

@@ -197,12 +197,16 @@ fn parse_mbsync_state(reader: impl BufRead, header_only: bool) -> io::Result<Mbs
         let (Ok(far), Ok(near)) = (far.parse::<i64>(), near.parse::<i64>()) else {
             continue;
         };
+        // Standard flags only: a peer's lowercase letters are not this
+        // folder's keyword slots, and with no keyword in the base a
+        // keyword either side has reaches the other.
         let flags = words
             .next()
             .unwrap_or("")
             .chars()
             .filter_map(Flags::from_maildir_letter)
-            .fold(Flags::empty(), Flags::union);
+            .fold(Flags::empty(), Flags::union)
+            .intersection(Flags::STANDARD);
         let side = |uid: i64| u32::try_from(uid).unwrap_or(0);
         state.entries.push((side(far), side(near), flags));
     }
@@ -393,10 +397,12 @@ fn read_offlineimap(
     let mut records = Vec::new();
     if let Some(status) = status {
         for (uid, letters) in status {
+            // Standard flags only, as for mbsync's records.
             let flags = letters
                 .chars()
                 .filter_map(Flags::from_maildir_letter)
-                .fold(Flags::empty(), Flags::union);
+                .fold(Flags::empty(), Flags::union)
+                .intersection(Flags::STANDARD);
             let uid = Uid(uid);
             records.push(PeerRecord {
                 uid,

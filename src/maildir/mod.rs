@@ -12,6 +12,7 @@
 //! flags goes to new/ as `<unique>,U=<uid>`. See [`parse_name`].
 
 mod discover;
+mod keywords;
 mod line_endings;
 mod message;
 mod name;
@@ -28,6 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::model::{DirStamp, Flags, LocalMessage, Subdir};
 
 pub use discover::discover_folders;
+pub use keywords::{format_keywords, parse_keywords, KEYWORDS_FILE};
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
 pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
@@ -233,7 +235,8 @@ impl Maildir {
     }
 
     /// Renames a message to carry `flags`, keeping info letters imapdir
-    /// does not sync. A message in new/ that gets flags moves to cur/.
+    /// does not sync: only the change from `msg.flags` to `flags` is
+    /// applied to the letters the name has. A message in new/ that gets flags moves to cur/.
     ///
     /// If another program renamed the file meanwhile (a mail reader marking
     /// it read, say), the file with the same base in cur/ or new/ is renamed
@@ -245,16 +248,18 @@ impl Maildir {
         let removed = msg.flags.difference(flags);
         let added = flags.difference(msg.flags);
         self.rename_following(msg, &|current| {
-            let flags = current.flags.difference(removed).union(added);
+            // From the name, not `current.flags`: the caller's view may
+            // leave out keyword letters it does not sync, which stay.
+            let on_disk = parse_name(&current.name);
+            let flags = on_disk.flags.difference(removed).union(added);
             let subdir = if flags.is_empty() {
                 current.subdir
             } else {
                 Subdir::Cur
             };
-            let other_info = parse_name(&current.name).other_info;
             (
                 subdir,
-                format_name_in(subdir, &current.base, flags, &other_info),
+                format_name_in(subdir, &current.base, flags, &on_disk.other_info),
             )
         })
     }
@@ -270,6 +275,32 @@ impl Maildir {
         })
     }
 
+    /// Renames a message to a new base, its letters rewritten by `letters`
+    /// from the flags the name has now (another folder's keyword letters
+    /// made this folder's, say); other info kept. Follows a file renamed
+    /// meanwhile like [`Maildir::set_flags`].
+    pub fn rename_base_as(
+        &self,
+        msg: &LocalMessage,
+        new_base: &str,
+        letters: &dyn Fn(Flags) -> Flags,
+    ) -> io::Result<LocalMessage> {
+        check_base(new_base)?;
+        self.rename_following(msg, &|current| {
+            let on_disk = parse_name(&current.name);
+            let subdir = current.subdir;
+            (
+                subdir,
+                format_name_in(
+                    subdir,
+                    new_base,
+                    letters(on_disk.flags),
+                    &on_disk.other_info,
+                ),
+            )
+        })
+    }
+
     /// Moves `msg` into the folder `target` under `new_base`, keeping its
     /// subdir and info (flags): a rename, so the body is not copied. A
     /// Maildir on another file system is an error (the caller transfers
@@ -280,13 +311,30 @@ impl Maildir {
         target: &Maildir,
         new_base: &str,
     ) -> io::Result<LocalMessage> {
+        self.move_into_as(msg, target, new_base, None)
+    }
+
+    /// [`Maildir::move_into`], the name carrying `flags` when given (the
+    /// keyword letters of the target folder's table), other info kept.
+    pub fn move_into_as(
+        &self,
+        msg: &LocalMessage,
+        target: &Maildir,
+        new_base: &str,
+        flags: Option<Flags>,
+    ) -> io::Result<LocalMessage> {
         check_base(new_base)?;
         let current = match self.find_base(&msg.base)? {
             Some(found) => found,
             None => return Err(self.gone(msg)),
         };
-        let (_, info) = name::split_info(&current.name);
-        let name = format!("{new_base}{info}");
+        let name = match flags {
+            Some(flags) => {
+                let other = parse_name(&current.name).other_info;
+                format_name_in(current.subdir, new_base, flags, &other)
+            }
+            None => format!("{new_base}{}", name::split_info(&current.name).1),
+        };
         rename_noreplace(
             &self.file_path(&current),
             &target.subdir_path(current.subdir).join(&name),

@@ -1,5 +1,10 @@
 //! Maildir file names: `<unique>,U=<uid>:2,<letters>`.
 //!
+//! Letters are the standard flags' capitals (`DFPRST`) and, after them,
+//! keyword slots `a`..`z` the way Dovecot writes them (`:2,FSab`); which
+//! keyword a letter stands for is the folder's `dovecot-keywords` (see
+//! [`super::keywords`]), not this codec's business.
+//!
 //! The IMAP UID lives in the name so that a crash between writing a file
 //! and recording it in the state database can be repaired from the
 //! directory listing alone.
@@ -23,10 +28,11 @@ pub struct ParsedName {
     pub uid: Option<Uid>,
     /// The Maildir++ `,S=<size>` in the base.
     pub size: Option<u64>,
-    /// Flags from the letters of a `:2,` info part.
+    /// Flags from the letters of a `:2,` info part, keyword letters
+    /// included.
     pub flags: Flags,
-    /// Info letters imapdir does not sync (keywords and the like), kept so
-    /// a flag change does not drop them.
+    /// Info letters that are neither a flag nor a keyword slot (another
+    /// tool's capitals, digits), kept so a flag change does not drop them.
     pub other_info: String,
 }
 
@@ -210,8 +216,8 @@ mod tests {
         let p = parse_name("1700000000_0.123.host,U=42,FMD5=0123abcd:2,RSab");
         assert_eq!(p.base, "1700000000_0.123.host,U=42,FMD5=0123abcd");
         assert_eq!(p.uid, Some(Uid(42)));
-        assert_eq!(p.flags, flags("RS"));
-        assert_eq!(p.other_info, "ab");
+        assert_eq!(p.flags, flags("RSab"));
+        assert_eq!(p.other_info, "");
 
         let p = parse_name("1700000000.M1P2.host,S=2048,W=2100:2,S");
         assert_eq!(p.uid, None);
@@ -242,11 +248,11 @@ mod tests {
 
     #[test]
     fn format_keeps_unknown_letters_and_sorts() {
-        assert_eq!(format_name("b", flags("SF"), "a"), "b:2,FSa");
+        assert_eq!(format_name("b", flags("SF"), "Q"), "b:2,FQS");
         // Known letters in other_info do not override the flags.
-        assert_eq!(format_name("b", flags("F"), "Sza"), "b:2,Faz");
+        assert_eq!(format_name("b", flags("F"), "SzaQ"), "b:2,FQ");
         assert_eq!(format_name("b", Flags::empty(), ""), "b");
-        assert_eq!(format_name("b", Flags::empty(), "a"), "b:2,a");
+        assert_eq!(format_name("b", Flags::empty(), "Q"), "b:2,Q");
         assert_eq!(format_name_in(Subdir::Cur, "b", Flags::empty(), ""), "b:2,");
         assert_eq!(format_name_in(Subdir::New, "b", flags("S"), ""), "b:2,S");
     }
@@ -294,12 +300,37 @@ mod tests {
         assert!(!a.starts_with('.'));
     }
 
+    #[test]
+    fn keyword_letters_parse_into_slots_and_format_after_the_capitals() {
+        // As Dovecot writes them: capitals, then keyword letters.
+        let p = parse_name("1700000000.M1P2.host,S=20,W=21:2,FSab");
+        assert_eq!(
+            p.flags,
+            flags("FS")
+                .union(Flags::keyword(0))
+                .union(Flags::keyword(1))
+        );
+        assert_eq!(p.other_info, "");
+        // Any order in, sorted out; a repeated letter counts once.
+        let p = parse_name("x,U=3:2,zbSaab");
+        assert_eq!(p.flags.to_maildir_letters(), "Sabz");
+        assert_eq!(format_name(&p.base, p.flags, &p.other_info), "x,U=3:2,Sabz");
+        // Keywords alone put a message in cur/.
+        assert_eq!(format_name("x", Flags::keyword(2), ""), "x:2,c");
+        // Removing a keyword keeps the rest, and other tools' letters.
+        let p = parse_name("x:2,RSacQ");
+        let fewer = p.flags.difference(Flags::keyword(0));
+        assert_eq!(format_name(&p.base, fewer, &p.other_info), "x:2,QRSc");
+        // Experimental info carries no keywords either.
+        assert_eq!(parse_name("x:1,ab").flags, Flags::empty());
+    }
+
     proptest! {
         #[test]
         fn format_then_parse_round_trips(
             base in "[a-zA-Z0-9.,=_]{1,20}",
-            bits in 0u8..64,
-            other in "[a-z]{0,4}",
+            bits in any::<u32>(),
+            other in "[0-9A-CEG-OQUV-Z]{0,4}",
             uid in 1u32..,
         ) {
             let f = Flags::from_bits(bits);

@@ -14,6 +14,20 @@ pub const TRASH_DIR: &str = ".imapdir-trash";
 
 const SUBDIRS: [&str; 3] = ["cur", "new", "tmp"];
 
+/// A folder's own file that moves with its subdirectories: the names of
+/// the keyword letters on its files.
+const KEYWORDS: &str = super::KEYWORDS_FILE;
+
+/// What moves when a folder's subdirectories move: the three, and its
+/// dovecot-keywords where it has one.
+fn folder_entries(from: &Path) -> Vec<&'static str> {
+    let mut entries = SUBDIRS.to_vec();
+    if from.join(KEYWORDS).is_file() {
+        entries.push(KEYWORDS);
+    }
+    entries
+}
+
 /// Moves the folder at `from` to `to`. A folder that is the root itself
 /// (INBOX in Maildir++), or moves to the root, moves its `cur`, `new` and
 /// `tmp`; anything else is one rename of its directory, subfolders and the
@@ -26,14 +40,16 @@ pub fn move_folder(from: &Path, to: &Path) -> io::Result<()> {
         )
     };
     if to.starts_with(from) || from.starts_with(to) {
-        // Into a directory of its own, or out of one: the three subdirs.
-        for sub in SUBDIRS {
+        // Into a directory of its own, or out of one: the three subdirs
+        // (and the keywords' names).
+        let entries = folder_entries(from);
+        for sub in &entries {
             if to.join(sub).exists() {
                 return Err(taken(&to.join(sub)));
             }
         }
         fs::create_dir_all(to)?;
-        for sub in SUBDIRS {
+        for sub in entries {
             fs::rename(from.join(sub), to.join(sub))?;
         }
         sync_dir(to)?;
@@ -88,7 +104,7 @@ pub fn trash_folder(root: &Path, folder: &Path, name: &str) -> io::Result<PathBu
         n += 1;
     }
     fs::create_dir(&entry)?;
-    for sub in SUBDIRS {
+    for sub in folder_entries(folder) {
         if folder.join(sub).exists() {
             fs::rename(folder.join(sub), entry.join(sub))?;
         }
@@ -168,6 +184,7 @@ mod tests {
         let r = root.path();
         Maildir::new(r.join("INBOX")).create().unwrap();
         fs::write(r.join("INBOX/cur/1,U=1:2,S"), "x").unwrap();
+        fs::write(r.join("INBOX/dovecot-keywords"), "0 $Junk\n").unwrap();
         Maildir::new(r.join("Projects/Plans")).create().unwrap();
 
         move_folder(&r.join("Projects/Plans"), &r.join(".Projects.Plans")).unwrap();
@@ -175,6 +192,7 @@ mod tests {
         assert!(!r.join("Projects").exists(), "the empty parent is gone");
         move_folder(&r.join("INBOX"), r).unwrap();
         assert!(r.join("cur/1,U=1:2,S").is_file());
+        assert!(r.join("dovecot-keywords").is_file(), "the names go along");
         assert!(!r.join("INBOX").exists());
 
         Maildir::new(r.join("Taken")).create().unwrap();
@@ -182,6 +200,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         move_folder(r, &r.join("INBOX")).unwrap();
         assert!(r.join("INBOX/cur/1,U=1:2,S").is_file());
-        assert!(!r.join("cur").exists());
+        assert!(r.join("INBOX/dovecot-keywords").is_file());
+        assert!(!r.join("cur").exists() && !r.join("dovecot-keywords").exists());
     }
 }

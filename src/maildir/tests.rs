@@ -156,7 +156,7 @@ fn scan_lists_messages_and_skips_the_rest() {
                 "c,U=3,FMD5=ff:2,Sa",
                 "c,U=3,FMD5=ff",
                 Some(Uid(3)),
-                flags("S")
+                flags("Sa")
             ),
             (Subdir::Cur, "d.local", "d.local", None, Flags::empty()),
             (Subdir::New, "e:2,F", "e", None, flags("F")),
@@ -209,16 +209,26 @@ fn set_flags_moves_between_new_and_cur_and_keeps_unknown_letters() {
         (Subdir::Cur, "m,U=5:2,")
     );
 
-    // Keyword letters survive, known letters are replaced, output sorted.
+    // Keyword letters the caller leaves out of its view (no name in
+    // dovecot-keywords) survive, known letters are replaced, output sorted.
     fs::rename(md.file_path(&unseen), md.path().join("cur/m,U=5:2,Sba")).unwrap();
-    let listed = scan_sorted(&md).remove(0);
+    let mut listed = scan_sorted(&md).remove(0);
+    assert_eq!(listed.flags, flags("Sab"));
+    listed.flags = listed.flags.intersection(Flags::STANDARD);
     let changed = md.set_flags(&listed, flags("FR")).unwrap();
     assert_eq!(changed.name, "m,U=5:2,FRab");
-    assert_eq!(changed.flags, flags("FR"));
+    assert_eq!(changed.flags, flags("FRab"));
+
+    // A keyword the caller does see is set and cleared like a flag.
+    let more = md.set_flags(&changed, flags("FRabc")).unwrap();
+    assert_eq!(more.name, "m,U=5:2,FRabc");
+    let fewer = md.set_flags(&more, flags("FRbc")).unwrap();
+    assert_eq!(fewer.name, "m,U=5:2,FRbc");
+    let changed = md.set_flags(&fewer, flags("FRab")).unwrap();
     assert_eq!(read(&md, &changed), "body");
 
     // No change: no rename.
-    assert_eq!(md.set_flags(&changed, flags("RF")).unwrap(), changed);
+    assert_eq!(md.set_flags(&changed, flags("RFab")).unwrap(), changed);
 }
 
 #[test]

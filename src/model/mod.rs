@@ -1,4 +1,4 @@
-//! The values every layer shares: flags, the numbers IMAP names things by,
+//! The values every layer shares: flags and a folder's keyword table, the numbers IMAP names things by,
 //! a server message, a local message's identity, a recorded pair, a
 //! directory stamp, and the settings' enums.
 //!
@@ -8,11 +8,13 @@
 
 mod flags;
 mod ids;
+mod keywords;
 mod message;
 mod settings;
 
 pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
+pub use keywords::{is_keyword, keyword_storable, Keywords};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};
 pub use settings::{
     AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalDeletions, LocalNames,

@@ -17,6 +17,7 @@ use crate::model::{DirStamp, Flags, ModSeq, Pair, Uid, UidValidity};
 mod folders;
 mod intents;
 mod kept;
+mod keywords;
 mod moves;
 mod offlineimap;
 mod outbox;
@@ -30,6 +31,7 @@ mod support;
 mod tests;
 
 pub use kept::Kept;
+pub use keywords::{KeywordGap, UnsyncedKeyword};
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
@@ -41,7 +43,7 @@ pub use support::{create_private_file, unix_now};
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -123,6 +125,14 @@ CREATE TABLE outbox_sends (
     state      TEXT NOT NULL,
     started    INTEGER NOT NULL
 );
+CREATE TABLE unsynced_keywords (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    keyword   TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    messages  INTEGER NOT NULL,
+    seen      INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, keyword)
+) WITHOUT ROWID;
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -195,6 +205,17 @@ const MIGRATIONS: &[&str] = &[
          state      TEXT NOT NULL,
          started    INTEGER NOT NULL
      );",
+    // 5 -> 6: keywords a folder cannot sync (no letter left of the 26, or
+    // one the server will not store), kept so they are reported, never
+    // dropped silently.
+    "CREATE TABLE unsynced_keywords (
+         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         keyword   TEXT NOT NULL,
+         reason    TEXT NOT NULL,
+         messages  INTEGER NOT NULL,
+         seen      INTEGER NOT NULL,
+         PRIMARY KEY (folder_id, keyword)
+     ) WITHOUT ROWID;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

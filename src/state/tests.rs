@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
 }
 
 #[test]
@@ -390,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 6,
-                    known: 5,
+                    found: 7,
+                    known: 6,
                     ..
                 }
             ),
@@ -464,4 +464,43 @@ fn the_outbox_journal_says_where_a_send_stands() {
     assert_eq!(send.recipients, "x@y\nz@w");
     db.outbox_forget("m1").unwrap();
     assert_eq!(db.outbox_send("m1").unwrap(), None);
+}
+
+#[test]
+fn unsynced_keywords_are_kept_and_new_ones_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
+    let k = |name: &str, reason, messages| UnsyncedKeyword {
+        keyword: name.to_string(),
+        reason,
+        messages,
+    };
+    let found = vec![
+        k("k26", KeywordGap::NoLetter, 2),
+        k("$x", KeywordGap::Refused, 1),
+    ];
+    assert_eq!(db.record_unsynced_keywords(f.id, &found).unwrap(), found);
+    // The same again is nothing new, nor is another count (the most is
+    // kept); another reason is.
+    assert!(db
+        .record_unsynced_keywords(f.id, &found)
+        .unwrap()
+        .is_empty());
+    let more = vec![
+        k("k26", KeywordGap::NoLetter, 3),
+        k("$x", KeywordGap::Refused, 0),
+    ];
+    assert!(db.record_unsynced_keywords(f.id, &more).unwrap().is_empty());
+    let other = vec![k("$x", KeywordGap::NoLetter, 4)];
+    assert_eq!(db.record_unsynced_keywords(f.id, &other).unwrap(), other);
+    assert_eq!(
+        db.unsynced_keywords(f.id).unwrap(),
+        vec![
+            k("$x", KeywordGap::NoLetter, 4),
+            k("k26", KeywordGap::NoLetter, 3)
+        ]
+    );
+    db.forget_unsynced_keyword(f.id, "$x").unwrap();
+    assert_eq!(db.unsynced_keywords(f.id).unwrap().len(), 1);
 }

@@ -228,20 +228,41 @@ fn server_changes(
         .into_iter()
         .map(|p| (p.uid, p.flags))
         .collect();
+    // The folder's dovecot-keywords went with its local directory: the
+    // server's keywords get slots of a table of their own, so only how
+    // many each message has compares with the record (a swap of one
+    // keyword for another goes unseen; any other keyword change is seen).
+    session.set_keywords(&row.name, crate::model::Keywords::default());
+    let same = |a: Flags, b: Flags| {
+        a.intersection(Flags::STANDARD) == b.intersection(Flags::STANDARD)
+            && a.keyword_slots().count() == b.keyword_slots().count()
+    };
     let info = session
         .examine(&row.name)
-        .with_context(|| format!("cannot open {} on the server", row.name))?;
+        .with_context(|| format!("cannot open {} on the server", row.name));
+    let info = match info {
+        Ok(info) => info,
+        Err(e) => {
+            session.take_keywords(&row.name);
+            return Err(e);
+        }
+    };
     if info.uidvalidity != row.uidvalidity {
+        session.take_keywords(&row.name);
         return Ok(Some("its UIDVALIDITY changed".into()));
     }
     let (mut new, mut changed) = (0usize, 0usize);
-    if info.exists > 0 {
+    let listed = if info.exists > 0 {
         session.uid_fetch_meta(&UidSet::all(), None, &mut |m| match recorded.get(&m.uid) {
             None => new += 1,
-            Some(flags) if *flags != m.flags => changed += 1,
+            Some(flags) if !same(*flags, m.flags) => changed += 1,
             Some(_) => {}
-        })?;
-    }
+        })
+    } else {
+        Ok(())
+    };
+    session.take_keywords(&row.name);
+    listed?;
     session.close().ok();
     Ok(describe_changes(new, changed))
 }
@@ -258,9 +279,12 @@ fn local_changes(
         .map(|p| (p.local_base, p.flags))
         .collect();
     let (mut new, mut changed) = (0usize, 0usize);
-    Maildir::new(path).scan(&mut |m| match recorded.get(&m.base) {
+    let maildir = Maildir::new(path);
+    // Letters dovecot-keywords does not name are not synced: no change.
+    let named = maildir.read_keywords()?.named();
+    maildir.scan(&mut |m| match recorded.get(&m.base) {
         None => new += 1,
-        Some(flags) if *flags != m.flags => changed += 1,
+        Some(flags) if *flags != m.flags.intersection(named) => changed += 1,
         Some(_) => {}
     })?;
     Ok(describe_changes(new, changed))

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 
 use crate::imap::Session;
-use crate::maildir::{base_with_uid, read_message_id, Maildir};
+use crate::maildir::{base_with_uid, parse_name, read_message_id};
 use crate::model::{LocalMessage, Pair, Uid};
 use crate::report::Reporter;
 use crate::state::{MoveIntent, StateDb};
@@ -261,7 +261,7 @@ fn move_group(
             // No COPYUID: the server's answer names no UID; ask it.
             None => find_in_target(session, &to.job.remote_name, intent)?,
         };
-        if finish(db, &to.maildir, intent, new_uid, &found.pair)? {
+        if finish(db, from, to, intent, new_uid, &found.pair)? {
             done += 1;
         }
     }
@@ -294,9 +294,15 @@ fn find_in_target(
 /// Renames the file to carry its new UID and records the pair in the
 /// target folder; without a UID, leaves the message to the folders' own
 /// syncs (the file is then uploaded, never lost). True when recorded.
+///
+/// The file came with the source folder's keyword letters (a mail reader
+/// keeps the name): they become the target's letters for the same
+/// keywords, and so does the recorded base, so a keyword changed during
+/// the move still reaches the server by B's own sync.
 fn finish(
     db: &mut StateDb,
-    target: &Maildir,
+    source: &FolderWork,
+    to: &FolderWork,
     intent: &MoveIntent,
     new_uid: Option<Uid>,
     source_pair: &Pair,
@@ -305,18 +311,38 @@ fn finish(
         db.drop_move(intent.id)?;
         return Ok(false);
     };
+    let target = &to.maildir;
     let new_base = base_with_uid(&intent.local_base, uid);
+    let names = source
+        .maildir
+        .read_keywords()
+        .with_context(|| format!("cannot read the keywords of {}", source.job.display_name))?;
+    let mut table = target
+        .read_keywords()
+        .with_context(|| format!("cannot read the keywords of {}", to.job.display_name))?;
     let file = match target.find_base(&intent.local_base)? {
-        Some(file) => Some(target.rename_base(&file, &new_base)?),
+        Some(file) => {
+            let mut moved_letters = table.clone();
+            let letters = moved_letters.translate(parse_name(&file.name).flags, &names);
+            table = moved_letters;
+            table = target.write_keyword_additions(&table).with_context(|| {
+                format!("cannot record new keywords of {}", to.job.display_name)
+            })?;
+            Some(target.rename_base_as(&file, &new_base, &|_| letters)?)
+        }
         None => target.find_base(&new_base)?,
     };
+    let flags = table.translate(source_pair.flags, &names);
+    target
+        .write_keyword_additions(&table)
+        .with_context(|| format!("cannot record new keywords of {}", to.job.display_name))?;
     let local_base = file.map_or(new_base, |f| f.base);
     db.finish_move(
         intent,
         &Pair {
             uid,
             local_base,
-            flags: source_pair.flags,
+            flags,
         },
     )?;
     Ok(true)
@@ -365,7 +391,7 @@ fn resume(
             local_base: intent.local_base.clone(),
             flags,
         };
-        if finish(db, &to.maildir, &intent, new_uid, &source)? {
+        if finish(db, from, to, &intent, new_uid, &source)? {
             reporter.info(format!(
                 "{account}: finished moving a message from {} to {}",
                 from.job.display_name, to.job.display_name

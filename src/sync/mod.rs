@@ -896,6 +896,9 @@ pub struct LazySession<'a> {
     slot: &'a mut Option<Session>,
     account: &'a Account,
     trace: bool,
+    /// Keyword tables handed over before the connection was opened: the
+    /// session gets them when it is.
+    keywords: Vec<(String, crate::model::Keywords)>,
 }
 
 impl LazySession<'_> {
@@ -908,7 +911,44 @@ impl LazySession<'_> {
         if self.slot.is_none() {
             *self.slot = Some(open_session(self.account, self.trace)?);
         }
-        Ok(self.slot.as_mut().expect("session just opened"))
+        let session = self.slot.as_mut().expect("session just opened");
+        for (mailbox, table) in self.keywords.drain(..) {
+            session.set_keywords(&mailbox, table);
+        }
+        Ok(session)
+    }
+
+    /// Makes `table` the keyword table of `mailbox` for this session,
+    /// without opening the connection.
+    pub fn set_keywords(&mut self, mailbox: &str, table: crate::model::Keywords) {
+        match self.slot.as_mut() {
+            Some(session) => session.set_keywords(mailbox, table),
+            None => {
+                self.keywords.retain(|(m, _)| m != mailbox);
+                self.keywords.push((mailbox.to_string(), table));
+            }
+        }
+    }
+
+    /// The keyword table of `mailbox` as the session has it now (with the
+    /// slots it named for new keywords).
+    pub fn keywords(&self, mailbox: &str) -> Option<&crate::model::Keywords> {
+        match self.slot.as_ref() {
+            Some(session) => session.keywords(mailbox),
+            None => self
+                .keywords
+                .iter()
+                .find(|(m, _)| m == mailbox)
+                .map(|(_, t)| t),
+        }
+    }
+
+    /// Takes the keyword table of `mailbox` out of the session.
+    pub fn take_keywords(&mut self, mailbox: &str) -> Option<crate::model::Keywords> {
+        if let Some(at) = self.keywords.iter().position(|(m, _)| m == mailbox) {
+            return Some(self.keywords.remove(at).1);
+        }
+        self.slot.as_mut().and_then(|s| s.take_keywords(mailbox))
     }
 
     /// Responses the parser skipped so far on this connection.
@@ -937,6 +977,7 @@ fn run_job(
         slot: session,
         account,
         trace: options.trace_imap,
+        keywords: Vec::new(),
     };
     let result = folder::sync_folder(&mut lazy, db, job, options, reporter, witnesses);
     if let Err(e) = &result {

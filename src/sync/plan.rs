@@ -485,28 +485,63 @@ mod tests {
         }
     }
 
+    /// Keyword bits merge like any flag: per bit, the side that changed wins.
+    #[test]
+    fn keywords_merge_like_flags() {
+        let (a, b, c) = (Flags::keyword(0), Flags::keyword(1), Flags::keyword(25));
+        let base = Flags::SEEN.union(a);
+        // Local adds b, the server removes a and adds c.
+        let here = base.union(b);
+        let there = Flags::SEEN.union(c);
+        let (new_local, new_remote, new_base) = merge_flags(base, here, there, Direction::BOTH);
+        let expected = Flags::SEEN.union(b).union(c);
+        assert_eq!(
+            (new_local, new_remote, new_base),
+            (expected, expected, expected)
+        );
+        // Both add the same keyword: no conflict.
+        let (l, r, _) = merge_flags(Flags::empty(), a, a, Direction::BOTH);
+        assert_eq!((l, r), (a, a));
+        // A pull-only run leaves a local keyword pending in the base.
+        let (l, r, nb) = merge_flags(Flags::empty(), a, Flags::empty(), Direction::PULL);
+        assert_eq!((l, r, nb), (a, Flags::empty(), Flags::empty()));
+        // The plan turns them into a rename and a store.
+        let p = plan(
+            &[remote(1, Flags::SEEN.union(c))],
+            &[pair(1, "x,U=1", base)],
+            &[local("x,U=1", base.union(b))],
+            Direction::BOTH,
+        );
+        assert_eq!(p.flag_changes.len(), 1);
+        let change = &p.flag_changes[0];
+        assert_eq!(change.new_local_flags, Some(expected));
+        assert_eq!(change.remote_add, b);
+        assert_eq!(change.remote_remove, Flags::empty());
+        assert_eq!(change.new_base, expected);
+    }
+
     #[derive(Debug, Clone)]
     enum Change {
-        RemoteFlags(usize, u8),
-        LocalFlags(usize, u8),
+        RemoteFlags(usize, u32),
+        LocalFlags(usize, u32),
         RemoteDelete(usize),
         LocalDelete(usize),
-        RemoteNew(u8),
-        LocalNew(u8),
+        RemoteNew(u32),
+        LocalNew(u32),
     }
 
     fn change() -> impl Strategy<Value = Change> {
         prop_oneof![
-            (any::<usize>(), 0u8..64).prop_map(|(i, b)| Change::RemoteFlags(i, b)),
-            (any::<usize>(), 0u8..64).prop_map(|(i, b)| Change::LocalFlags(i, b)),
+            (any::<usize>(), any::<u32>()).prop_map(|(i, b)| Change::RemoteFlags(i, b)),
+            (any::<usize>(), any::<u32>()).prop_map(|(i, b)| Change::LocalFlags(i, b)),
             any::<usize>().prop_map(Change::RemoteDelete),
             any::<usize>().prop_map(Change::LocalDelete),
-            (0u8..64).prop_map(Change::RemoteNew),
-            (0u8..64).prop_map(Change::LocalNew),
+            (any::<u32>()).prop_map(Change::RemoteNew),
+            (any::<u32>()).prop_map(Change::LocalNew),
         ]
     }
 
-    fn world_after(initial: &[u8], changes: &[Change]) -> World {
+    fn world_after(initial: &[u32], changes: &[Change]) -> World {
         let mut w = World::default();
         for (i, &b) in initial.iter().enumerate() {
             let uid = i as u32 + 1;
@@ -551,7 +586,7 @@ mod tests {
     proptest! {
         #[test]
         fn a_two_way_plan_makes_both_sides_equal_and_is_then_empty(
-            initial in prop::collection::vec(0u8..64, 0..12),
+            initial in prop::collection::vec(any::<u32>(), 0..12),
             changes in prop::collection::vec(change(), 0..20),
         ) {
             let mut w = world_after(&initial, &changes);
@@ -587,7 +622,7 @@ mod tests {
 
         #[test]
         fn one_way_runs_then_a_two_way_run_converge(
-            initial in prop::collection::vec(0u8..64, 0..10),
+            initial in prop::collection::vec(any::<u32>(), 0..10),
             changes in prop::collection::vec(change(), 0..16),
             pull_first in any::<bool>(),
         ) {

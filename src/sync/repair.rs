@@ -568,9 +568,9 @@ mod tests {
     #[test]
     fn an_unknown_base_loses_no_flag_of_either_side() {
         // Every combination of the six flags on each side.
-        for bits in 0..64u8 {
+        for bits in 0..64u32 {
             let local = Flags::from_bits(bits);
-            for other in 0..64u8 {
+            for other in 0..64u32 {
                 let server = Flags::from_bits(other);
                 let (new_local, new_server, _) =
                     merge_flags(unknown_base(local, server), local, server, Direction::BOTH);

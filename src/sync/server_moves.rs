@@ -268,7 +268,13 @@ fn move_file(
         return Ok(false);
     };
     let new_base = base_with_uid(&found.pair.local_base, found.uid);
-    let moved = match from.maildir.move_into(&msg, &to.maildir, &new_base) {
+    // Keyword letters are per folder: the file gets the target's letters
+    // for the same keywords, named there before the file carries them.
+    let flags = moved_keywords(from, to, found.pair.flags)?;
+    let moved = match from
+        .maildir
+        .move_into_as(&msg, &to.maildir, &new_base, Some(flags))
+    {
         Ok(m) => m,
         // Another file system, or the file went meanwhile: a download.
         Err(_) => return Ok(false),
@@ -280,11 +286,36 @@ fn move_file(
         &Pair {
             uid: found.uid,
             local_base: moved.base,
-            flags: found.pair.flags,
+            flags,
         },
         None,
     )?;
     Ok(true)
+}
+
+/// `flags` of a message in `from` as `to`'s letters; new names in `to`
+/// are written to its dovecot-keywords first.
+pub(super) fn moved_keywords(
+    from: &FolderWork,
+    to: &FolderWork,
+    flags: crate::model::Flags,
+) -> anyhow::Result<crate::model::Flags> {
+    if flags.keywords().is_empty() {
+        return Ok(flags);
+    }
+    let names = from
+        .maildir
+        .read_keywords()
+        .with_context(|| format!("cannot read the keywords of {}", from.job.display_name))?;
+    let mut table = to
+        .maildir
+        .read_keywords()
+        .with_context(|| format!("cannot read the keywords of {}", to.job.display_name))?;
+    let moved = table.translate(flags, &names);
+    to.maildir
+        .write_keyword_additions(&table)
+        .with_context(|| format!("cannot record new keywords of {}", to.job.display_name))?;
+    Ok(moved)
 }
 
 #[cfg(test)]

@@ -52,6 +52,10 @@ pub struct DovecotOptions {
     /// Keep the mail in Dovecot's default Maildir++ layout (INBOX at the
     /// root, `.Archive.2023`) instead of LAYOUT=fs.
     pub maildir_plus_plus: bool,
+    /// Keep the control files (`dovecot-keywords`, `dovecot-uidlist`) in
+    /// the Maildir folders, as Dovecot does by default, instead of a
+    /// separate CONTROL directory: a reader of another program's Maildir.
+    pub control_in_mail: bool,
     /// Also accept XOAUTH2 and OAUTHBEARER, each token checked by RFC 7662
     /// introspection at this URL (see `Introspection`).
     pub oauth2_introspect_url: Option<String>,
@@ -593,6 +597,11 @@ fn write_dovecot_conf(
     } else {
         ":LAYOUT=fs"
     };
+    let control = if options.control_in_mail {
+        String::new()
+    } else {
+        format!(":CONTROL={d}/control/%u")
+    };
     let special_use: String = options
         .special_use
         .iter()
@@ -645,7 +654,7 @@ userdb {{
 }}
 
 # LAYOUT=fs: folder "Archive/2023" is mail/bench/Archive/2023/{{cur,new,tmp}}.
-mail_location = maildir:{d}/mail/%u{layout}:INDEX={d}/index/%u:CONTROL={d}/control/%u
+mail_location = maildir:{d}/mail/%u{layout}:INDEX={d}/index/%u{control}
 namespace inbox {{
   inbox = yes
   separator = {separator}

@@ -1,6 +1,6 @@
 //! A tiny scripted IMAP server for what a real Dovecot will not do: list
 //! hostile folder names, answer a FETCH with an unparsable response, or
-//! send `[ALERT]`s.
+//! send `[ALERT]`s, or refuse new keywords in its PERMANENTFLAGS.
 //! One message per non-empty folder; plaintext, any login accepted.
 
 use std::io::{BufRead, BufReader, Write};
@@ -25,6 +25,8 @@ pub struct FakeScript {
     pub refuse_login: Option<String>,
     /// The capabilities announced instead of `IMAP4rev1 UIDPLUS AUTH=PLAIN`.
     pub capabilities: Option<String>,
+    /// Sent as `* OK [PERMANENTFLAGS (<flags>)]` at every SELECT.
+    pub permanent_flags: Option<String>,
 }
 
 pub struct FakeServer {
@@ -147,6 +149,9 @@ fn serve(stream: TcpStream, script: &FakeScript, logins: &AtomicUsize) -> std::i
                     )
                     .as_bytes(),
                 );
+                if let Some(flags) = &script.permanent_flags {
+                    out.extend(format!("* OK [PERMANENTFLAGS ({flags})] ok\r\n").as_bytes());
+                }
             }
             "UID" if args.to_ascii_uppercase().starts_with("FETCH") => {
                 let body = fake_message(&selected);

@@ -162,6 +162,12 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         let mut files: Vec<LocalMessage> = Vec::new();
         if maildir.exists() {
             maildir.scan(&mut |m| files.push(m))?;
+            // Letters dovecot-keywords does not name are not synced, as in
+            // the sync itself: no change waiting to be pushed.
+            let named = maildir.read_keywords()?.named();
+            for m in &mut files {
+                m.flags = m.flags.intersection(named);
+            }
         }
         let pairs: Vec<Pair> = match &state {
             Some(f) => db.pairs(f.id)?,

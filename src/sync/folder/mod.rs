@@ -14,6 +14,7 @@
 //! each stage that would change something returns what it would do, and
 //! only a real run does it.
 
+mod keywords;
 mod reconcile;
 mod record;
 mod snapshot;
@@ -33,7 +34,7 @@ use super::{approval, guard};
 use super::{LazySession, SyncOptions};
 use crate::config::Account;
 use crate::folders::FolderJob;
-use crate::model::{LocalDeletions, Pair, ServerDeletions, Uid};
+use crate::model::{Flags, LocalDeletions, Pair, ServerDeletions, Uid};
 use snapshot::is_unchanged;
 
 /// A folder to sync with what the run already read about it, so that no
@@ -306,11 +307,28 @@ pub fn sync_folder(
         _ => None,
     };
 
+    keywords::load(session, work)?;
     let snapshot::Snapshot {
         mut sides,
         mut info,
         uidvalidity,
     } = snapshot::take(session, db, work, options, reporter)?;
+    // New keywords on the server got letters: named in dovecot-keywords
+    // before any file carries them. Letters without a name stay on the
+    // files and out of the sync.
+    let keyword_table = keywords::settle(session, work, options.dry_run)?;
+    let named = keyword_table.named();
+    if sides
+        .local
+        .iter()
+        .any(|m| !m.flags.difference(named).is_empty())
+    {
+        reporter.debug(format!(
+            "{}: files carry keyword letters dovecot-keywords does not name; they stay on the files",
+            job.display_name
+        ));
+    }
+    keywords::restrict(&mut sides.local, &mut sides.remote, named);
     let folder_state = match &work.stored {
         Some(f) => Some(f.clone()),
         None if options.dry_run => None,
@@ -348,6 +366,49 @@ pub fn sync_folder(
         &sides.local,
         options.direction,
     );
+    // A keyword the server will not store stays on the files: whether it
+    // does is in the SELECT's PERMANENTFLAGS, read here only where the plan
+    // sends keywords (and so selects the folder anyway).
+    if info.is_none() && pushes_keywords(&plan) && job.on_server {
+        info = Some(snapshot::open_mailbox(session.get()?, job, options)?);
+    }
+    let refused = keyword_table.refused(info.as_ref().and_then(|i| i.permanent_flags.as_deref()));
+    let unsynced = keywords::unsynced(&keyword_table, refused, &sides.local);
+    if keywords::carried(&sides.local, refused) {
+        keywords::restrict(
+            &mut sides.local,
+            &mut sides.remote,
+            Flags::all().difference(refused),
+        );
+        plan = super::plan::plan(
+            &sides.remote,
+            &reconciled.pairs,
+            &sides.local,
+            options.direction,
+        );
+    }
+    match (&folder_state, options.dry_run) {
+        (Some(f), false) => {
+            for k in db.record_unsynced_keywords(f.id, &unsynced)? {
+                reporter.warn(keywords::describe(&job.display_name, &k));
+            }
+            let permanent_known = info.is_some();
+            for k in db.unsynced_keywords(f.id)? {
+                if keywords::syncs_again(&keyword_table, refused, permanent_known, &k) {
+                    db.forget_unsynced_keyword(f.id, &k.keyword)?;
+                    reporter.info(format!(
+                        "{}: keyword {} syncs again",
+                        job.display_name, k.keyword
+                    ));
+                }
+            }
+        }
+        _ => {
+            for k in &unsynced {
+                reporter.warn(keywords::describe(&job.display_name, k));
+            }
+        }
+    }
     let one_sided = keep_one_sided(session.account(), &mut plan, &reconciled.pairs);
     if options.dry_run {
         // A real run made these moves before the folder synced.
@@ -412,6 +473,9 @@ pub fn sync_folder(
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
         let applied = applier.apply(plan, uidnext);
         done = applier.counts();
+        drop(applier);
+        // A keyword first seen while downloading got its letter then.
+        let applied = applied.and(keywords::settle(session, work, false).map(drop));
         if let Err(e) = applied {
             progress.finish("failed");
             return Err(e);
@@ -452,6 +516,15 @@ pub fn sync_folder(
         planned: Vec::new(),
         unsettled,
     })
+}
+
+/// Whether the plan sends keywords to the server (a flag change or an
+/// upload carrying one).
+fn pushes_keywords(plan: &Plan) -> bool {
+    plan.flag_changes
+        .iter()
+        .any(|c| !c.remote_add.keywords().is_empty())
+        || plan.uploads.iter().any(|m| !m.flags.keywords().is_empty())
 }
 
 fn planned_counts(plan: &Plan) -> Counts {
