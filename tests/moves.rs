@@ -184,7 +184,10 @@ fn move_three_on_the_server(client: &mut ImapClient, with_move: bool) -> Vec<Str
 }
 
 fn followed_without_download(with_move: bool) {
-    let dovecot = Dovecot::start();
+    followed_without_download_on(Dovecot::start(), with_move);
+}
+
+fn followed_without_download_on(dovecot: Dovecot, with_move: bool) {
     let mut client = dovecot.client();
     seed_standard(&mut client, 10);
     let imapdir = Imapdir::new(&dovecot);
@@ -259,6 +262,18 @@ fn a_move_on_the_server_moves_the_local_file() {
 #[test]
 fn a_copy_and_expunge_on_the_server_moves_the_local_file() {
     followed_without_download(false);
+}
+
+#[test]
+fn a_move_on_a_server_without_qresync_is_found_from_the_uids_present() {
+    let caps = CAPS_WITHOUT_MOVE.replace(" CONDSTORE QRESYNC", "");
+    followed_without_download_on(
+        Dovecot::start_with(DovecotOptions {
+            imap_capability: Some(caps),
+            ..DovecotOptions::default()
+        }),
+        false,
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! and a deletion, as before.
 //!
 //! Looked for only where the servers' statuses show both: a folder holding
-//! fewer messages than were synced, and another whose UIDNEXT moved on.
+//! fewer messages than were synced, and another whose UIDNEXT moved on;
+//! every folder concerned is looked at in one round trip
+//! ([`Session::probe_folders`]).
 //! The file is renamed into the target folder first, carrying its new UID,
 //! and the pair moved after: a run killed between finds a file whose name
 //! carries a UID the target folder has, and adopts it. For the same reason
@@ -19,7 +21,7 @@ use std::io::Seek;
 
 use anyhow::Context;
 
-use crate::imap::{HeaderInfo, Session, UidSet};
+use crate::imap::{Departures, FolderProbe, HeaderInfo, Session};
 use crate::maildir::{base_with_uid, crlf_size, read_message_id};
 use crate::model::{Pair, Uid};
 use crate::report::Reporter;
@@ -109,24 +111,50 @@ pub fn run(
     if losing.is_empty() || !gaining.iter().any(|g| losing.iter().any(|l| l != g)) {
         return Ok(out);
     }
+    // One look at every folder concerned, in one round trip.
+    let mut concerned: Vec<usize> = losing.iter().chain(&gaining).copied().collect();
+    concerned.sort_unstable();
+    concerned.dedup();
+    let probes: Vec<FolderProbe> = concerned
+        .iter()
+        .map(|&i| {
+            let work = folders[i];
+            let stored = work.stored.as_ref().expect("a synced folder");
+            FolderProbe {
+                name: work.job.remote_name.clone(),
+                departures_since: losing.contains(&i).then_some(stored.highestmodseq),
+                arrivals_from: gaining.contains(&i).then_some(stored.uidnext).flatten(),
+            }
+        })
+        .collect();
+    let answers = session.probe_folders(&probes)?;
     let mut departed = Vec::new();
-    for &i in &losing {
-        departed.extend(
-            departures(session, db, folders[i])?
-                .into_iter()
-                .map(|(p, k)| (i, p, k)),
-        );
+    let mut arrived = Vec::new();
+    for (&i, answer) in concerned.iter().zip(answers) {
+        let work = folders[i];
+        let answer = answer
+            .with_context(|| format!("cannot open {} on the server", work.job.display_name))?;
+        let stored = work.stored.as_ref().expect("a synced folder");
+        if answer.info.uidvalidity != stored.uidvalidity {
+            continue;
+        }
+        if let Some(departures) = &answer.departures {
+            departed.extend(
+                departed_pairs(db, work, departures)?
+                    .into_iter()
+                    .map(|(p, k)| (i, p, k)),
+            );
+        }
+        if !answer.arrivals.is_empty() {
+            arrived.extend(
+                arrivals(db, work, answer.arrivals)?
+                    .into_iter()
+                    .map(|(u, k)| (i, u, k)),
+            );
+        }
     }
     if departed.is_empty() {
         return Ok(out);
-    }
-    let mut arrived = Vec::new();
-    for &i in &gaining {
-        arrived.extend(
-            arrivals(session, db, folders[i])?
-                .into_iter()
-                .map(|(u, k)| (i, u, k)),
-        );
     }
     let found = match_moves(departed, arrived);
     let mut moved_by_pair: HashMap<(usize, usize), u64> = HashMap::new();
@@ -167,25 +195,26 @@ pub fn run(
 }
 
 /// The pairs of a folder whose messages the server no longer has, with
-/// the key of their local files.
-fn departures(
-    session: &mut Session,
+/// the key of their local files: read among the UIDs expunged where the
+/// server told them, else against every UID present.
+fn departed_pairs(
     db: &StateDb,
     work: &FolderWork,
+    departures: &Departures,
 ) -> anyhow::Result<Vec<(Pair, Key)>> {
     let stored = work.stored.as_ref().expect("a synced folder");
-    let info = session
-        .examine(&work.job.remote_name)
-        .with_context(|| format!("cannot open {} on the server", work.job.display_name))?;
-    if info.uidvalidity != stored.uidvalidity {
-        return Ok(Vec::new());
-    }
-    let present: HashSet<Uid> = session.uid_search("ALL")?.into_iter().collect();
-    let mut out = Vec::new();
-    for pair in db.pairs(stored.id)? {
-        if present.contains(&pair.uid) {
-            continue;
+    let gone: Vec<Pair> = match departures {
+        Departures::Vanished(ranges) => db.pairs_among(stored.id, &[], ranges)?,
+        Departures::Present(uids) => {
+            let present: HashSet<Uid> = uids.iter().copied().collect();
+            db.pairs(stored.id)?
+                .into_iter()
+                .filter(|p| !present.contains(&p.uid))
+                .collect()
         }
+    };
+    let mut out = Vec::new();
+    for pair in gone {
         let Some(msg) = work.maildir.find_recorded(&pair.local_base, pair.flags)? else {
             continue;
         };
@@ -201,11 +230,11 @@ fn departures(
 }
 
 /// The messages new in a folder since its last sync and not yet paired,
-/// with their keys.
+/// with their keys, from what the server told of them.
 fn arrivals(
-    session: &mut Session,
     db: &StateDb,
     work: &FolderWork,
+    headers: Vec<HeaderInfo>,
 ) -> anyhow::Result<Vec<(Uid, Key)>> {
     let stored = work.stored.as_ref().expect("a synced folder");
     let (Some(from), Some(next)) = (
@@ -214,10 +243,7 @@ fn arrivals(
     ) else {
         return Ok(Vec::new());
     };
-    let info = session
-        .examine(&work.job.remote_name)
-        .with_context(|| format!("cannot open {} on the server", work.job.display_name))?;
-    if info.uidvalidity != stored.uidvalidity || next <= from {
+    if next <= from {
         return Ok(Vec::new());
     }
     let range = from.0..=next.0.saturating_sub(1);
@@ -235,19 +261,11 @@ fn arrivals(
             }
         })
         .with_context(|| format!("cannot read {}", work.job.local_path.display()))?;
-    let mut out = Vec::new();
-    let set = UidSet::parse(&format!("{}:*", from.0))?
+    Ok(headers
         .into_iter()
-        .next()
-        .expect("one set");
-    session.uid_fetch_headers(&set, &mut |h: HeaderInfo| {
-        if h.uid >= from && !paired.contains(&h.uid) {
-            if let Some(id) = h.message_id {
-                out.push((h.uid, (id, u64::from(h.size))));
-            }
-        }
-    })?;
-    Ok(out)
+        .filter(|h| h.uid >= from && !paired.contains(&h.uid))
+        .filter_map(|h| h.message_id.map(|id| (h.uid, (id, u64::from(h.size)))))
+        .collect())
 }
 
 /// Moves the file into the target folder under its new UID, then the
