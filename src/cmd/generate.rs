@@ -286,7 +286,9 @@ const KEYS: &[Key] = &[
         name: "compress",
         value: "auto|yes|no",
         text: "COMPRESS=DEFLATE when the server offers it: \"auto\" (the default) uses it \
-               for remote hosts and not for loopback, where it only costs CPU.",
+               for a remote host when a run has 100 or more messages to download (below \
+               that its round trip costs more than it saves), and never for loopback, where \
+               it only costs CPU; \"yes\" always, from the login on; \"no\" never.",
     },
     Key {
         name: "max_delete_share",

@@ -42,6 +42,10 @@ impl Connection {
         self.transport.is_open()
     }
 
+    pub fn is_compressed(&self) -> bool {
+        self.transport.is_compressed()
+    }
+
     /// Closes from this side after the last command (see [`Transport::close`]).
     pub fn close(&mut self) {
         self.transport.close()

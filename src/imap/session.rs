@@ -313,6 +313,11 @@ impl Session {
         result.map(|_| ())
     }
 
+    /// Whether COMPRESS is in effect.
+    pub fn is_compressed(&self) -> bool {
+        self.conn.is_compressed()
+    }
+
     /// COMPRESS DEFLATE: compresses everything from here on. Worth it on
     /// a slow link, a waste of CPU on a fast one; the caller decides.
     pub fn compress(&mut self) -> Result<()> {

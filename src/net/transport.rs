@@ -192,6 +192,14 @@ impl Transport {
         self.reader.is_some()
     }
 
+    /// Whether compression is in effect.
+    pub fn is_compressed(&self) -> bool {
+        matches!(
+            self.reader.as_ref().map(|r| r.get_ref()),
+            Some(Stream::Deflate(_))
+        )
+    }
+
     /// Drops the stream after an error that left the protocol out of step.
     pub fn poison(&mut self) {
         if let Some(r) = self.reader.take() {

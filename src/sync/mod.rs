@@ -30,7 +30,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::config::{Account, ConfigError};
-use crate::connect::{is_loopback, open_session};
+use crate::connect::{compress_wanted, is_loopback, open_session};
 use crate::imap::{MailboxStatus, Session};
 use crate::lock::AccountLock;
 use crate::maildir::{discover_folders, WitnessHub};
@@ -440,6 +440,11 @@ pub fn sync_account(
         };
     }
 
+    // Compression pays for its round trip only with much to download.
+    let compress = compress_wanted(account, expected_downloads);
+    if compress {
+        crate::connect::compress(&mut session, account)?;
+    }
     // Moves span two folders: made before either folder syncs.
     let moves = find_moves(
         &mut session,
@@ -693,6 +698,7 @@ fn run_workers(
     jobs: Vec<NumberedJob>,
     expected_downloads: u64,
 ) -> anyhow::Result<AccountOutcome> {
+    let compress = compress_wanted(account, expected_downloads);
     if jobs.is_empty() {
         let _ = first_session.logout();
         return Ok(AccountOutcome::default());
@@ -735,17 +741,20 @@ fn run_workers(
                 (&queue, &results, &first_session, &witnesses, &backoff);
             scope.spawn(move || {
                 let _slot = slot;
-                let mut session = first_session.lock().expect("session slot").take();
+                let mut connection = WorkerConnection {
+                    session: first_session.lock().expect("session slot").take(),
+                    compress,
+                };
                 while backoff.stopped().is_none() {
                     let Some((index, job)) = queue.lock().expect("job queue").pop_front() else {
                         break;
                     };
-                    let connected = session.is_some();
+                    let connected = connection.session.is_some();
                     let result = run_job(
                         account,
                         options,
                         reporter,
-                        &mut session,
+                        &mut connection,
                         &mut state,
                         &job,
                         witnesses.as_ref(),
@@ -777,7 +786,7 @@ fn run_workers(
                     ));
                 }
                 backoff.leave();
-                if let Some(s) = session {
+                if let Some(s) = connection.session {
                     let _ = s.logout();
                 }
             });
@@ -888,6 +897,13 @@ fn print_plan(folder: &str, lines: &[String]) {
     crate::report::print_stdout(&text);
 }
 
+/// A worker's connection, and whether it is compressed when it opens (a
+/// run with much to download).
+struct WorkerConnection {
+    session: Option<Session>,
+    compress: bool,
+}
+
 /// A worker's connection, opened on first use: a folder with nothing to do
 /// on the server (its status unchanged, only local scanning needed) costs
 /// no connection at all. A connection lost by an earlier folder is
@@ -896,6 +912,8 @@ pub struct LazySession<'a> {
     slot: &'a mut Option<Session>,
     account: &'a Account,
     trace: bool,
+    /// Compress the connection when it opens (a run with much to download).
+    compress: bool,
     /// Keyword tables handed over before the connection was opened: the
     /// session gets them when it is.
     keywords: Vec<(String, crate::model::Keywords)>,
@@ -909,7 +927,11 @@ impl LazySession<'_> {
 
     pub fn get(&mut self) -> anyhow::Result<&mut Session> {
         if self.slot.is_none() {
-            *self.slot = Some(open_session(self.account, self.trace)?);
+            let mut session = open_session(self.account, self.trace)?;
+            if self.compress {
+                crate::connect::compress(&mut session, self.account)?;
+            }
+            *self.slot = Some(session);
         }
         let session = self.slot.as_mut().expect("session just opened");
         for (mailbox, table) in self.keywords.drain(..) {
@@ -968,15 +990,16 @@ fn run_job(
     account: &Account,
     options: &SyncOptions,
     reporter: &Reporter,
-    session: &mut Option<Session>,
+    connection: &mut WorkerConnection,
     db: &mut StateDb,
     job: &FolderWork,
     witnesses: Option<&Arc<WitnessHub>>,
 ) -> anyhow::Result<FolderReport> {
     let mut lazy = LazySession {
-        slot: session,
+        slot: &mut connection.session,
         account,
         trace: options.trace_imap,
+        compress: connection.compress,
         keywords: Vec::new(),
     };
     let result = folder::sync_folder(&mut lazy, db, job, options, reporter, witnesses);
@@ -986,7 +1009,7 @@ fn run_job(
             .filter_map(|c| c.downcast_ref::<crate::imap::ImapError>())
             .any(|ie| ie.is_connection_lost());
         if lost {
-            *session = None;
+            connection.session = None;
         }
     }
     result
