@@ -703,16 +703,11 @@ fn run_workers(
         let _ = first_session.logout();
         return Ok(AccountOutcome::default());
     }
-    let light = expected_downloads < HEAVY_DOWNLOADS;
     let workers = options
         .jobs
         .unwrap_or_else(|| {
-            let allowed = account.jobs(light && is_loopback(&account.host, account.port));
-            if light {
-                allowed.min(connections_worth_opening(jobs.len()))
-            } else {
-                allowed
-            }
+            let light = expected_downloads < HEAVY_DOWNLOADS;
+            account.jobs(light && is_loopback(&account.host, account.port))
         })
         .clamp(1, jobs.len().max(1));
     // The first worker has the first session's slot; the others only
@@ -837,32 +832,6 @@ fn run_workers(
 /// enough to pay for the logins (the large benchmark preset's first sync
 /// took 22-23 s with 4 connections and 24-32 s with 2 on 2 cores).
 const HEAVY_DOWNLOADS: u64 = 2_000;
-
-/// Round trips a further connection costs before it does any work: TCP,
-/// TLS, the greeting and the login (and on the server's side, a process).
-const CONNECTION_ROUND_TRIPS: usize = 4;
-
-/// Round trips a changed folder with little to transfer costs: its SELECT
-/// with the changes since the last sync, then the fetch or store they call
-/// for.
-const FOLDER_ROUND_TRIPS: usize = 2;
-
-/// How many connections pay for themselves on a run with little to
-/// transfer and `folders` changed folders. On one connection the folders
-/// cost `folders × FOLDER` round trips; on `n`, the others start
-/// `CONNECTION` round trips late and the work splits n ways. So a second
-/// connection helps only past `2 × CONNECTION / FOLDER` folders (4), and
-/// each further one past a further such share. Measured at 50 ms round
-/// trip (bench/RESULTS.md): 2 changed folders synced in 0.39 s on one
-/// connection against 0.49 s on two.
-fn connections_worth_opening(folders: usize) -> usize {
-    let threshold = 2 * CONNECTION_ROUND_TRIPS / FOLDER_ROUND_TRIPS;
-    if folders <= threshold {
-        1
-    } else {
-        1 + (folders - 1) / threshold
-    }
-}
 
 /// Records the stamps folders' own writes left that have settled while
 /// the other folders synced.
@@ -1013,18 +982,4 @@ fn run_job(
         }
     }
     result
-}
-
-#[cfg(test)]
-mod connection_tests {
-    use super::connections_worth_opening;
-
-    #[test]
-    fn a_few_changed_folders_share_one_connection() {
-        let counts: Vec<usize> = [1, 2, 4, 5, 8, 9, 20]
-            .into_iter()
-            .map(connections_worth_opening)
-            .collect();
-        assert_eq!(counts, [1, 1, 1, 2, 2, 3, 5]);
-    }
 }
