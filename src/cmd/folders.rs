@@ -6,9 +6,7 @@ use crate::cli::Cli;
 use crate::config::{Account, Config, Protocol};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::folders::{
-    folder_list, special_use_name, FolderJob, FolderList, KnownFolder, Skip, SkippedFolder,
-};
+use crate::folders::{folder_list, special_use_name, FolderJob, FolderList, Skip, SkippedFolder};
 use crate::imap::{ListEntry, Listing, Session};
 use crate::report::print_stdout;
 use crate::state::StateDb;
@@ -337,7 +335,7 @@ fn plan_account(
 ) -> anyhow::Result<AccountPlan> {
     let state = StateDb::open_read_only(&account.state_file)?;
     let stored = state.folders()?;
-    let list = planned_folders(account, listing, &stored);
+    let list = planned_folders(account, listing, &stored, &account.folder_rules);
     let renames = crate::sync::renames::find(session, &state, &stored, &list, listing)?;
     let mut deletions =
         crate::sync::folder_deletes::find(session, &state, &stored, &list, account, false, true)?;
@@ -353,29 +351,20 @@ fn plan_account(
 
 /// What a sync would do with each folder, with the state's memory of
 /// where synced folders live (read-only; none when it cannot be read).
-fn planned_folders(
+pub(super) fn planned_folders(
     account: &crate::config::Account,
     listing: &Listing,
     stored: &[crate::state::FolderState],
+    rules: &crate::folders::FolderRules,
 ) -> FolderList {
-    let local = crate::maildir::discover_folders(&account.maildir, account.folder_rules.layout)
+    let local = crate::maildir::discover_folders(&account.maildir, rules.layout)
         .map(|(folders, _)| folders)
         .unwrap_or_default();
-    let known: Vec<KnownFolder> = stored
-        .iter()
-        .map(|f| KnownFolder {
-            local_name: f
-                .local_name
-                .as_ref()
-                .map(|n| n.split('/').map(str::to_string).collect()),
-            remote_name: f.name.clone(),
-        })
-        .collect();
     folder_list(
         listing,
         &local,
-        &known,
+        &crate::sync::known_of(stored),
         &account.maildir,
-        &account.folder_rules,
+        rules,
     )
 }

@@ -25,7 +25,7 @@ use crate::cli::{Cli, SearchArgs};
 use crate::config::{Account, Config, ConfigError, Protocol};
 use crate::connect::open_session;
 use crate::exit_codes::ExitCode;
-use crate::folders::{folder_list, FolderJob, FolderRules, KnownFolder};
+use crate::folders::{FolderJob, FolderRules};
 use crate::imap::search_query::{parse_query, SearchKeys};
 use crate::imap::{ImapError, MessageSummary, Session, UidSet};
 use crate::model::Uid;
@@ -199,20 +199,7 @@ impl Run<'_> {
         let listing = session
             .list_folders(rules.subscribed_only)
             .map_err(|e| anyhow::anyhow!("cannot list the server's folders: {e}"))?;
-        let local = crate::maildir::discover_folders(&account.maildir, rules.layout)
-            .map(|(folders, _)| folders)
-            .unwrap_or_default();
-        let known: Vec<KnownFolder> = stored
-            .iter()
-            .map(|f| KnownFolder {
-                local_name: f
-                    .local_name
-                    .as_ref()
-                    .map(|n| n.split('/').map(str::to_string).collect()),
-                remote_name: f.name.clone(),
-            })
-            .collect();
-        let list = folder_list(&listing, &local, &known, &account.maildir, rules);
+        let list = super::folders::planned_folders(account, &listing, &stored, rules);
         let jobs: Vec<&FolderJob> = list.jobs.iter().filter(|j| j.on_server).collect();
         if jobs.is_empty() {
             return Err(ConfigError(format!(

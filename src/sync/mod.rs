@@ -534,7 +534,7 @@ fn check_layout(
 }
 
 /// The state's folders as the folder list reads them.
-fn known_of(stored: &[crate::state::FolderState]) -> Vec<KnownFolder> {
+pub fn known_of(stored: &[crate::state::FolderState]) -> Vec<KnownFolder> {
     stored
         .iter()
         .map(|f| KnownFolder {
