@@ -93,29 +93,13 @@ fn q_decode(payload: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Base64 as mail writes it in encoded words, padding optional.
 fn base64_decode(payload: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(payload.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in payload.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
+    let mut padded = payload.to_string();
+    while padded.len() % 4 != 0 {
+        padded.push('=');
     }
-    Some(out)
+    openssl::base64::decode_block(&padded).ok()
 }
 
 #[cfg(test)]
