@@ -96,7 +96,7 @@ fn q_decode(payload: &str) -> Option<Vec<u8>> {
 /// Base64 as mail writes it in encoded words, padding optional.
 fn base64_decode(payload: &str) -> Option<Vec<u8>> {
     let mut padded = payload.to_string();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push('=');
     }
     openssl::base64::decode_block(&padded).ok()
