@@ -15,6 +15,19 @@ pub struct RemoteMessage {
     pub modseq: Option<ModSeq>,
 }
 
+impl RemoteMessage {
+    /// The server's message as a pair recorded it at the last sync: what
+    /// the planner is given to plan against the record alone.
+    pub fn as_recorded(pair: &super::Pair) -> RemoteMessage {
+        RemoteMessage {
+            uid: pair.uid,
+            flags: pair.flags,
+            size: None,
+            modseq: None,
+        }
+    }
+}
+
 /// The subdirectory a message file lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subdir {

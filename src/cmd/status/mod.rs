@@ -255,15 +255,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
 /// what the planner pushes when the server still holds what those pairs
 /// recorded.
 pub fn pending_changes(pairs: &[Pair], files: &[LocalMessage]) -> Pending {
-    let server_as_recorded: Vec<RemoteMessage> = pairs
-        .iter()
-        .map(|p| RemoteMessage {
-            uid: p.uid,
-            flags: p.flags,
-            size: None,
-            modseq: None,
-        })
-        .collect();
+    let server_as_recorded: Vec<RemoteMessage> =
+        pairs.iter().map(RemoteMessage::as_recorded).collect();
     let plan = plan(&server_as_recorded, pairs, files, Direction::PUSH);
     Pending {
         new: plan.uploads.len() as u64,

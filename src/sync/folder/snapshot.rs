@@ -389,15 +389,7 @@ pub(super) fn open_mailbox(
 
 /// After a complete sync the recorded flags are the server's flags.
 fn remote_from_pairs(pairs: &[Pair]) -> Vec<RemoteMessage> {
-    pairs
-        .iter()
-        .map(|p| RemoteMessage {
-            uid: p.uid,
-            flags: p.flags,
-            size: None,
-            modseq: None,
-        })
-        .collect()
+    pairs.iter().map(RemoteMessage::as_recorded).collect()
 }
 
 /// Adds or updates the changed messages and drops the expunged ones.
