@@ -13,8 +13,9 @@ index and assigns UIDs on first access.
 
     gen_corpus.py PRESET ROOT [--seed N] [--manifest FILE]
 
-PRESET is small (2,000 messages, 5 folders), medium (20,000, 20 folders)
-or large (100,000, 50 folders, about 1.6 GB).  The same preset and seed
+PRESET is small (2,000 messages, 5 folders), medium (20,000, 20 folders),
+large (100,000, 50 folders, about 1.6 GB) or huge (1,000,000 in 200
+folders, small bodies without attachments: about 1 GB, 4 GB on disk).  The same preset and seed
 always produce byte-identical files with identical names.  Stdlib only.
 """
 
@@ -32,7 +33,12 @@ PRESETS = {
     "small": (2_000, 5),
     "medium": (20_000, 20),
     "large": (100_000, 50),
+    "huge": (1_000_000, 200),
 }
+
+# Presets whose bodies are short and plain: the count is what they measure,
+# and the server's copy stays within a few GB.
+SMALL_BODIES = {"huge"}
 
 # Share of messages with a multi-megabyte base64 attachment.
 BIG_SHARE = 0.005
@@ -133,8 +139,12 @@ class TextSource:
         return self.blob[start:end + 2]
 
 
-def pick_size(rng):
-    """Body size: log-normal, median ~5 KB, mostly 2-50 KB; some multi-MB."""
+def pick_size(rng, small=False):
+    """Body size: log-normal, median ~5 KB, mostly 2-50 KB; some multi-MB.
+    With `small`: median ~400 bytes, never an attachment."""
+    if small:
+        s = int(math.exp(rng.gauss(math.log(400), 0.5)))
+        return "text", max(64, min(s, 4_000))
     if rng.random() < BIG_SHARE:
         return "big", rng.randint(BIG_MIN, BIG_MAX)
     s = int(math.exp(rng.gauss(math.log(5000), 0.8)))
@@ -156,8 +166,8 @@ def pick_flags(rng):
     return "".join(sorted(flags)), False
 
 
-def make_message(rng, text, n, seed, when, folder):
-    kind, size = pick_size(rng)
+def make_message(rng, text, n, seed, when, folder, small=False):
+    kind, size = pick_size(rng, small)
     sender = rng.choice(NAMES)
     rcpt = rng.choice(NAMES)
     subj_words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
@@ -229,7 +239,7 @@ def generate(preset, root, seed, manifest=None):
         for i in range(count):
             n += 1
             when = t_end - span + int(span * (i + rng.random()) / count)
-            data = make_message(rng, text, n, seed, when, name)
+            data = make_message(rng, text, n, seed, when, name, preset in SMALL_BODIES)
             flags, in_new = pick_flags(rng)
             size = len(data)
             base = f"{when}.M{n}P1.bench,S={size},W={size}"

@@ -59,6 +59,19 @@ def waits_median(rows, key):
     return statistics.median(values) if values else None
 
 
+def stream_line(path, med):
+    """imapdir's first sync against stream_client.py's, when measured."""
+    rows = [r for r in csv.DictReader(open(path), delimiter="\t")
+            if r["tool"] == "stream" and r["step"] == "a"]
+    if not rows or ("imapdir", "a") not in med:
+        return None
+    wall = statistics.median(float(r["wall"]) for r in rows)
+    mine = med["imapdir", "a"]["wall"]
+    return (f"(a) against the plain streaming client (stream_client.py, {rows[0]['sessions']}"
+            f" connections, {len(rows)} run(s)): imapdir {mine:.2f} s, client {wall:.2f} s,"
+            f" ratio {ratio(mine, wall)}")
+
+
 def ratio(a, b):
     if b == 0:
         return "-" if a == 0 else "inf"
@@ -191,6 +204,9 @@ def main():
         print()
         print(text_table(wheader, wrows))
         print(WAITS_NOTE)
+    streamed = stream_line(a.results, med)
+    if streamed:
+        print(streamed)
     if a.moves:
         print("moves: " + a.moves)
     if checks:
@@ -208,6 +224,8 @@ def main():
                     "up = client to server; KB = 1024 bytes.\n")
             if with_proxy:
                 f.write("\n" + md_table(wheader, wrows) + "\n\n" + WAITS_NOTE + "\n")
+            if streamed:
+                f.write("\n" + streamed + ".\n")
             if a.moves:
                 f.write("\nMoves: " + a.moves + ".\n")
             if checks:

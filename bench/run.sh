@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # imapdir vs mbsync benchmark against a throwaway local Dovecot.
 #
-#   bench/run.sh [small|medium|large] [--runs N] [--rtt MS] [--out FILE] [--keep]
+#   bench/run.sh [small|medium|large|huge] [--runs N] [--rtt MS] [--out FILE] [--keep]
 #
 # Starts one Dovecot (bench/dovecot.sh) in a temporary directory, generates
 # the corpus (bench/gen_corpus.py) straight into its Maildir, snapshots it,
@@ -32,7 +32,7 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 PRESET=small RUNS=3 RTT=0 OUT= KEEP=
 while [ $# -gt 0 ]; do
     case "$1" in
-        small|medium|large) PRESET=$1 ;;
+        small|medium|large|huge) PRESET=$1 ;;
         --runs) RUNS=${2:?}; shift ;;
         --rtt) RTT=${2:?}; shift ;;
         --out) OUT=${2:?}; shift ;;
@@ -342,11 +342,34 @@ sequence() {
     timed "$tool" f "$run" $((TOTAL - 10 - 20)) "$expect"
 }
 
+# The yardstick for (a): stream_client.py, the plainest first sync (LIST,
+# then UID FETCH 1:* BODY.PEEK[] per folder into files, over as many
+# connections as imapdir uses, one sync() at the end).
+stream_first_sync() {
+    local run=$1 out=$WORK/stream-client tf=$WORK/time.out rc=0 conns=${JOBS:-4}
+    restore_server
+    mkdir -p "$TRASH"
+    if [ -d "$out" ]; then mv "$out" "$(mktemp -d "$TRASH/stream.XXXXXX")/"; fi
+    sync
+    /usr/bin/time -f '%e %U %S %M' -o "$tf" python3 "$BENCH/stream_client.py" \
+        --port "$CONNECT_PORT" --ca "$CA" --user bench --password bench \
+        --out "$out" --connections "$conns" >"$WORK/stream.log" 2>&1 || rc=$?
+    [ "$rc" = 0 ] || { cat "$WORK/stream.log" >&2; die "stream_client.py failed"; }
+    local got wall user sys rss
+    read -r got _ _ < "$WORK/stream.log"
+    [ "$got" = "$TOTAL" ] || die "stream_client.py fetched $got of $TOTAL messages"
+    read -r wall user sys rss < <(tail -1 "$tf")
+    printf 'stream\ta\t%s\t%s\t%s\t%s\t%s\t-\t%s\tok\t-\t-\t-\t-\n' "$run" \
+        "$wall" "$user" "$sys" "$rss" "$conns" >> "$RESULTS"
+    log "stream_client a run $run: ${wall}s wall, ${user}u+${sys}s CPU, $conns connection(s)"
+}
+
 COUNTING=1
 for tool in imapdir mbsync; do sequence "$tool" count 1; done
 COUNTING=0
 for run in $(seq 1 "$RUNS"); do
     for tool in imapdir mbsync; do sequence "$tool" "$run" "$run"; done
+    stream_first_sync "$run"
 done
 
 # --- report ----------------------------------------------------------------------
