@@ -1,7 +1,8 @@
 //! Mapping between IMAP flags and Maildir info letters, shared by the
 //! server-side and the local message types so both compare alike.
 
-/// Maildir info letters for IMAP flags, sorted; unknown keywords dropped.
+/// Maildir info letters for the standard IMAP flags, sorted; keywords
+/// (whose letters depend on the folder) left out.
 pub fn imap_flags_to_letters<S: AsRef<str>>(flags: &[S]) -> String {
     let mut letters: Vec<char> = flags
         .iter()
