@@ -284,6 +284,30 @@ fn a_27th_keyword_is_kept_and_reported_not_dropped() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(kept, [(left[0].clone(), "no-letter".to_string())]);
+    // And `status` says so, offline and in --json.
+    let status = imapdir.run(&["status", "--offline"]);
+    status.expect_success();
+    assert!(
+        status
+            .stdout
+            .contains(&format!("keyword {} of INBOX not synced", left[0])),
+        "{}",
+        status.stdout
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&imapdir.run(&["--json", "status", "--offline"]).stdout).unwrap();
+    let inbox_doc = doc["accounts"][0]["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["folder"] == "INBOX")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        inbox_doc["unsynced_keywords"][0]["keyword"],
+        left[0].as_str()
+    );
+    assert_eq!(inbox_doc["unsynced_keywords"][0]["reason"], "no-letter");
 
     // Never dropped: a local flag change leaves it on the server.
     set_local_flags(&local(&imapdir, &mid(0)), &format!("F{letters}"));

@@ -26,7 +26,7 @@ use crate::folders::{
 use crate::maildir::{discover_folders, Maildir};
 use crate::model::{LocalMessage, Pair, RemoteMessage};
 use crate::report::print_stdout;
-use crate::state::{StateDb, ACCOUNT_RESULT};
+use crate::state::{KeywordGap, StateDb, ACCOUNT_RESULT};
 use crate::sync::plan::{plan, Direction};
 
 /// Local changes in one folder since the last sync.
@@ -56,6 +56,9 @@ pub struct FolderStatus {
     /// Server messages whose files were deleted, kept there
     /// (`local_deletions = "keep-server"`).
     pub server_only: u64,
+    /// Keywords this folder does not sync (no letter left, or refused by
+    /// the server), as the last sync recorded them.
+    pub unsynced_keywords: Vec<UnsyncedKeywordStatus>,
     pub pending: Pending,
     /// Unix time of the last successful sync of this folder.
     pub last_sync: Option<i64>,
@@ -64,6 +67,17 @@ pub struct FolderStatus {
     pub last_error: Option<String>,
     /// ok | failed | never | missing (synced before, directory gone)
     pub state: &'static str,
+}
+
+/// A keyword a folder does not sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnsyncedKeywordStatus {
+    pub keyword: String,
+    /// no-letter (all 26 of the folder's letters are taken: it stays on the
+    /// server) | refused (the server does not store it: it stays on the files)
+    pub reason: &'static str,
+    /// The most messages a sync saw carrying it.
+    pub messages: u64,
 }
 
 /// One account's status.
@@ -195,7 +209,23 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         } else {
             "never"
         };
+        let unsynced_keywords = match &state {
+            Some(f) => db
+                .unsynced_keywords(f.id)?
+                .into_iter()
+                .map(|k| UnsyncedKeywordStatus {
+                    reason: match k.reason {
+                        KeywordGap::NoLetter => "no-letter",
+                        KeywordGap::Refused => "refused",
+                    },
+                    keyword: k.keyword,
+                    messages: k.messages,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         folders.push(FolderStatus {
+            unsynced_keywords,
             local_path: path.display().to_string(),
             synced: pairs.len() as u64,
             local: (files.len() + kept.local_only.len()) as u64,
@@ -221,6 +251,7 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local: 0,
             local_only: 0,
             server_only: 0,
+            unsynced_keywords: Vec::new(),
             pending: Pending::default(),
             last_sync: None,
             last_attempt: Some(*when),
@@ -331,6 +362,20 @@ pub fn render(status: &AccountStatus, now: i64) -> String {
         out.push_str(&format!(
             "  kept on one side (archive mode): {here} only here, {there} only on the server\n"
         ));
+    }
+    for f in &status.folders {
+        for k in &f.unsynced_keywords {
+            out.push_str(&format!(
+                "  keyword {} of {} not synced: {} ({} messages)\n",
+                k.keyword,
+                f.folder,
+                match k.reason {
+                    "refused" => "the server does not store it; it stays on the local files",
+                    _ => "all 26 keyword letters of the folder are taken; it stays on the server",
+                },
+                k.messages
+            ));
+        }
     }
     for w in &status.waiting_for_approval {
         out.push_str(&format!(
