@@ -105,6 +105,14 @@ impl Session {
         first_failure.map_or(Ok(()), Err)
     }
 
+    /// Whether `tag` is one of ours, sent and not answered yet.
+    fn is_pending(&self, tag: &str) -> bool {
+        tag.strip_prefix('a')
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n < self.next_tag)
+            && !self.answered_early.iter().any(|(t, _)| t == tag)
+    }
+
     pub(super) fn tag(&mut self) -> String {
         let tag = format!("a{}", self.next_tag);
         self.next_tag += 1;
@@ -281,6 +289,9 @@ impl Session {
         tag: &str,
         handler: &mut dyn ResponseHandler,
     ) -> Result<Done> {
+        if let Some(i) = self.answered_early.iter().position(|(t, _)| t == tag) {
+            return Ok(self.answered_early.remove(i).1);
+        }
         let mut oversized = false;
         let mut foreign_tag = None;
         loop {
@@ -375,6 +386,10 @@ impl Session {
                 };
                 if t.0 == tag {
                     Event::Done(done)
+                } else if self.is_pending(&t.0) {
+                    // A later pipelined command, finished first.
+                    self.answered_early.push((t.0, done));
+                    Event::Other
                 } else {
                     foreign_tag.get_or_insert(t.0);
                     Event::Other

@@ -127,21 +127,24 @@ impl Session {
         let mut selecting = Selecting::new("EXAMINE");
         self.selecting(&probe.name);
         let examined = self.read_until_done(&sent.examine, &mut selecting.handler())?;
-        let mut departed = Departures::Present(Vec::new());
-        let departures_done = match &sent.departures {
-            Some((tag, vanished)) => {
-                if *vanished {
-                    departed = Departures::Vanished(Vec::new());
-                }
-                Some(self.read_until_done(tag, &mut collect_departures(&mut departed))?)
-            }
-            None => None,
+        // Dovecot runs a folder's FETCH and SEARCH side by side once the
+        // EXAMINE is done, so their answers may interleave: one collector
+        // takes what left and what arrived from whichever command's
+        // responses they come with.
+        let mut departed = match &sent.departures {
+            Some((_, true)) => Departures::Vanished(Vec::new()),
+            _ => Departures::Present(Vec::new()),
         };
         let mut arrivals = Vec::new();
-        let arrivals_done = match &sent.arrivals {
-            Some(tag) => Some(self.read_until_done(tag, &mut collect_headers(&mut arrivals))?),
-            None => None,
-        };
+        let mut done = Vec::new();
+        for tag in sent
+            .departures
+            .iter()
+            .map(|(tag, _)| tag)
+            .chain(sent.arrivals.iter())
+        {
+            done.push(self.read_until_done(tag, &mut collect(&mut departed, &mut arrivals))?);
+        }
         // A failed EXAMINE selects nothing, so what followed failed too:
         // the EXAMINE's answer is the one to report.
         let info = match selecting.finish(examined) {
@@ -151,12 +154,7 @@ impl Session {
                 return Ok(Err(e));
             }
         };
-        if let Some(done) = departures_done {
-            if let Err(e) = check(done, "UID FETCH") {
-                return Ok(Err(e));
-            }
-        }
-        if let Some(done) = arrivals_done {
+        for done in done {
             if let Err(e) = check(done, "UID FETCH") {
                 return Ok(Err(e));
             }
@@ -204,7 +202,12 @@ impl Session {
     }
 }
 
-fn collect_departures(departed: &mut Departures) -> impl ResponseHandler + '_ {
+/// What left (VANISHED, or SEARCH's UIDs) and what arrived (FETCH with the
+/// Message-ID header), from any of a folder's probe commands.
+fn collect<'a>(
+    departed: &'a mut Departures,
+    arrivals: &'a mut Vec<HeaderInfo>,
+) -> impl ResponseHandler + 'a {
     Untagged(
         move |resp: &Response<'_>, _: &Frame| match (resp, &mut *departed) {
             (Response::Vanished { uids, .. }, Departures::Vanished(ranges)) => {
@@ -213,22 +216,17 @@ fn collect_departures(departed: &mut Departures) -> impl ResponseHandler + '_ {
             (Response::MailboxData(MailboxDatum::Search(found)), Departures::Present(uids)) => {
                 uids.extend(found.iter().map(|&u| Uid(u)))
             }
+            (Response::Fetch(_, attrs), _) => {
+                let m = FetchAttrs::from(attrs.as_slice());
+                if let (Some(uid), Some(header)) = (m.uid, m.header) {
+                    arrivals.push(HeaderInfo {
+                        uid,
+                        size: m.size.unwrap_or(0),
+                        message_id: extract_message_id(&header),
+                    });
+                }
+            }
             _ => {}
         },
     )
-}
-
-fn collect_headers(out: &mut Vec<HeaderInfo>) -> impl ResponseHandler + '_ {
-    Untagged(move |resp: &Response<'_>, _: &Frame| {
-        if let Response::Fetch(_, attrs) = resp {
-            let m = FetchAttrs::from(attrs.as_slice());
-            if let (Some(uid), Some(header)) = (m.uid, m.header) {
-                out.push(HeaderInfo {
-                    uid,
-                    size: m.size.unwrap_or(0),
-                    message_id: extract_message_id(&header),
-                });
-            }
-        }
-    })
 }

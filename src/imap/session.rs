@@ -48,6 +48,10 @@ pub struct Session {
     pub(super) keywords: std::collections::HashMap<String, crate::model::Keywords>,
     /// The mailbox last selected or examined (raw name).
     pub(super) selected: Option<String>,
+    /// Tagged answers to pipelined commands that came before the answer
+    /// being read (a server may finish independent commands in any
+    /// order), kept for when their command's answer is asked for.
+    pub(super) answered_early: Vec<(String, super::response::Done)>,
 }
 
 impl Session {
@@ -59,6 +63,7 @@ impl Session {
         let mut session = Session {
             conn,
             next_tag: 1,
+            answered_early: Vec::new(),
             caps: Vec::new(),
             caps_seen: false,
             authenticated: false,

@@ -324,21 +324,37 @@ impl Maildir {
         flags: Option<Flags>,
     ) -> io::Result<LocalMessage> {
         check_base(new_base)?;
-        let current = match self.find_base(&msg.base)? {
-            Some(found) => found,
-            None => return Err(self.gone(msg)),
-        };
-        let name = match flags {
+        let name_for = |current: &LocalMessage| match flags {
             Some(flags) => {
                 let other = parse_name(&current.name).other_info;
                 format_name_in(current.subdir, new_base, flags, &other)
             }
             None => format!("{new_base}{}", name::split_info(&current.name).1),
         };
-        rename_noreplace(
+        // The file where `msg` says first: looking its base up reads the
+        // whole directory, which a run moving many files cannot afford
+        // for each of them.
+        let mut current = msg.clone();
+        let mut name = name_for(&current);
+        match rename_noreplace(
             &self.file_path(&current),
             &target.subdir_path(current.subdir).join(&name),
-        )?;
+        ) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Renamed behind our back (a flag changed meanwhile).
+                current = match self.find_base(&msg.base)? {
+                    Some(found) => found,
+                    None => return Err(self.gone(msg)),
+                };
+                name = name_for(&current);
+                rename_noreplace(
+                    &self.file_path(&current),
+                    &target.subdir_path(current.subdir).join(&name),
+                )?;
+            }
+            Err(e) => return Err(e),
+        }
         self.touched(current.subdir);
         self.own
             .borrow_mut()

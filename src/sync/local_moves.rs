@@ -255,18 +255,37 @@ fn move_group(
         _ => HashMap::new(),
     };
     let mut done = 0;
+    let mut files = files_by_base(&to.maildir)
+        .with_context(|| format!("cannot read {}", to.job.local_path.display()))?;
     for (found, intent) in group.iter().zip(&intents) {
         let new_uid = match new_uids.get(&found.pair.uid) {
             Some(uid) => Some(*uid),
             // No COPYUID: the server's answer names no UID; ask it.
             None => find_in_target(session, &to.job.remote_name, intent)?,
         };
-        if finish(db, from, to, intent, new_uid, &found.pair)? {
+        if finish(db, from, to, &mut files, intent, new_uid, &found.pair)? {
             done += 1;
         }
     }
     to.maildir.sync_dirs().context("cannot sync the Maildir")?;
     Ok(done)
+}
+
+/// A folder's files by base, read once for all the moves into it (a
+/// lookup per move would read the whole directory each time); cur/ wins
+/// over new/, as [`crate::maildir::Maildir::find_base`] has it.
+fn files_by_base(
+    maildir: &crate::maildir::Maildir,
+) -> std::io::Result<HashMap<String, LocalMessage>> {
+    let mut files = HashMap::new();
+    if maildir.exists() {
+        maildir.scan(&mut |m| {
+            if m.subdir == crate::model::Subdir::Cur || !files.contains_key(&m.base) {
+                files.insert(m.base.clone(), m);
+            }
+        })?;
+    }
+    Ok(files)
 }
 
 /// The moved message's UID in the target folder, by its Message-ID among
@@ -303,6 +322,7 @@ fn finish(
     db: &mut StateDb,
     source: &FolderWork,
     to: &FolderWork,
+    files: &mut HashMap<String, LocalMessage>,
     intent: &MoveIntent,
     new_uid: Option<Uid>,
     source_pair: &Pair,
@@ -320,7 +340,7 @@ fn finish(
     let mut table = target
         .read_keywords()
         .with_context(|| format!("cannot read the keywords of {}", to.job.display_name))?;
-    let file = match target.find_base(&intent.local_base)? {
+    let file = match files.remove(&intent.local_base) {
         Some(file) => {
             let mut moved_letters = table.clone();
             let letters = moved_letters.translate(parse_name(&file.name).flags, &names);
@@ -328,9 +348,11 @@ fn finish(
             table = target.write_keyword_additions(&table).with_context(|| {
                 format!("cannot record new keywords of {}", to.job.display_name)
             })?;
-            Some(target.rename_base_as(&file, &new_base, &|_| letters)?)
+            let renamed = target.rename_base_as(&file, &new_base, &|_| letters)?;
+            files.insert(renamed.base.clone(), renamed.clone());
+            Some(renamed)
         }
-        None => target.find_base(&new_base)?,
+        None => files.get(&new_base).cloned(),
     };
     let flags = table.translate(source_pair.flags, &names);
     target
@@ -391,7 +413,9 @@ fn resume(
             local_base: intent.local_base.clone(),
             flags,
         };
-        if finish(db, from, to, &intent, new_uid, &source)? {
+        let mut files = files_by_base(&to.maildir)
+            .with_context(|| format!("cannot read {}", to.job.local_path.display()))?;
+        if finish(db, from, to, &mut files, &intent, new_uid, &source)? {
             reporter.info(format!(
                 "{account}: finished moving a message from {} to {}",
                 from.job.display_name, to.job.display_name
