@@ -101,6 +101,10 @@ struct RawAccount {
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_tls: Option<String>,
+    since: Option<String>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
 }
 
 /// What the account's secret is.
@@ -180,6 +184,9 @@ pub struct Account {
     pub pop3: Pop3Settings,
     /// Where finished messages wait to be sent (`outbox`), if anywhere.
     pub outbox: Option<OutboxSettings>,
+    /// Which server messages not yet synced are downloaded (`since`,
+    /// `max_messages`, `keep_flagged`, `keep_unread`); `None`: all.
+    pub window: Option<crate::model::Window>,
 }
 
 /// The outbox: a local folder sent from by SMTP submission at each sync.
@@ -726,6 +733,12 @@ impl Account {
                 )))
             }
         };
+        let window = window(
+            raw.since.as_deref(),
+            raw.max_messages,
+            raw.keep_flagged,
+            raw.keep_unread,
+        )?;
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -777,6 +790,7 @@ impl Account {
             protocol,
             pop3,
             outbox,
+            window,
         })
     }
 
@@ -1454,4 +1468,43 @@ maildir = "~/Mail/work"
             .0
             .contains("known: personal, work"));
     }
+}
+
+/// The window from its keys; `None` when no key limits it.
+fn window(
+    since: Option<&str>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
+) -> Result<Option<crate::model::Window>, ConfigError> {
+    let since = since
+        .map(crate::model::Since::parse)
+        .transpose()
+        .map_err(config_error)?;
+    let max_messages = match max_messages {
+        None => None,
+        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
+        Some(n) => {
+            return Err(config_error(format!(
+                "max_messages = {n} must be at least 1 (leave it out to download every message)"
+            )))
+        }
+    };
+    if since.is_none() && max_messages.is_none() {
+        if let Some(key) = [("keep_flagged", keep_flagged), ("keep_unread", keep_unread)]
+            .iter()
+            .find_map(|(k, v)| v.is_some().then_some(*k))
+        {
+            return Err(config_error(format!(
+                "{key} keeps messages in a window, which needs since or max_messages"
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(Some(crate::model::Window {
+        since,
+        max_messages,
+        keep_flagged: keep_flagged.unwrap_or(false),
+        keep_unread: keep_unread.unwrap_or(false),
+    }))
 }

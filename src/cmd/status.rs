@@ -54,6 +54,9 @@ pub struct FolderStatus {
     /// Server messages whose files were deleted, kept there
     /// (`local_deletions = "keep-server"`).
     pub server_only: u64,
+    /// Server messages the date and count window kept out at the last
+    /// sync (`since`, `max_messages`): not downloaded, not deleted.
+    pub outside_window: u64,
     pub pending: Pending,
     /// Unix time of the last successful sync of this folder.
     pub last_sync: Option<i64>,
@@ -193,6 +196,10 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local: (files.len() + kept.local_only.len()) as u64,
             local_only: kept.local_only.len() as u64,
             server_only: kept.server_only.len() as u64,
+            outside_window: match &state {
+                Some(f) => db.window_out_count(f.id)? as u64,
+                None => 0,
+            },
             pending,
             last_sync: state.as_ref().and_then(|f| f.last_sync),
             last_attempt: result.map(|(t, _)| *t),
@@ -213,6 +220,7 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local: 0,
             local_only: 0,
             server_only: 0,
+            outside_window: 0,
             pending: Pending::default(),
             last_sync: None,
             last_attempt: Some(*when),
@@ -329,6 +337,18 @@ pub fn render(status: &AccountStatus, now: i64) -> String {
     if here + there > 0 {
         out.push_str(&format!(
             "  kept on one side (archive mode): {here} only here, {there} only on the server\n"
+        ));
+    }
+    let outside: Vec<String> = status
+        .folders
+        .iter()
+        .filter(|f| f.outside_window > 0)
+        .map(|f| format!("{} {}", f.outside_window, f.folder))
+        .collect();
+    if !outside.is_empty() {
+        out.push_str(&format!(
+            "  outside the window (on the server, not downloaded): {}\n",
+            outside.join(", ")
         ));
     }
     for w in &status.waiting_for_approval {

@@ -10,6 +10,7 @@ mod flags;
 mod ids;
 mod message;
 mod settings;
+mod window;
 
 pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
@@ -18,3 +19,4 @@ pub use settings::{
     AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalDeletions, LocalNames,
     ServerDeletions, TlsMode,
 };
+pub use window::{today, Since, Window};

@@ -26,10 +26,12 @@ mod refusals;
 mod results;
 mod settings;
 mod support;
+mod windows;
 #[cfg(test)]
 mod tests;
 
 pub use kept::Kept;
+pub use windows::WindowRecord;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
@@ -41,7 +43,7 @@ pub use support::{create_private_file, unix_now};
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -123,6 +125,15 @@ CREATE TABLE outbox_sends (
     state      TEXT NOT NULL,
     started    INTEGER NOT NULL
 );
+CREATE TABLE windows (
+    folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+    spec      TEXT NOT NULL
+);
+CREATE TABLE window_out (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid       INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -195,6 +206,18 @@ const MIGRATIONS: &[&str] = &[
          state      TEXT NOT NULL,
          started    INTEGER NOT NULL
      );",
+    // 5 -> 6: the date and count window each folder was last synced with,
+    // and the server messages it kept out, so that a changed window lists
+    // the folder again and leaving the window is never a deletion.
+    "CREATE TABLE windows (
+         folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+         spec      TEXT NOT NULL
+     );
+     CREATE TABLE window_out (
+         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid       INTEGER NOT NULL,
+         PRIMARY KEY (folder_id, uid)
+     ) WITHOUT ROWID;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);

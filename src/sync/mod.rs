@@ -186,14 +186,18 @@ struct WorkList {
 /// nothing changed opens no further connection and selects nothing. The
 /// others come out biggest first, so the last worker is not left alone
 /// with the archive; each keeps its position in the list for reporting.
-fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<WorkList> {
+fn split_unchanged(
+    state: &StateDb,
+    jobs: Vec<FolderJob>,
+    window: Option<&crate::model::Window>,
+) -> anyhow::Result<WorkList> {
     let mut work = WorkList {
         to_sync: Vec::new(),
         unchanged: Vec::new(),
         expected_downloads: 0,
     };
     for (index, job) in jobs.into_iter().enumerate() {
-        let folder = FolderWork::read(state, job)?;
+        let folder = FolderWork::read(state, job, window)?;
         if folder.is_unchanged() {
             work.unchanged.push((index, folder));
             continue;
@@ -431,7 +435,7 @@ pub fn sync_account(
         mut to_sync,
         unchanged,
         expected_downloads,
-    } = split_unchanged(&state, list.jobs)?;
+    } = split_unchanged(&state, list.jobs, account.window.as_ref())?;
     for (_, work) in to_sync.iter_mut() {
         work.remote_delete = match &remote_delete {
             // The trash's own deletions are expunges.

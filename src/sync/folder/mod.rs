@@ -17,6 +17,7 @@
 mod reconcile;
 mod record;
 mod snapshot;
+mod window;
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ use super::{approval, guard};
 use super::{LazySession, SyncOptions};
 use crate::config::Account;
 use crate::folders::FolderJob;
-use crate::model::{LocalDeletions, Pair, ServerDeletions, Uid};
+use crate::model::{LocalDeletions, Pair, ServerDeletions, Uid, Window};
 use snapshot::is_unchanged;
 
 /// A folder to sync with what the run already read about it, so that no
@@ -51,6 +52,10 @@ pub struct FolderWork {
     /// In a dry run, the moves found for this folder, which its plan
     /// leaves out (a real run has made them before the folder syncs).
     pub dry_moves: DryMoves,
+    /// The account's date and count window.
+    pub window: Option<Window>,
+    /// The window's spec as the folder's last complete sync recorded it.
+    pub recorded_window: Option<String>,
 }
 
 /// A folder's part in the moves a dry run found.
@@ -66,11 +71,19 @@ pub struct DryMoves {
 
 impl FolderWork {
     /// Reads the folder's state row and its unconfirmed APPENDs.
-    pub fn read(state: &StateDb, job: FolderJob) -> anyhow::Result<FolderWork> {
+    pub fn read(
+        state: &StateDb,
+        job: FolderJob,
+        window: Option<&Window>,
+    ) -> anyhow::Result<FolderWork> {
         let stored = state.folder(&job.remote_name)?;
         let pending_appends = match &stored {
             Some(f) => state.pending_appends(f.id)?,
             None => Vec::new(),
+        };
+        let recorded_window = match &stored {
+            Some(f) => state.window(f.id)?.spec,
+            None => None,
         };
         Ok(FolderWork {
             maildir: Maildir::new(&job.local_path),
@@ -79,7 +92,16 @@ impl FolderWork {
             pending_appends,
             dry_moves: DryMoves::default(),
             remote_delete: super::apply::RemoteDelete::Expunge,
+            window: window.cloned(),
+            recorded_window,
         })
+    }
+
+    /// Whether the window differs from the one the folder was last synced
+    /// with: the folder is then listed in full, so that what a wider
+    /// window takes in is downloaded.
+    pub fn window_changed(&self) -> bool {
+        self.window.as_ref().map(Window::spec) != self.recorded_window
     }
 
     /// Whether the folder can be skipped without selecting or scanning it.
@@ -89,6 +111,7 @@ impl FolderWork {
         };
         job.on_server
             && job.on_disk
+            && !self.window_changed()
             && is_unchanged(
                 stored,
                 job.status.as_ref(),
@@ -360,6 +383,16 @@ pub fn sync_folder(
         plan.downloads
             .retain(|m| !moves.arriving_uids.contains(&m.uid));
     }
+    let held = window::hold_back(
+        session,
+        db,
+        work,
+        folder_state.as_ref(),
+        &mut plan,
+        &sides,
+        &mut info,
+        options,
+    )?;
     let approved = if options.allow_mass_delete {
         false
     } else {
@@ -370,6 +403,7 @@ pub fn sync_folder(
         planned.extend(reconciled.described);
         planned.extend(describe_one_sided(&one_sided));
         planned.extend(plan.describe());
+        planned.extend(window::describe(work, held.as_ref()));
         return Ok(FolderReport {
             counts: Counts {
                 folders_created: setup.count(),
@@ -429,6 +463,11 @@ pub fn sync_folder(
         reporter.info(format!("{}: {done}", job.display_name));
     }
 
+    if complete {
+        // A one-way run downloads nothing, or uploads nothing: the window
+        // it saw is not yet the folder's.
+        window::record(db, work, folder_state.id, held.as_ref())?;
+    }
     let unsettled = record::folder_synced(
         db,
         work,

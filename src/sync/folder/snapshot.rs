@@ -44,8 +44,10 @@ pub fn take(
 ) -> anyhow::Result<Snapshot> {
     let (job, maildir, stored) = (&work.job, &work.maildir, work.stored.as_ref());
     let pending_appends = !work.pending_appends.is_empty();
+    // Unconfirmed APPENDs, and a changed window, need the whole listing.
+    let relist = pending_appends || work.window_changed();
     let remote_unchanged =
-        stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
+        stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), relist));
 
     // The server's side and the local side (the recorded pairs and the
     // folder on disk) are independent: when the server is needed, read the
@@ -74,7 +76,7 @@ pub fn take(
             job,
             options,
             stored,
-            pending_appends,
+            relist,
             remote_unchanged,
         )
     };
@@ -224,6 +226,12 @@ pub struct Sides {
     /// even where only the changed messages were read.
     pub remote_count: usize,
     pub local_count: usize,
+    /// Whether `remote` lists every server message (else: the changes
+    /// only, or the recorded pairs).
+    pub remote_listed: bool,
+    /// UIDs the server reported expunged (QRESYNC), where only the
+    /// changes were read.
+    pub vanished: Vec<std::ops::RangeInclusive<u32>>,
 }
 
 impl Sides {
@@ -244,14 +252,23 @@ impl Sides {
             local,
             stamp,
         } = local_side;
+        let (mut remote_listed, mut vanished) = (false, Vec::new());
         let remote = match snapshot {
             RemoteSnapshot::Unchanged => remote_from_pairs(&pairs),
-            RemoteSnapshot::Changes(changes) => apply_remote_changes(&pairs, changes),
-            RemoteSnapshot::Listed(remote) => remote,
+            RemoteSnapshot::Changes(changes) => {
+                vanished = changes.vanished.clone();
+                apply_remote_changes(&pairs, changes)
+            }
+            RemoteSnapshot::Listed(remote) => {
+                remote_listed = true;
+                remote
+            }
         };
         Sides {
             remote_count: remote.len(),
             local_count: local.len(),
+            remote_listed,
+            vanished,
             remote,
             pairs,
             local,
@@ -281,6 +298,7 @@ fn changed_only(
     if info.uidvalidity != stored.uidvalidity {
         return Ok(None);
     }
+    let (mut remote_listed, mut vanished) = (false, Vec::new());
     let (remote, pairs, local_count) = match snapshot {
         RemoteSnapshot::Unchanged => return Ok(None),
         RemoteSnapshot::Changes(changes) => {
@@ -290,6 +308,7 @@ fn changed_only(
             let pairs = db.pairs_among(stored.id, &uids, &changes.vanished)?;
             // A pair whose message did not change needs nothing.
             let remote: Vec<RemoteMessage> = by_uid.into_values().collect();
+            vanished = changes.vanished.clone();
             (remote, pairs, db.pair_count(stored.id)?)
         }
         RemoteSnapshot::Listed(listed) => {
@@ -303,6 +322,7 @@ fn changed_only(
                 .copied()
                 .collect();
             let count = all.len();
+            remote_listed = true;
             let pairs: Vec<Pair> = all
                 .into_iter()
                 .filter(|p| listed_by_uid.get(&p.uid).is_none_or(|r| r.flags != p.flags))
@@ -324,6 +344,8 @@ fn changed_only(
         stamp,
         remote_count: info.exists as usize,
         local_count,
+        remote_listed,
+        vanished,
     }))
 }
 
