@@ -1152,6 +1152,45 @@ fn namespace_choice(
     })
 }
 
+/// The window from its keys; `None` when no key limits it.
+fn window(
+    since: Option<&str>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
+) -> Result<Option<crate::model::Window>, ConfigError> {
+    let since = since
+        .map(crate::model::Since::parse)
+        .transpose()
+        .map_err(config_error)?;
+    let max_messages = match max_messages {
+        None => None,
+        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
+        Some(n) => {
+            return Err(config_error(format!(
+                "max_messages = {n} must be at least 1 (leave it out to download every message)"
+            )))
+        }
+    };
+    if since.is_none() && max_messages.is_none() {
+        if let Some(key) = [("keep_flagged", keep_flagged), ("keep_unread", keep_unread)]
+            .iter()
+            .find_map(|(k, v)| v.is_some().then_some(*k))
+        {
+            return Err(config_error(format!(
+                "{key} keeps messages in a window, which needs since or max_messages"
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(Some(crate::model::Window {
+        since,
+        max_messages,
+        keep_flagged: keep_flagged.unwrap_or(false),
+        keep_unread: keep_unread.unwrap_or(false),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1468,43 +1507,4 @@ maildir = "~/Mail/work"
             .0
             .contains("known: personal, work"));
     }
-}
-
-/// The window from its keys; `None` when no key limits it.
-fn window(
-    since: Option<&str>,
-    max_messages: Option<i64>,
-    keep_flagged: Option<bool>,
-    keep_unread: Option<bool>,
-) -> Result<Option<crate::model::Window>, ConfigError> {
-    let since = since
-        .map(crate::model::Since::parse)
-        .transpose()
-        .map_err(config_error)?;
-    let max_messages = match max_messages {
-        None => None,
-        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
-        Some(n) => {
-            return Err(config_error(format!(
-                "max_messages = {n} must be at least 1 (leave it out to download every message)"
-            )))
-        }
-    };
-    if since.is_none() && max_messages.is_none() {
-        if let Some(key) = [("keep_flagged", keep_flagged), ("keep_unread", keep_unread)]
-            .iter()
-            .find_map(|(k, v)| v.is_some().then_some(*k))
-        {
-            return Err(config_error(format!(
-                "{key} keeps messages in a window, which needs since or max_messages"
-            )));
-        }
-        return Ok(None);
-    }
-    Ok(Some(crate::model::Window {
-        since,
-        max_messages,
-        keep_flagged: keep_flagged.unwrap_or(false),
-        keep_unread: keep_unread.unwrap_or(false),
-    }))
 }

@@ -209,7 +209,10 @@ mod tests {
                 day: 1
             })
         );
-        assert_eq!(Since::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
+        assert_eq!(
+            Since::parse("2024-02-29").unwrap().to_string(),
+            "2024-02-29"
+        );
         assert_eq!(Since::parse("90d"), Ok(Since::DaysAgo(90)));
         assert_eq!(Since::parse(" 7d ").unwrap().to_string(), "7d");
     }
@@ -217,8 +220,22 @@ mod tests {
     #[test]
     fn bad_input_names_the_key_and_the_value() {
         for bad in [
-            "", "d", "0d", "-5d", "5 d", "1.5d", "90", "yesterday", "2024-1-1", "2024/01/01",
-            "2023-02-29", "2024-13-01", "2024-04-31", "2024-00-10", "24-01-01", "2024-01-01x",
+            "",
+            "d",
+            "0d",
+            "-5d",
+            "5 d",
+            "1.5d",
+            "90",
+            "yesterday",
+            "2024-1-1",
+            "2024/01/01",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-04-31",
+            "2024-00-10",
+            "24-01-01",
+            "2024-01-01x",
             "99999999999d",
         ] {
             let e = Since::parse(bad).unwrap_err();

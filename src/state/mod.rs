@@ -26,12 +26,11 @@ mod refusals;
 mod results;
 mod settings;
 mod support;
-mod windows;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 pub use kept::Kept;
-pub use windows::WindowRecord;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
@@ -39,6 +38,7 @@ pub use pop3::Pop3Record;
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};
+pub use windows::WindowRecord;
 
 use support::{create_private_dir, wait_while_busy};
 

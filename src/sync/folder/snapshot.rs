@@ -46,8 +46,7 @@ pub fn take(
     let pending_appends = !work.pending_appends.is_empty();
     // Unconfirmed APPENDs, and a changed window, need the whole listing.
     let relist = pending_appends || work.window_changed();
-    let remote_unchanged =
-        stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), relist));
+    let remote_unchanged = stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), relist));
 
     // The server's side and the local side (the recorded pairs and the
     // folder on disk) are independent: when the server is needed, read the
@@ -71,14 +70,7 @@ pub fn take(
         })
     };
     let snapshot = |session: &mut LazySession<'_>| {
-        remote_snapshot(
-            session,
-            job,
-            options,
-            stored,
-            relist,
-            remote_unchanged,
-        )
+        remote_snapshot(session, job, options, stored, relist, remote_unchanged)
     };
     // cur/ and new/ as the last complete sync left them hold exactly the
     // recorded pairs' files: then only the messages the server changed need

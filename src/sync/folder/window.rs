@@ -106,9 +106,7 @@ pub fn hold_back(
         let downloaded: HashSet<Uid> = plan.downloads.iter().map(|r| r.uid).collect();
         recorded
             .iter()
-            .filter(|u| {
-                downloaded.contains(u) || sides.vanished.iter().any(|r| r.contains(&u.0))
-            })
+            .filter(|u| downloaded.contains(u) || sides.vanished.iter().any(|r| r.contains(&u.0)))
             .copied()
             .collect()
     };
@@ -145,12 +143,7 @@ pub fn record(
 ) -> anyhow::Result<()> {
     match (&work.window, held) {
         (Some(window), Some(held)) if held.dirty => {
-            db.record_window(
-                folder_id,
-                Some(&window.spec()),
-                &held.now_out,
-                &held.now_in,
-            )?;
+            db.record_window(folder_id, Some(&window.spec()), &held.now_out, &held.now_in)?;
         }
         (None, _) if work.recorded_window.is_some() => {
             db.record_window(folder_id, None, &[], &[])?;
