@@ -739,6 +739,11 @@ impl Account {
             raw.keep_flagged,
             raw.keep_unread,
         )?;
+        if window.is_some() && protocol == Protocol::Pop3 {
+            return Err(config_error(
+                "since and max_messages are for IMAP accounts (a POP3 import takes every message)",
+            ));
+        }
         let folder_rules = FolderRules {
             patterns,
             local_names,

@@ -345,3 +345,81 @@ fn bad_window_settings_are_config_errors_naming_the_key() {
         assert!(!imapdir.maildir().join("INBOX").exists(), "nothing synced");
     }
 }
+
+/// Dovecot 2.3's capabilities without CONDSTORE, QRESYNC and LIST-STATUS.
+const CAPS_PLAIN: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT \
+     SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL \
+     CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT \
+     SEARCHRES WITHIN CONTEXT=SEARCH BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY \
+     PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY COMPRESS=DEFLATE";
+
+#[test]
+fn without_condstore_what_is_known_outside_costs_no_search_and_expunges_are_counted() {
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        imap_capability: Some(CAPS_PLAIN.into()),
+        ..Default::default()
+    });
+    let mut client = dovecot.client();
+    seed_dated(&mut client, 0..4, "\\Seen", OLD);
+    seed_dated(&mut client, 4..6, "\\Seen", RECENT);
+    let mut imapdir = Imapdir::new(&dovecot);
+    set(&mut imapdir, &["since = \"2024-01-01\""]);
+    let (commands, bodies) = traced_sync(&imapdir, &[]);
+    assert_eq!(bodies, 2);
+    assert!(commands
+        .iter()
+        .any(|c| c.starts_with("UID SEARCH SINCE 1-Jan-2024")));
+    assert_eq!(outside_window(&imapdir), 4);
+
+    // Every run lists the folder here, but what the window kept out is
+    // known: no SEARCH, nothing fetched.
+    let (commands, bodies) = traced_sync(&imapdir, &[]);
+    assert_eq!(bodies, 0);
+    assert!(
+        !commands.iter().any(|c| c.contains("SEARCH")),
+        "{commands:#?}"
+    );
+
+    // One that arrives is searched for; one kept out and expunged on the
+    // server is no longer counted, and nothing local goes.
+    let first = client.fetch_all("INBOX")[0].uid;
+    client.expunge_uid("INBOX", first);
+    seed_dated(&mut client, 6..7, "\\Seen", RECENT);
+    let (commands, bodies) = traced_sync(&imapdir, &[]);
+    assert_eq!(bodies, 1);
+    assert_eq!(
+        commands.iter().filter(|c| c.contains("SEARCH")).count(),
+        1,
+        "{commands:#?}"
+    );
+    assert_eq!(outside_window(&imapdir), 3);
+    assert_eq!(local_ids(&imapdir), sorted((4..7).map(id_of)));
+}
+
+#[test]
+fn an_expunge_outside_the_window_is_counted_with_qresync() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_dated(&mut client, 0..3, "\\Seen", OLD);
+    seed_dated(&mut client, 3..4, "\\Seen", RECENT);
+    let mut imapdir = Imapdir::new(&dovecot);
+    set(&mut imapdir, &["since = \"2024-01-01\""]);
+    imapdir.sync_ok();
+    assert_eq!(outside_window(&imapdir), 3);
+    let first = client.fetch_all("INBOX")[0].uid;
+    client.expunge_uid("INBOX", first);
+    imapdir.sync_ok();
+    assert_eq!(outside_window(&imapdir), 2);
+    assert_eq!(local_ids(&imapdir), vec![id_of(3)]);
+    assert_eq!(client.fetch_all("INBOX").len(), 3);
+}
+
+#[test]
+fn a_pop3_account_takes_no_window() {
+    let dovecot = Dovecot::start();
+    let mut imapdir = Imapdir::new(&dovecot);
+    set(&mut imapdir, &["protocol = \"pop3\"", "since = \"90d\""]);
+    let run = imapdir.run(&["sync"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("since"), "{}", run.stderr);
+}
