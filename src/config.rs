@@ -105,6 +105,7 @@ struct RawAccount {
     max_messages: Option<i64>,
     keep_flagged: Option<bool>,
     keep_unread: Option<bool>,
+    max_message_size: Option<String>,
 }
 
 /// What the account's secret is.
@@ -187,6 +188,9 @@ pub struct Account {
     /// Which server messages not yet synced are downloaded (`since`,
     /// `max_messages`, `keep_flagged`, `keep_unread`); `None`: all.
     pub window: Option<crate::model::Window>,
+    /// Messages larger than this (bytes) are stored as placeholders
+    /// (`max_message_size`); `None`: every message whole.
+    pub max_message_size: Option<u64>,
 }
 
 /// The outbox: a local folder sent from by SMTP submission at each sync.
@@ -739,6 +743,11 @@ impl Account {
             raw.keep_flagged,
             raw.keep_unread,
         )?;
+        let max_message_size = raw
+            .max_message_size
+            .as_deref()
+            .map(parse_message_size)
+            .transpose()?;
         if window.is_some() && protocol == Protocol::Pop3 {
             return Err(config_error(
                 "since and max_messages are for IMAP accounts (a POP3 import takes every message)",
@@ -796,6 +805,7 @@ impl Account {
             pop3,
             outbox,
             window,
+            max_message_size,
         })
     }
 
@@ -1157,6 +1167,34 @@ fn namespace_choice(
     })
 }
 
+/// `max_message_size`: bytes, or a number with K, M or G (powers of 1024).
+fn parse_message_size(text: &str) -> Result<u64, ConfigError> {
+    let t = text.trim();
+    let (digits, scale) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let scale: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => 0,
+            };
+            (&t[..i], scale)
+        }
+        _ => (t, 1),
+    };
+    let n = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && scale > 0)
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .and_then(|n| n.checked_mul(scale));
+    match n {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(config_error(format!(
+            "max_message_size = {text:?} is not a size above 0 (bytes, or with K, M or G, \
+             e.g. \"10M\")"
+        ))),
+    }
+}
+
 /// The window from its keys; `None` when no key limits it.
 fn window(
     since: Option<&str>,
@@ -1194,6 +1232,36 @@ fn window(
         keep_flagged: keep_flagged.unwrap_or(false),
         keep_unread: keep_unread.unwrap_or(false),
     }))
+}
+
+#[cfg(test)]
+mod message_size_tests {
+    use super::parse_message_size;
+
+    #[test]
+    fn sizes_parse_and_bad_ones_name_the_key() {
+        assert_eq!(parse_message_size("10M").unwrap(), 10 << 20);
+        assert_eq!(parse_message_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_message_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_message_size("4096").unwrap(), 4096);
+        for bad in [
+            "",
+            "0",
+            "0M",
+            "M",
+            "10MB",
+            "ten",
+            "-1",
+            "1.5M",
+            "99999999999999999999G",
+        ] {
+            let e = parse_message_size(bad).unwrap_err().0;
+            assert!(
+                e.contains("max_message_size") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -281,6 +281,16 @@ const KEYS: &[Key] = &[
                although outside the window. Default: false.",
     },
     Key {
+        name: "max_message_size",
+        value: "SIZE",
+        text: "Messages larger than this (\"10M\"; bytes, or with K, M or G) are stored \
+               as placeholders: the real header, marked X-Imapdir-Placeholder, and a short \
+               text saying the size and how to get the message. Flags sync both ways; \
+               deleting a placeholder deletes the message on the server. Flagging it, or \
+               imapdir fetch ACCOUNT FOLDER UID, downloads it whole at the next sync, in the \
+               same file. A placeholder is never uploaded. Default: none.",
+    },
+    Key {
         name: "trash",
         value: "FOLDER",
         text: "Where a message deleted locally goes on the server: a folder name as \

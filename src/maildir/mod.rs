@@ -15,6 +15,7 @@ mod discover;
 mod line_endings;
 mod message;
 mod name;
+pub mod placeholder;
 mod relocate;
 mod witness;
 

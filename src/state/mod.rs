@@ -21,6 +21,7 @@ mod moves;
 mod offlineimap;
 mod outbox;
 mod pairs;
+mod placeholders;
 mod pop3;
 mod refusals;
 mod results;
@@ -34,6 +35,7 @@ pub use kept::Kept;
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
+pub use placeholders::Placeholder;
 pub use pop3::Pop3Record;
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
@@ -134,6 +136,13 @@ CREATE TABLE window_out (
     uid       INTEGER NOT NULL,
     PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
+CREATE TABLE placeholders (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    requested INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -208,7 +217,9 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 5 -> 6: the date and count window each folder was last synced with,
     // and the server messages it kept out, so that a changed window lists
-    // the folder again and leaving the window is never a deletion.
+    // the folder again and leaving the window is never a deletion; the
+    // placeholders of messages too large to download, and which of them
+    // are to be downloaded whole.
     "CREATE TABLE windows (
          folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
          spec      TEXT NOT NULL
@@ -216,6 +227,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE window_out (
          folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
          uid       INTEGER NOT NULL,
+         PRIMARY KEY (folder_id, uid)
+     ) WITHOUT ROWID;
+     CREATE TABLE placeholders (
+         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid       INTEGER NOT NULL,
+         size      INTEGER NOT NULL,
+         requested INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (folder_id, uid)
      ) WITHOUT ROWID;",
 ];

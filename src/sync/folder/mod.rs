@@ -17,6 +17,7 @@
 mod reconcile;
 mod record;
 mod snapshot;
+mod upgrades;
 mod window;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct FolderWork {
     pub window: Option<Window>,
     /// The window's spec as the folder's last complete sync recorded it.
     pub recorded_window: Option<String>,
+    /// Some placeholder's whole message was asked for (`imapdir fetch`).
+    pub fetch_requested: bool,
 }
 
 /// A folder's part in the moves a dry run found.
@@ -85,6 +88,10 @@ impl FolderWork {
             Some(f) => state.window(f.id)?.spec,
             None => None,
         };
+        let fetch_requested = match &stored {
+            Some(f) => state.fetch_requested(f.id)?,
+            None => false,
+        };
         Ok(FolderWork {
             maildir: Maildir::new(&job.local_path),
             job,
@@ -94,6 +101,7 @@ impl FolderWork {
             remote_delete: super::apply::RemoteDelete::Expunge,
             window: window.cloned(),
             recorded_window,
+            fetch_requested,
         })
     }
 
@@ -112,6 +120,7 @@ impl FolderWork {
         job.on_server
             && job.on_disk
             && !self.window_changed()
+            && !self.fetch_requested
             && is_unchanged(
                 stored,
                 job.status.as_ref(),
@@ -393,6 +402,7 @@ pub fn sync_folder(
         &mut info,
         options,
     )?;
+    let upgrades = upgrades::wanted(db, folder_state.as_ref(), &plan, &reconciled.pairs, options)?;
     let approved = if options.allow_mass_delete {
         false
     } else {
@@ -404,6 +414,7 @@ pub fn sync_folder(
         planned.extend(describe_one_sided(&one_sided));
         planned.extend(plan.describe());
         planned.extend(window::describe(work, held.as_ref()));
+        planned.extend(upgrades.describe());
         return Ok(FolderReport {
             counts: Counts {
                 folders_created: setup.count(),
@@ -426,13 +437,18 @@ pub fn sync_folder(
 
     // Selecting is needed only to change something; an unchanged server
     // with nothing to do costs no round trip at all.
-    if info.is_none() && plan.action_count() > 0 {
+    if info.is_none() && (plan.action_count() > 0 || !upgrades.is_empty()) {
         info = Some(snapshot::open_mailbox(session.get()?, job, options)?);
     }
 
-    let progress = reporter.folder(&job.display_name, plan.action_count() as u64);
+    let progress = reporter.folder(
+        &job.display_name,
+        (plan.action_count() + upgrades.len()) as u64,
+    );
+    let gone = upgrades::gone(&plan, &upgrades);
     let mut done = Counts::default();
-    if !plan.is_empty() {
+    if !plan.is_empty() || !upgrades.is_empty() {
+        let rule = upgrades::rule(session.account(), &job.display_name);
         let mut applier = Applier::new(
             session.get()?,
             db,
@@ -442,9 +458,12 @@ pub fn sync_folder(
             &progress,
         )
         .witnessed_by(witness.as_mut())
-        .deleting_by(work.remote_delete.clone());
+        .deleting_by(work.remote_delete.clone())
+        .placeholders(rule);
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
-        let applied = applier.apply(plan, uidnext);
+        let applied = applier
+            .apply(plan, uidnext)
+            .and_then(|()| upgrades.apply(&mut applier, &gone));
         done = applier.counts();
         if let Err(e) = applied {
             progress.finish("failed");
