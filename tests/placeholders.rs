@@ -306,3 +306,36 @@ fn a_failed_download_leaves_the_placeholder_and_the_next_sync_completes_it() {
     assert_eq!(normalize(&local[0].body), normalize(&big));
     assert_eq!(client.fetch_all("INBOX").len(), 1);
 }
+
+#[test]
+fn a_lost_state_pairs_the_placeholder_again_without_a_second_copy() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let big = big_message(7, 150);
+    client.append("INBOX", "\\Seen", &big);
+    for i in 0..3 {
+        client.append("INBOX", "\\Seen", &generate_message(i, "INBOX"));
+    }
+    let imapdir = with_limit(&dovecot);
+    imapdir.sync_ok();
+    fs::remove_file(imapdir.state_file()).unwrap();
+    let (bodies, _) = traced_bodies(&imapdir);
+    assert_eq!(bodies, 0, "nothing downloaded again");
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 4, "no second placeholder");
+    assert_eq!(client.fetch_all("INBOX").len(), 4, "nothing uploaded");
+    imapdir.sync_ok();
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 4);
+    assert_eq!(client.fetch_all("INBOX").len(), 4);
+
+    // Flagging it still downloads it whole: its mark says what it is.
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    set_local_flags(find(&local, "<big-7@example.org>"), "FS");
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 4);
+    assert_eq!(
+        normalize(&find(&local, "<big-7@example.org>").body),
+        normalize(&big)
+    );
+}

@@ -402,7 +402,15 @@ pub fn sync_folder(
         &mut info,
         options,
     )?;
-    let upgrades = upgrades::wanted(db, folder_state.as_ref(), &plan, &reconciled.pairs, options)?;
+    let upgrades = upgrades::wanted(
+        db,
+        &work.maildir,
+        session.account().max_message_size.is_some(),
+        folder_state.as_ref(),
+        &plan,
+        &reconciled.pairs,
+        options,
+    )?;
     let approved = if options.allow_mass_delete {
         false
     } else {

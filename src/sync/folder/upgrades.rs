@@ -5,11 +5,13 @@
 //! A flagged placeholder is recorded as asked for before anything is
 //! downloaded, so an upgrade that fails is tried again at the next sync.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::config::Account;
+use crate::maildir::placeholder::placeholder_size;
+use crate::maildir::Maildir;
 use crate::model::{Flags, Pair, Uid};
-use crate::state::{FolderState, StateDb};
+use crate::state::{FolderState, Placeholder, StateDb};
 
 use super::super::apply::{Applier, PlaceholderRule};
 use super::super::approval::shell_word;
@@ -38,8 +40,12 @@ pub fn rule(account: &Account, display_name: &str) -> Option<PlaceholderRule> {
 }
 
 /// The placeholders to download whole: asked for, or flagged locally.
+/// `placeholders_made`: the account makes placeholders, so a flagged file
+/// the state does not know for one is worth a look.
 pub fn wanted(
     db: &mut StateDb,
+    maildir: &Maildir,
+    placeholders_made: bool,
     folder_state: Option<&FolderState>,
     plan: &Plan,
     pairs: &[Pair],
@@ -48,29 +54,63 @@ pub fn wanted(
     let Some(f) = folder_state else {
         return Ok(Upgrades::default());
     };
-    let recorded = db.placeholders(f.id)?;
+    let mut recorded = db.placeholders(f.id)?;
+    let flagged_here: HashSet<Uid> = plan
+        .flag_changes
+        .iter()
+        .filter(|c| c.local.flags.contains(Flags::FLAGGED))
+        .map(|c| c.uid)
+        .collect();
+    if recorded.is_empty() && (flagged_here.is_empty() || !placeholders_made) {
+        return Ok(Upgrades::default());
+    }
+    // Flagged since the last sync: the recorded flags lack \Flagged.
+    let newly_flagged: HashSet<Uid> = pairs
+        .iter()
+        .filter(|p| flagged_here.contains(&p.uid) && !p.flags.contains(Flags::FLAGGED))
+        .map(|p| p.uid)
+        .collect();
+    let mut flagged = Vec::new();
+    let mut found = Vec::new();
+    for c in plan
+        .flag_changes
+        .iter()
+        .filter(|c| newly_flagged.contains(&c.uid))
+    {
+        if recorded.iter().any(|p| p.uid == c.uid) {
+            flagged.push(c.uid);
+            continue;
+        }
+        if !placeholders_made {
+            continue;
+        }
+        // A placeholder the state does not know (it was lost and rebuilt):
+        // its mark says what it is.
+        let size = maildir
+            .open(&c.local)
+            .and_then(|mut file| placeholder_size(&mut file));
+        if let Ok(Some(size)) = size {
+            found.push((c.uid, size));
+            flagged.push(c.uid);
+        }
+    }
+    if !options.dry_run {
+        if !found.is_empty() {
+            db.add_placeholders(f.id, &found)?;
+        }
+        if !flagged.is_empty() {
+            db.request_fetch(f.id, &flagged)?;
+        }
+    }
+    recorded.extend(found.iter().map(|&(uid, size)| Placeholder {
+        uid,
+        size,
+        requested: false,
+    }));
     if recorded.is_empty() {
         return Ok(Upgrades::default());
     }
     let placeholders: HashSet<Uid> = recorded.iter().map(|p| p.uid).collect();
-    let base: HashMap<Uid, Flags> = pairs
-        .iter()
-        .filter(|p| placeholders.contains(&p.uid))
-        .map(|p| (p.uid, p.flags))
-        .collect();
-    let flagged: Vec<Uid> = plan
-        .flag_changes
-        .iter()
-        .filter(|c| placeholders.contains(&c.uid) && c.local.flags.contains(Flags::FLAGGED))
-        .filter(|c| {
-            base.get(&c.uid)
-                .is_some_and(|b| !b.contains(Flags::FLAGGED))
-        })
-        .map(|c| c.uid)
-        .collect();
-    if !flagged.is_empty() && !options.dry_run {
-        db.request_fetch(f.id, &flagged)?;
-    }
     let deleted = deleted_uids(plan);
     let mut uids: Vec<Uid> = recorded
         .iter()
