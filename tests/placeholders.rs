@@ -68,6 +68,14 @@ fn a_large_message_is_its_header_and_a_note_and_its_flags_sync_both_ways() {
     let uid = client.append("INBOX", "\\Seen", &big);
     let imapdir = with_limit(&dovecot);
 
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stdout
+            .contains("store 1 of these downloads as placeholders"),
+        "{}",
+        dry.stdout
+    );
     let (bodies, trace) = traced_bodies(&imapdir);
     assert_eq!(bodies, 1, "only the small message is fetched whole");
     assert!(trace.contains("BODY.PEEK[HEADER]"), "{trace}");
@@ -95,6 +103,16 @@ fn a_large_message_is_its_header_and_a_note_and_its_flags_sync_both_ways() {
         "{text}"
     );
     assert_eq!(placeholder.flags, "S");
+    let status = imapdir.run(&["--json", "status", "--offline"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let inbox = doc["accounts"][0]["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["folder"] == "INBOX")
+        .unwrap()
+        .clone();
+    assert_eq!(inbox["placeholders"], 1, "{}", status.stdout);
 
     // Flags both ways.
     client.store("INBOX", uid, "+FLAGS", "\\Answered");

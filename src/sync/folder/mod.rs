@@ -423,6 +423,18 @@ pub fn sync_folder(
         planned.extend(plan.describe());
         planned.extend(window::describe(work, held.as_ref()));
         planned.extend(upgrades.describe());
+        if let Some(above) = session.account().max_message_size {
+            let large = plan
+                .downloads
+                .iter()
+                .filter(|m| m.size.is_some_and(|s| u64::from(s) > above))
+                .count();
+            if large > 0 {
+                planned.push(format!(
+                    "store {large} of these downloads as placeholders (larger than max_message_size)"
+                ));
+            }
+        }
         return Ok(FolderReport {
             counts: Counts {
                 folders_created: setup.count(),
