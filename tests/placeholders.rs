@@ -357,3 +357,44 @@ fn a_lost_state_pairs_the_placeholder_again_without_a_second_copy() {
         normalize(&big)
     );
 }
+
+#[test]
+fn a_placeholder_moved_to_another_folder_moves_the_message_and_can_still_be_fetched() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    client.create("Archive");
+    let big = big_message(8, 150);
+    client.append("INBOX", "\\Seen", &big);
+    client.append("INBOX", "\\Seen", &generate_message(0, "INBOX"));
+    client.append("Archive", "\\Seen", &generate_message(1, "Archive"));
+    let imapdir = with_limit(&dovecot);
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    let placeholder = find(&local, "<big-8@example.org>");
+    let target = imapdir
+        .maildir()
+        .join("Archive")
+        .join(&placeholder.subdir)
+        .join(&placeholder.name);
+    fs::rename(&placeholder.path, &target).unwrap();
+    let (bodies, _) = traced_bodies(&imapdir);
+    assert_eq!(bodies, 0);
+    assert_eq!(client.fetch_all("INBOX").len(), 1);
+    let archive = client.fetch_all("Archive");
+    assert_eq!(archive.len(), 2, "moved on the server, not uploaded");
+    assert!(archive
+        .iter()
+        .any(|m| normalize(&m.body) == normalize(&big)));
+
+    let local = maildir_messages(imapdir.maildir(), "Archive");
+    set_local_flags(find(&local, "<big-8@example.org>"), "FS");
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "Archive");
+    assert_eq!(local.len(), 2);
+    assert_eq!(
+        normalize(&find(&local, "<big-8@example.org>").body),
+        normalize(&big)
+    );
+    assert_eq!(client.fetch_all("Archive").len(), 2);
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 1);
+}

@@ -422,6 +422,15 @@ impl<'a> Applier<'a> {
     pub fn upgrade_placeholders(&mut self, uids: &[Uid]) -> anyhow::Result<u64> {
         // The pairs as this sync left them: their files carry these flags.
         let pairs = self.db.pairs_among(self.folder_id, uids, &[])?;
+        // Asked for, but no longer a pair here (moved to another folder).
+        let unpaired: Vec<Uid> = uids
+            .iter()
+            .filter(|u| !pairs.iter().any(|p| p.uid == **u))
+            .copied()
+            .collect();
+        if !unpaired.is_empty() {
+            self.db.drop_placeholders(self.folder_id, &unpaired)?;
+        }
         let uids: Vec<Uid> = pairs.iter().map(|p| p.uid).collect();
         let maildir = self.maildir;
         let mut fetched: Vec<(Uid, TmpMessage)> = Vec::with_capacity(pairs.len());
