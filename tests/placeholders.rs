@@ -215,6 +215,10 @@ fn imapdir_fetch_downloads_the_placeholder_whole_at_the_next_sync() {
     assert!(asked.stdout.contains("next sync"), "{}", asked.stdout);
     let local = maildir_messages(imapdir.maildir(), "INBOX");
     assert!(find(&local, "<big-3@example.org>").body.len() < 4096);
+    // A push-only run brings nothing down; the request waits.
+    imapdir.run(&["sync", "--push"]).expect_success();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert!(find(&local, "<big-3@example.org>").body.len() < 4096);
 
     let dry = imapdir.run(&["sync", "--dry-run"]);
     dry.expect_success();

@@ -121,6 +121,10 @@ pub fn wanted(
         .collect();
     uids.sort_unstable();
     uids.dedup();
+    if !options.direction.pull {
+        // Nothing comes down in a push-only run; the requests wait.
+        uids.clear();
+    }
     Ok(Upgrades { uids, placeholders })
 }
 

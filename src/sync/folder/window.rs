@@ -52,6 +52,19 @@ pub fn hold_back(
     let Some(window) = &work.window else {
         return Ok(None);
     };
+    let same_window = !work.window_changed();
+    if plan.downloads.is_empty() && sides.vanished.is_empty() && !sides.remote_listed && same_window
+    {
+        // Nothing new to decide and nothing known gone: the record stands.
+        let count = match folder_state {
+            Some(f) => db.window_out_count(f.id)?,
+            None => 0,
+        };
+        return Ok(Some(Held {
+            count,
+            ..Held::default()
+        }));
+    }
     // UIDs recorded under another UIDVALIDITY name other messages.
     let recorded = match folder_state {
         Some(f) if info.as_ref().is_none_or(|i| i.uidvalidity == f.uidvalidity) => {
@@ -59,7 +72,6 @@ pub fn hold_back(
         }
         _ => HashSet::new(),
     };
-    let same_window = !work.window_changed();
     let undecided: Vec<Uid> = plan
         .downloads
         .iter()
