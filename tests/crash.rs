@@ -402,3 +402,103 @@ fn kill_9_window_scenario(seed: u64) {
     }
     assert_noop_sync(&imapdir, &mut client);
 }
+
+/// A message of about `kib` KiB, over a placeholder limit of 100K.
+fn large_message(i: usize, kib: usize) -> Vec<u8> {
+    let mut msg = format!(
+        "From: Big <big{i}@example.org>\r\nTo: bench@localhost\r\n\
+         Subject: Large {i}\r\nMessage-ID: <large-{i}@example.org>\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    while msg.len() < kib * 1024 {
+        msg.extend_from_slice(
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n",
+        );
+    }
+    msg
+}
+
+/// Runs killed while placeholders are written, then while they are
+/// replaced by their whole messages (all flagged at once), end with one
+/// file per message, whole, and the server untouched.
+#[test]
+fn kill_9_while_placeholders_are_written_and_replaced_leaves_one_file_each() {
+    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9ace_401d);
+    eprintln!("kill -9 placeholder test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let mut bodies = BTreeMap::new();
+    for i in 0..30 {
+        let big = large_message(i, 120 + i);
+        client.append("INBOX", "\\Seen", &big);
+        bodies.insert(format!("<large-{i}@example.org>"), big);
+        client.append("INBOX", "\\Seen", &generate_message(i, "INBOX"));
+    }
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir
+        .account
+        .extra
+        .push("max_message_size = \"100K\"".into());
+    let mut window = INITIAL_KILL_WINDOW;
+    let mut killed = 0;
+    for _ in 0..3 {
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+    }
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 60, "one file per message");
+    for m in &local {
+        let mid = m.message_id().unwrap();
+        if bodies.contains_key(&mid) {
+            assert!(m.body.len() < 4096, "{mid} is a placeholder");
+        }
+    }
+
+    // Every placeholder flagged at once, and the runs killed again.
+    for m in &local {
+        if bodies.contains_key(&m.message_id().unwrap()) {
+            set_local_flags(m, "FS");
+        }
+    }
+    // These runs do more than the last finished one: each kill waits
+    // longer, so that some land among the replacements.
+    let whole = |imapdir: &Imapdir| {
+        maildir_messages(imapdir.maildir(), "INBOX")
+            .iter()
+            .filter(|m| m.body.len() > 100 * 1024)
+            .count()
+    };
+    let mut partial = Vec::new();
+    for _ in 0..4 {
+        window *= 2;
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+        partial.push(whole(&imapdir));
+    }
+    eprintln!("whole after each run: {partial:?}");
+    assert!(killed >= 2, "only {killed} of 7 runs were killed mid-sync");
+    eprintln!("{killed} of 7 runs killed");
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 60, "still one file per message");
+    for m in &local {
+        if let Some(body) = bodies.get(&m.message_id().unwrap()) {
+            assert_eq!(normalize(&m.body), normalize(body), "whole");
+            assert_eq!(m.flags, "FS");
+        }
+    }
+    let server = client.fetch_all("INBOX");
+    assert_eq!(server.len(), 60, "nothing uploaded or expunged");
+    assert_folder_in_sync(&server, &local, "INBOX");
+    assert_noop_sync(&imapdir, &mut client);
+}

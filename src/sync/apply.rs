@@ -32,6 +32,8 @@ use crate::model::{LocalMessage, Pair, RemoteMessage, Uid};
 /// Bodies fetched per command and made durable together.
 const DOWNLOAD_BATCH_MESSAGES: usize = 500;
 const DOWNLOAD_BATCH_BYTES: u64 = 32 << 20;
+/// Placeholders replaced by their whole messages together.
+const UPGRADE_BATCH_MESSAGES: usize = 8;
 /// APPENDs committed to the state together.
 const UPLOAD_BATCH_MESSAGES: usize = 100;
 
@@ -415,11 +417,22 @@ impl<'a> Applier<'a> {
         result
     }
 
-    /// Replaces placeholders by their whole messages: each body is written
-    /// into tmp/ and made durable, then renamed over the placeholder (one
-    /// file, its name and flags kept), and only then is the placeholder
-    /// forgotten. A failure at any point leaves the placeholder.
+    /// Replaces placeholders by their whole messages, a few at a time:
+    /// each is larger than `max_message_size`, so a batch's share of tmp/
+    /// stays bounded and a run cut short keeps the batches it finished.
     pub fn upgrade_placeholders(&mut self, uids: &[Uid]) -> anyhow::Result<u64> {
+        let mut done = 0;
+        for batch in uids.chunks(UPGRADE_BATCH_MESSAGES) {
+            done += self.upgrade_batch(batch)?;
+        }
+        Ok(done)
+    }
+
+    /// Each body is written into tmp/ and made durable, then renamed over
+    /// its placeholder (one file, its name and flags kept), and only then
+    /// is the placeholder forgotten. A failure at any point leaves the
+    /// placeholder.
+    fn upgrade_batch(&mut self, uids: &[Uid]) -> anyhow::Result<u64> {
         // The pairs as this sync left them: their files carry these flags.
         let pairs = self.db.pairs_among(self.folder_id, uids, &[])?;
         // Asked for, but no longer a pair here (moved to another folder).
