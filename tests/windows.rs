@@ -300,6 +300,14 @@ fn a_sync_with_nothing_changed_costs_no_search() {
     sleep(SETTLE);
     imapdir.sync_ok();
     sleep(SETTLE);
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stdout
+            .contains("leave 3 server messages outside the window"),
+        "an unchanged folder too: {}",
+        dry.stdout
+    );
     let (commands, bodies) = traced_sync(&imapdir, &[]);
     assert_eq!(bodies, 0);
     let verbs: Vec<String> = commands

@@ -444,6 +444,22 @@ pub fn sync_account(
         };
     }
 
+    // A dry run says what the window keeps out of unchanged folders too.
+    let mut unchanged_plans = Vec::with_capacity(unchanged.len());
+    for (index, work) in unchanged {
+        let mut report = FolderReport::default();
+        if let (true, Some(f)) = (options.dry_run, &work.stored) {
+            let out = state.window_out_count(f.id)?;
+            if let (Some(window), true) = (&account.window, out > 0) {
+                report.planned.push(format!(
+                    "leave {out} server messages outside the window ({})",
+                    window.spec()
+                ));
+            }
+        }
+        unchanged_plans.push((index, work.job.display_name, report));
+    }
+
     // Moves span two folders: made before either folder syncs.
     let moves = find_moves(
         &mut session,
@@ -463,10 +479,8 @@ pub fn sync_account(
         expected_downloads,
     )?;
     outcome.counts.moved += moves;
-    for (index, job) in unchanged {
-        outcome
-            .pending
-            .push((index, job.job.display_name, Ok(FolderReport::default())));
+    for (index, folder, report) in unchanged_plans {
+        outcome.pending.push((index, folder, Ok(report)));
     }
     let listed = outcome.pending.len();
     for (i, (folder, reason)) in conflicts.into_iter().enumerate() {
