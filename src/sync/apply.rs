@@ -469,7 +469,6 @@ impl<'a> Applier<'a> {
         crate::maildir::sync_filesystem(maildir.path())
             .context("cannot make downloaded messages durable")?;
         let mut upgraded = Vec::new();
-        let mut dirs = std::collections::BTreeSet::new();
         let mut result = Ok(());
         for (uid, tmp) in fetched {
             let Some(pair) = pairs.iter().find(|p| p.uid == uid) else {
@@ -484,12 +483,10 @@ impl<'a> Applier<'a> {
                     break;
                 }
             };
-            let target = maildir.file_path(&found);
-            match std::fs::rename(&tmp.path, &target) {
+            match maildir.replace(&tmp.path, &found) {
                 Ok(()) => {
                     tmp.keep();
                     upgraded.push(uid);
-                    dirs.extend(target.parent().map(std::path::Path::to_path_buf));
                 }
                 Err(e) => {
                     result = Err(anyhow::Error::new(e)
@@ -499,7 +496,7 @@ impl<'a> Applier<'a> {
             }
         }
         if !upgraded.is_empty() {
-            if let Err(e) = dirs.iter().try_for_each(|d| crate::maildir::sync_dir(d)) {
+            if let Err(e) = maildir.sync_dirs() {
                 self.sync_failed = true;
                 return Err(
                     anyhow::Error::new(e).context("cannot make downloaded messages durable")
