@@ -431,3 +431,50 @@ fn a_pop3_account_takes_no_window() {
     run.expect_code(2);
     assert!(run.stderr.contains("since"), "{}", run.stderr);
 }
+
+#[test]
+fn a_date_window_searches_in_the_selects_round_trip() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_dated(&mut client, 0..2, "\\Seen", OLD);
+    seed_dated(&mut client, 2..3, "\\Seen", RECENT);
+    let mut imapdir = Imapdir::new(&dovecot);
+    set(&mut imapdir, &["since = \"2024-01-01\""]);
+    imapdir.sync_ok();
+    sleep(SETTLE);
+    imapdir.sync_ok();
+    seed_dated(&mut client, 3..4, "\\Seen", OLD);
+    seed_dated(&mut client, 4..5, "\\Seen", RECENT);
+
+    let run = imapdir.run(&["--trace-imap", "sync"]);
+    run.expect_success();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let select = lines
+        .iter()
+        .position(|l| l.starts_with("C: ") && l.contains(" SELECT "))
+        .expect("a SELECT");
+    let tag = lines[select][3..].split(' ').next().unwrap();
+    let selected = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("S: {tag} OK")))
+        .expect("the SELECT's answer");
+    let searches: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("C: ") && l.contains("UID SEARCH"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(searches.len(), 1, "{}", run.stderr);
+    assert!(
+        searches[0] < selected,
+        "sent before the SELECT was answered: {}",
+        run.stderr
+    );
+    assert_eq!(
+        local_ids(&imapdir),
+        sorted([2, 4].into_iter().map(id_of)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(outside_window(&imapdir), 3);
+}

@@ -342,6 +342,7 @@ pub fn sync_folder(
         mut sides,
         mut info,
         uidvalidity,
+        inside_window,
     } = snapshot::take(session, db, work, options, reporter)?;
     let folder_state = match &work.stored {
         Some(f) => Some(f.clone()),
@@ -400,6 +401,7 @@ pub fn sync_folder(
         &mut plan,
         &sides,
         &mut info,
+        inside_window,
         options,
     )?;
     let upgrades = upgrades::wanted(

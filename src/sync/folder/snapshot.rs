@@ -32,6 +32,9 @@ pub struct Snapshot {
     /// The server's UIDVALIDITY: selected, else as recorded. None for a
     /// folder neither selected nor recorded, which only a dry run sees.
     pub uidvalidity: Option<UidValidity>,
+    /// The UIDs inside the date window, where the search went out with
+    /// the SELECT (see [`window_search`]).
+    pub inside_window: Option<Vec<Uid>>,
 }
 
 /// Reads both sides of the folder.
@@ -69,8 +72,20 @@ pub fn take(
             stamp,
         })
     };
+    let search = window_search(work);
+    let inside_window = std::cell::Cell::new(None);
     let snapshot = |session: &mut LazySession<'_>| {
-        remote_snapshot(session, job, options, stored, relist, remote_unchanged)
+        let (snapshot, info, inside) = remote_snapshot(
+            session,
+            job,
+            options,
+            stored,
+            relist,
+            remote_unchanged,
+            search.as_deref(),
+        )?;
+        inside_window.set(inside);
+        Ok::<_, anyhow::Error>((snapshot, info))
     };
     // cur/ and new/ as the last complete sync left them hold exactly the
     // recorded pairs' files: then only the messages the server changed need
@@ -135,7 +150,24 @@ pub fn take(
         sides,
         info,
         uidvalidity,
+        inside_window: inside_window.take(),
     })
+}
+
+/// The date window's search, to send with the SELECT of a folder whose
+/// status shows new messages: then the window stage needs no round trip of
+/// its own. Only for a window of dates alone (the newest N need the
+/// folder's size, which the SELECT is to tell), and only where the window
+/// is the one the folder was synced with (else the folder is listed anew).
+fn window_search(work: &FolderWork) -> Option<String> {
+    let window = work.window.as_ref()?;
+    let (stored, status) = (work.stored.as_ref()?, work.job.status.as_ref()?);
+    let grew = matches!(
+        (status.uidnext, stored.uidnext),
+        (Some(now), Some(before)) if now > before
+    );
+    (window.max_messages.is_none() && window.since.is_some() && grew && !work.window_changed())
+        .then(|| window.search_criteria(crate::model::today(), 0))
 }
 
 /// Whether the server's folder is as the last complete sync left it: the
@@ -362,12 +394,13 @@ fn remote_snapshot(
     stored: Option<&FolderState>,
     pending_appends: bool,
     remote_unchanged: bool,
-) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>)> {
+    search: Option<&str>,
+) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>, Option<Vec<Uid>>)> {
     if !job.on_server && options.dry_run {
-        return Ok((RemoteSnapshot::Listed(Vec::new()), None));
+        return Ok((RemoteSnapshot::Listed(Vec::new()), None, None));
     }
     if remote_unchanged {
-        return Ok((RemoteSnapshot::Unchanged, None));
+        return Ok((RemoteSnapshot::Unchanged, None, None));
     }
     // The changes since the last sync, where the server can tell them
     // (QRESYNC: in the same round trip as the SELECT). Not while APPENDs
@@ -375,16 +408,16 @@ fn remote_snapshot(
     let since = stored
         .filter(|_| !pending_appends)
         .and_then(|f| Some((f.uidvalidity, f.highestmodseq?)));
-    let (selected, changes) = session
+    let (selected, changes, inside) = session
         .get()?
-        .open_with_changes(&job.remote_name, options.dry_run, since)
+        .open_with_changes_searching(&job.remote_name, options.dry_run, since, search)
         .with_context(|| format!("cannot open {} on the server", job.display_name))?;
     let snapshot = match changes {
         Some(changes) => RemoteSnapshot::Changes(changes),
         None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
         None => RemoteSnapshot::Listed(Vec::new()),
     };
-    Ok((snapshot, Some(selected)))
+    Ok((snapshot, Some(selected), inside))
 }
 
 /// SELECT, or EXAMINE for a dry run.

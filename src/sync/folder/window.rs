@@ -6,7 +6,8 @@
 //! local copy is never taken for a deletion.
 //!
 //! The server says what is inside (one `UID SEARCH` per folder with
-//! downloads to decide). A message kept out by the same window at an
+//! downloads to decide; for a window of dates alone, sent with the SELECT
+//! when the status shows new messages). A message kept out by the same window at an
 //! earlier sync stays out (a date window only moves forward, and the
 //! newest N only move up), so a folder whose only candidates are those
 //! costs no SEARCH.
@@ -47,6 +48,7 @@ pub fn hold_back(
     plan: &mut Plan,
     sides: &Sides,
     info: &mut Option<MailboxInfo>,
+    searched: Option<Vec<Uid>>,
     options: &SyncOptions,
 ) -> anyhow::Result<Option<Held>> {
     let Some(window) = &work.window else {
@@ -81,6 +83,9 @@ pub fn hold_back(
         .collect();
     let inside: HashSet<Uid> = if undecided.is_empty() {
         HashSet::new()
+    } else if let Some(found) = searched {
+        // Sent with the SELECT.
+        found.into_iter().collect()
     } else {
         if info.is_none() {
             *info = Some(open_mailbox(session.get()?, &work.job, options)?);
