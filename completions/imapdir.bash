@@ -25,6 +25,9 @@ _imapdir() {
             imapdir,check)
                 cmd="imapdir__subcmd__check"
                 ;;
+            imapdir,fetch)
+                cmd="imapdir__subcmd__fetch"
+                ;;
             imapdir,folders)
                 cmd="imapdir__subcmd__folders"
                 ;;
@@ -73,6 +76,9 @@ _imapdir() {
             imapdir__subcmd__help,check)
                 cmd="imapdir__subcmd__help__subcmd__check"
                 ;;
+            imapdir__subcmd__help,fetch)
+                cmd="imapdir__subcmd__help__subcmd__fetch"
+                ;;
             imapdir__subcmd__help,folders)
                 cmd="imapdir__subcmd__help__subcmd__folders"
                 ;;
@@ -119,7 +125,7 @@ _imapdir() {
 
     case "${cmd}" in
         imapdir)
-            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve pop3 sendmail search generate help"
+            opts="-v -h -V --config --verbose --trace-imap --json --help --version sync folders check status watch import init providers auth relayout approve fetch pop3 sendmail search generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +196,24 @@ _imapdir() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        imapdir__subcmd__fetch)
+            opts="-v -h --config --verbose --trace-imap --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         imapdir__subcmd__folders)
             opts="-v -h --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -227,7 +251,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help)
-            opts="sync folders check status watch import init providers auth relayout approve pop3 sendmail search generate help"
+            opts="sync folders check status watch import init providers auth relayout approve fetch pop3 sendmail search generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +293,20 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        imapdir__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -78,6 +78,17 @@ pub enum Command {
         /// Folders as the refusal names them
         folders: Vec<String>,
     },
+    /// Download whole at the next sync messages stored as placeholders
+    /// (larger than `max_message_size`); flagging a placeholder does the same
+    Fetch {
+        /// Account name
+        account: String,
+        /// Folder as `imapdir status` names it
+        folder: String,
+        /// The placeholders' UIDs (each placeholder's text names its own)
+        #[arg(required = true)]
+        uids: Vec<u32>,
+    },
     /// Download new messages from a POP3 account (`protocol = "pop3"`) into
     /// its Maildir folder, each once, then delete from the server what the
     /// account says (`leave_on_server`, `delete_after_days`); `sync` does

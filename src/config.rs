@@ -101,6 +101,11 @@ struct RawAccount {
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_tls: Option<String>,
+    since: Option<String>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
+    max_message_size: Option<String>,
 }
 
 /// What the account's secret is.
@@ -180,6 +185,12 @@ pub struct Account {
     pub pop3: Pop3Settings,
     /// Where finished messages wait to be sent (`outbox`), if anywhere.
     pub outbox: Option<OutboxSettings>,
+    /// Which server messages not yet synced are downloaded (`since`,
+    /// `max_messages`, `keep_flagged`, `keep_unread`); `None`: all.
+    pub window: Option<crate::model::Window>,
+    /// Messages larger than this (bytes) are stored as placeholders
+    /// (`max_message_size`); `None`: every message whole.
+    pub max_message_size: Option<u64>,
 }
 
 /// The outbox: a local folder sent from by SMTP submission at each sync.
@@ -726,6 +737,22 @@ impl Account {
                 )))
             }
         };
+        let window = window(
+            raw.since.as_deref(),
+            raw.max_messages,
+            raw.keep_flagged,
+            raw.keep_unread,
+        )?;
+        let max_message_size = raw
+            .max_message_size
+            .as_deref()
+            .map(parse_message_size)
+            .transpose()?;
+        if window.is_some() && protocol == Protocol::Pop3 {
+            return Err(config_error(
+                "since and max_messages are for IMAP accounts (a POP3 import takes every message)",
+            ));
+        }
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -777,6 +804,8 @@ impl Account {
             protocol,
             pop3,
             outbox,
+            window,
+            max_message_size,
         })
     }
 
@@ -1136,6 +1165,103 @@ fn namespace_choice(
         other_users,
         shared,
     })
+}
+
+/// `max_message_size`: bytes, or a number with K, M or G (powers of 1024).
+fn parse_message_size(text: &str) -> Result<u64, ConfigError> {
+    let t = text.trim();
+    let (digits, scale) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let scale: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => 0,
+            };
+            (&t[..i], scale)
+        }
+        _ => (t, 1),
+    };
+    let n = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && scale > 0)
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .and_then(|n| n.checked_mul(scale));
+    match n {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(config_error(format!(
+            "max_message_size = {text:?} is not a size above 0 (bytes, or with K, M or G, \
+             e.g. \"10M\")"
+        ))),
+    }
+}
+
+/// The window from its keys; `None` when no key limits it.
+fn window(
+    since: Option<&str>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
+) -> Result<Option<crate::model::Window>, ConfigError> {
+    let since = since
+        .map(crate::model::Since::parse)
+        .transpose()
+        .map_err(config_error)?;
+    let max_messages = match max_messages {
+        None => None,
+        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
+        Some(n) => {
+            return Err(config_error(format!(
+                "max_messages = {n} must be at least 1 (leave it out to download every message)"
+            )))
+        }
+    };
+    if since.is_none() && max_messages.is_none() {
+        if let Some(key) = [("keep_flagged", keep_flagged), ("keep_unread", keep_unread)]
+            .iter()
+            .find_map(|(k, v)| v.is_some().then_some(*k))
+        {
+            return Err(config_error(format!(
+                "{key} keeps messages in a window, which needs since or max_messages"
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(Some(crate::model::Window {
+        since,
+        max_messages,
+        keep_flagged: keep_flagged.unwrap_or(false),
+        keep_unread: keep_unread.unwrap_or(false),
+    }))
+}
+
+#[cfg(test)]
+mod message_size_tests {
+    use super::parse_message_size;
+
+    #[test]
+    fn sizes_parse_and_bad_ones_name_the_key() {
+        assert_eq!(parse_message_size("10M").unwrap(), 10 << 20);
+        assert_eq!(parse_message_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_message_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_message_size("4096").unwrap(), 4096);
+        for bad in [
+            "",
+            "0",
+            "0M",
+            "M",
+            "10MB",
+            "ten",
+            "-1",
+            "1.5M",
+            "99999999999999999999G",
+        ] {
+            let e = parse_message_size(bad).unwrap_err().0;
+            assert!(
+                e.contains("max_message_size") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

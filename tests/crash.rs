@@ -212,7 +212,7 @@ fn repeated_kill_9_loses_and_duplicates_nothing() {
 }
 
 /// The torture run for CI (`cargo test --test crash -- --ignored`): the
-/// scenario for many seeds (`IMAPDIR_CRASH_SEEDS`, default 50), a few at a
+/// scenarios (with and without a window) for many seeds (`IMAPDIR_CRASH_SEEDS`, default 50), a few at a
 /// time, each with its own server. A failure names its seed.
 #[test]
 #[ignore]
@@ -228,7 +228,10 @@ fn kill_9_torture_many_seeds() {
             for &seed in batch {
                 thread::Builder::new()
                     .name(format!("seed-{seed}"))
-                    .spawn_scoped(scope, move || kill_9_scenario(seed))
+                    .spawn_scoped(scope, move || {
+                        kill_9_scenario(seed);
+                        kill_9_window_scenario(seed);
+                    })
                     .unwrap();
             }
         });
@@ -311,4 +314,191 @@ fn kill_9_scenario(seed: u64) {
         }
     }
     eprintln!("kill -9 test took {:?}", started.elapsed());
+}
+
+/// With a date window: runs killed while the window keeps most of the
+/// server out, and again while a widened window brings it in, end with
+/// exactly what the window holds, once each, and nothing deleted on the
+/// server.
+#[test]
+fn kill_9_with_a_window_downloads_exactly_what_it_holds() {
+    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x0077_1d0e);
+    kill_9_window_scenario(seed);
+}
+
+fn kill_9_window_scenario(seed: u64) {
+    eprintln!("kill -9 window test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let folders = &FOLDERS[..2];
+    let (old, recent) = (0..60, 60..120);
+    for folder in folders {
+        if *folder != "INBOX" {
+            client.create(folder);
+        }
+        for i in old.clone() {
+            let date = "01-Jun-2019 12:00:00 +0000";
+            client.append_dated(folder, "\\Seen", date, &generate_message(i, folder));
+        }
+        for i in recent.clone() {
+            let date = "01-Jun-2025 12:00:00 +0000";
+            client.append_dated(folder, "", date, &generate_message(i, folder));
+        }
+    }
+    let ids = |folder: &str, range: std::ops::Range<usize>| -> Vec<String> {
+        let mut v: Vec<String> = range.map(|i| generated_message_id(i, folder)).collect();
+        v.sort();
+        v
+    };
+    let check = |imapdir: &Imapdir, client: &mut ImapClient, range: std::ops::Range<usize>| {
+        for folder in folders {
+            let local = maildir_messages(imapdir.maildir(), &local_folder(folder));
+            assert_eq!(
+                message_ids(local.iter().map(|m| m.message_id())),
+                ids(folder, range.clone()),
+                "{folder}: the window's messages, once each"
+            );
+            assert_eq!(
+                client.fetch_all(folder).len(),
+                120,
+                "{folder}: nothing expunged"
+            );
+        }
+    };
+
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra = vec!["since = \"2024-01-01\"".into()];
+    let mut window = INITIAL_KILL_WINDOW;
+    let mut killed = 0;
+    for _ in 0..3 {
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+    }
+    imapdir.sync_ok();
+    check(&imapdir, &mut client, recent.clone());
+
+    imapdir.account.extra = vec!["since = \"2018-01-01\"".into()];
+    for _ in 0..3 {
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+    }
+    assert!(killed >= 2, "only {killed} of 6 runs were killed mid-sync");
+    imapdir.sync_ok();
+    check(&imapdir, &mut client, old.start..recent.end);
+    for folder in folders {
+        assert_folder_in_sync(
+            &client.fetch_all(folder),
+            &maildir_messages(imapdir.maildir(), &local_folder(folder)),
+            folder,
+        );
+    }
+    assert_noop_sync(&imapdir, &mut client);
+}
+
+/// A message of about `kib` KiB, over a placeholder limit of 100K.
+fn large_message(i: usize, kib: usize) -> Vec<u8> {
+    let mut msg = format!(
+        "From: Big <big{i}@example.org>\r\nTo: bench@localhost\r\n\
+         Subject: Large {i}\r\nMessage-ID: <large-{i}@example.org>\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    while msg.len() < kib * 1024 {
+        msg.extend_from_slice(
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n",
+        );
+    }
+    msg
+}
+
+/// Runs killed while placeholders are written, then while they are
+/// replaced by their whole messages (all flagged at once), end with one
+/// file per message, whole, and the server untouched.
+#[test]
+fn kill_9_while_placeholders_are_written_and_replaced_leaves_one_file_each() {
+    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9ace_401d);
+    eprintln!("kill -9 placeholder test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    let mut bodies = BTreeMap::new();
+    for i in 0..30 {
+        let big = large_message(i, 120 + i);
+        client.append("INBOX", "\\Seen", &big);
+        bodies.insert(format!("<large-{i}@example.org>"), big);
+        client.append("INBOX", "\\Seen", &generate_message(i, "INBOX"));
+    }
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir
+        .account
+        .extra
+        .push("max_message_size = \"100K\"".into());
+    let mut window = INITIAL_KILL_WINDOW;
+    let mut killed = 0;
+    for _ in 0..3 {
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+    }
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 60, "one file per message");
+    for m in &local {
+        let mid = m.message_id().unwrap();
+        if bodies.contains_key(&mid) {
+            assert!(m.body.len() < 4096, "{mid} is a placeholder");
+        }
+    }
+
+    // Every placeholder flagged at once, and the runs killed again.
+    for m in &local {
+        if bodies.contains_key(&m.message_id().unwrap()) {
+            set_local_flags(m, "FS");
+        }
+    }
+    // These runs do more than the last finished one: each kill waits
+    // longer, so that some land among the replacements.
+    let whole = |imapdir: &Imapdir| {
+        maildir_messages(imapdir.maildir(), "INBOX")
+            .iter()
+            .filter(|m| m.body.len() > 100 * 1024)
+            .count()
+    };
+    let mut partial = Vec::new();
+    for _ in 0..4 {
+        window *= 2;
+        match killed_sync(&mut imapdir, &mut rng, window) {
+            Some(took) => window = took,
+            None => killed += 1,
+        }
+        partial.push(whole(&imapdir));
+    }
+    eprintln!("whole after each run: {partial:?}");
+    assert!(killed >= 2, "only {killed} of 7 runs were killed mid-sync");
+    eprintln!("{killed} of 7 runs killed");
+    imapdir.sync_ok();
+    let local = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(local.len(), 60, "still one file per message");
+    for m in &local {
+        if let Some(body) = bodies.get(&m.message_id().unwrap()) {
+            assert_eq!(normalize(&m.body), normalize(body), "whole");
+            assert_eq!(m.flags, "FS");
+        }
+    }
+    let server = client.fetch_all("INBOX");
+    assert_eq!(server.len(), 60, "nothing uploaded or expunged");
+    assert_folder_in_sync(&server, &local, "INBOX");
+    assert_noop_sync(&imapdir, &mut client);
 }

@@ -252,6 +252,45 @@ const KEYS: &[Key] = &[
                copy stays, recorded as gone locally, and is never downloaded again.",
     },
     Key {
+        name: "since",
+        value: "DATE|Nd",
+        text: "A date window: only server messages with an INTERNALDATE on or after this \
+               day are downloaded: \"2024-01-01\", or \"90d\" for the last 90 days. The \
+               server decides (UID SEARCH SINCE). A message outside is not downloaded and \
+               not deleted; one that ages out stays on both sides and keeps syncing its \
+               flags; local messages are uploaded whatever their date. Widening the window \
+               downloads what it now takes in. Default: every message.",
+    },
+    Key {
+        name: "max_messages",
+        value: "N",
+        text: "A count window, as mbsync's MaxMessages: only the newest N messages of \
+               each folder (the highest UIDs) are downloaded; with since, both must hold. \
+               New arrivals push the window on; the older local copies stay. At least 1.",
+    },
+    Key {
+        name: "keep_flagged",
+        value: "BOOL",
+        text: "With since or max_messages: flagged server messages are downloaded \
+               although outside the window. Default: false.",
+    },
+    Key {
+        name: "keep_unread",
+        value: "BOOL",
+        text: "With since or max_messages: unread server messages are downloaded \
+               although outside the window. Default: false.",
+    },
+    Key {
+        name: "max_message_size",
+        value: "SIZE",
+        text: "Messages larger than this (\"10M\"; bytes, or with K, M or G) are stored \
+               as placeholders: the real header, marked X-Imapdir-Placeholder, and a short \
+               text saying the size and how to get the message. Flags sync both ways; \
+               deleting a placeholder deletes the message on the server. Flagging it, or \
+               imapdir fetch ACCOUNT FOLDER UID, downloads it whole at the next sync, in the \
+               same file. A placeholder is never uploaded. Default: none.",
+    },
+    Key {
         name: "trash",
         value: "FOLDER",
         text: "Where a message deleted locally goes on the server: a folder name as \

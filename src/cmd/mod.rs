@@ -4,6 +4,7 @@
 mod approve;
 mod auth;
 mod check;
+mod fetch;
 mod folders;
 mod generate;
 mod import;
@@ -74,6 +75,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Relayout { .. } => "relayout",
         Command::Providers => "providers",
         Command::Approve { .. } => "approve",
+        Command::Fetch { .. } => "fetch",
         Command::Auth(_) => "auth",
         Command::Pop3 { .. } => "pop3",
         Command::Sendmail(_) => "sendmail",
@@ -96,6 +98,11 @@ fn run_command(cli: &Cli, sink: &mut Sink) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::command(cli, &config, args),
         Command::Relayout { account, dry_run } => relayout::command(&config, account, *dry_run),
         Command::Approve { account, folders } => approve::command(&config, account, folders),
+        Command::Fetch {
+            account,
+            folder,
+            uids,
+        } => fetch::command(&config, account, folder, uids),
         Command::Auth(args) => auth::command(&config, args, sink),
         Command::Sendmail(args) => sendmail::command(cli, &config, args, sink),
         Command::Search(args) => search::command(cli, &config, args, sink),

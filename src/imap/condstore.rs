@@ -5,7 +5,7 @@
 
 use std::ops::RangeInclusive;
 
-use imap_proto::{Response, StatusAttribute};
+use imap_proto::{MailboxDatum, Response, StatusAttribute};
 
 use super::framing::Frame;
 use super::{
@@ -60,13 +60,28 @@ impl Session {
         read_only: bool,
         since: Option<(UidValidity, ModSeq)>,
     ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
+        let (info, changes, _) = self.open_with_changes_searching(name, read_only, since, None)?;
+        Ok((info, changes))
+    }
+
+    /// As [`Session::open_with_changes`], and where the changes come in one
+    /// round trip, a `UID SEARCH` with `search` (criteria without literals)
+    /// in the same one: its UIDs, else `None` (not sent, or it failed; the
+    /// caller searches on its own if it needs to).
+    pub fn open_with_changes_searching(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        since: Option<(UidValidity, ModSeq)>,
+        search: Option<&str>,
+    ) -> Result<(MailboxInfo, Option<FolderChanges>, Option<Vec<Uid>>)> {
         match since {
             Some((uidvalidity, modseq)) if self.has_capability("QRESYNC") => {
-                self.select_with_changes(name, read_only, uidvalidity, modseq)
+                self.select_with_changes_searching(name, read_only, uidvalidity, modseq, search)
             }
             _ => {
                 let verb = if read_only { "EXAMINE" } else { "SELECT" };
-                Ok((self.select_or_examine(verb, name)?, None))
+                Ok((self.select_or_examine(verb, name)?, None, None))
             }
         }
     }
@@ -74,7 +89,9 @@ impl Session {
     /// SELECT (EXAMINE when `read_only`) and the changes since `modseq` in
     /// one round trip. The changes are `None` when the folder's UIDVALIDITY
     /// is no longer `uidvalidity`: they would name other messages. Needs
-    /// QRESYNC enabled.
+    /// QRESYNC enabled. (The tests' way in; the sync opens folders with
+    /// [`Session::open_with_changes_searching`].)
+    #[cfg(test)]
     pub(super) fn select_with_changes(
         &mut self,
         name: &str,
@@ -82,6 +99,21 @@ impl Session {
         uidvalidity: UidValidity,
         modseq: ModSeq,
     ) -> Result<(MailboxInfo, Option<FolderChanges>)> {
+        let (info, changes, _) =
+            self.select_with_changes_searching(name, read_only, uidvalidity, modseq, None)?;
+        Ok((info, changes))
+    }
+
+    /// [`Session::select_with_changes`], with the pipelined search of
+    /// [`Session::open_with_changes_searching`].
+    fn select_with_changes_searching(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        uidvalidity: UidValidity,
+        modseq: ModSeq,
+        search: Option<&str>,
+    ) -> Result<(MailboxInfo, Option<FolderChanges>, Option<Vec<Uid>>)> {
         if !self.has_capability("QRESYNC") {
             return Err(ImapError::Protocol(
                 "VANISHED needs QRESYNC, which the server does not offer".into(),
@@ -93,7 +125,7 @@ impl Session {
             // A name sent as a literal waits for the server: no pipelining.
             let info = self.select_or_examine(verb, name)?;
             if info.uidvalidity != uidvalidity {
-                return Ok((info, None));
+                return Ok((info, None, None));
             }
             let mut keywords = self.take_selected_keywords();
             let done = self.run(
@@ -102,8 +134,59 @@ impl Session {
             );
             self.restore_selected_keywords(keywords);
             check(done?, "UID FETCH")?;
-            return Ok((info, Some(changes)));
+            return Ok((info, Some(changes), None));
         };
+        let search = search.filter(|c| !c.bytes().any(|b| b == b'\r' || b == b'\n'));
+        if let Some(criteria) = search {
+            let mut selecting = Selecting::new(verb);
+            self.selecting(name);
+            let mut keywords = self.take_selected_keywords();
+            // A server may answer the SEARCH while it still answers the
+            // FETCH (Dovecot runs them at once): its result is taken from
+            // whichever command's responses it comes among.
+            let found = std::cell::RefCell::new(Vec::new());
+            let searched = |resp: &Response<'_>| {
+                if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
+                    found.borrow_mut().extend(uids.iter().map(|&u| Uid(u)));
+                    true
+                } else {
+                    false
+                }
+            };
+            let mut changes_or_search = collect_changes(&mut changes, &mut keywords);
+            let ran = self.run_pipelined_all(&mut [
+                (select.as_str(), &mut selecting.handler()),
+                (
+                    &changes_since(modseq),
+                    &mut Untagged(|resp: &Response<'_>, frame: &Frame| {
+                        if !searched(resp) {
+                            (changes_or_search.0)(resp, frame);
+                        }
+                    }),
+                ),
+                (
+                    &format!("UID SEARCH {criteria}"),
+                    &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                        searched(resp);
+                    }),
+                ),
+            ]);
+            drop(changes_or_search);
+            self.restore_selected_keywords(keywords);
+            let done = ran?;
+            let found = found.into_inner();
+            let mut done = done.into_iter();
+            let (selected, fetched, searched) = (
+                done.next().expect("three answers"),
+                done.next().expect("three answers"),
+                done.next().expect("three answers"),
+            );
+            let info = selecting.finish(selected)?;
+            check(fetched, "UID FETCH")?;
+            let same = info.uidvalidity == uidvalidity;
+            let found = check(searched, "UID SEARCH").ok().map(|_| found);
+            return Ok((info, same.then_some(changes), found));
+        }
         let mut selecting = Selecting::new(verb);
         self.selecting(name);
         let mut keywords = self.take_selected_keywords();
@@ -122,7 +205,7 @@ impl Session {
             .inspect_err(|_| self.selected = None)?;
         check(fetched, "UID FETCH")?;
         let changes = (info.uidvalidity == uidvalidity).then_some(changes);
-        Ok((info, changes))
+        Ok((info, changes, None))
     }
 }
 

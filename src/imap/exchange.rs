@@ -62,6 +62,37 @@ impl Session {
         Ok((first_done, second_done))
     }
 
+    /// As [`Session::run_pipelined`], for any number of commands (up to
+    /// [`PIPELINE_DEPTH`]), each with its handler; the answers in order.
+    pub(super) fn run_pipelined_all(
+        &mut self,
+        commands: &mut [(&str, &mut dyn ResponseHandler)],
+    ) -> Result<Vec<Done>> {
+        debug_assert!(commands.len() <= PIPELINE_DEPTH);
+        let deferred = self.begin_deferred(true)?;
+        let mut tags = Vec::with_capacity(commands.len());
+        for (command, _) in commands.iter() {
+            tags.push(self.send_raw(command)?);
+        }
+        self.flush()?;
+        self.end_deferred(deferred)?;
+        let mut answers = Vec::with_capacity(commands.len());
+        let last = commands.len().saturating_sub(1);
+        for (i, (tag, (_, handler))) in tags.iter().zip(commands.iter_mut()).enumerate() {
+            match self.read_until_done(tag, *handler) {
+                Ok(done) => answers.push(done),
+                Err(e) => {
+                    if i < last {
+                        // Later commands' responses are still on their way.
+                        self.conn.poison();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(answers)
+    }
+
     /// Writes `<tag> <command>` (one line, no literal) without flushing,
     /// and returns the tag.
     pub(super) fn send_raw(&mut self, command: &str) -> Result<String> {

@@ -13,6 +13,7 @@ use super::response::{check, ResponseHandler, Untagged};
 use super::uid_set::UidSet;
 use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
+    WholeHeader,
 };
 use crate::model::{Keywords, ModSeq, Uid};
 
@@ -91,6 +92,43 @@ impl Session {
             return Err(e);
         }
         check(tagged, "UID FETCH")?;
+        Ok(())
+    }
+
+    /// UID FETCH <set> (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER]): what a
+    /// placeholder of a message too large to download is made of.
+    pub fn uid_fetch_whole_headers(
+        &mut self,
+        set: &UidSet,
+        each: &mut dyn FnMut(WholeHeader) -> io::Result<()>,
+    ) -> Result<()> {
+        let mut error = None;
+        let done = self.run(
+            vec![Arg::raw(format!(
+                "UID FETCH {set} (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])"
+            ))],
+            &mut Untagged(|resp: &Response<'_>, _: &Frame| {
+                if let Response::Fetch(_, attrs) = resp {
+                    let m = FetchAttrs::from(attrs.as_slice());
+                    if let (Some(uid), Some(flags), Some(header)) = (m.uid, m.flags, m.header) {
+                        if error.is_none() {
+                            if let Err(e) = each(WholeHeader {
+                                uid,
+                                flags,
+                                size: m.size.unwrap_or(0),
+                                header,
+                            }) {
+                                error = Some(e);
+                            }
+                        }
+                    }
+                }
+            }),
+        )?;
+        if let Some(e) = error {
+            return Err(ImapError::Io(e));
+        }
+        check(done, "UID FETCH")?;
         Ok(())
     }
 

@@ -55,7 +55,7 @@ pub use store::{AppendUid, Expunged, Moved};
 pub use throttle::Throttle;
 pub use types::{
     AlertLog, ConnectOptions, FetchedBody, HeaderInfo, ImapError, ListEntry, MailboxInfo,
-    MailboxStatus, Result,
+    MailboxStatus, Result, WholeHeader,
 };
 pub use uid_set::UidSet;
 

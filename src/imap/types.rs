@@ -128,6 +128,15 @@ pub struct FetchedBody {
     pub body_len: u64,
 }
 
+/// One message's whole header, flags and size (for a placeholder).
+#[derive(Debug, Clone)]
+pub struct WholeHeader {
+    pub uid: Uid,
+    pub flags: Flags,
+    pub size: u32,
+    pub header: Vec<u8>,
+}
+
 /// Identity of one message for re-pairing after a UIDVALIDITY change.
 #[derive(Debug, Clone)]
 pub struct HeaderInfo {

@@ -53,7 +53,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 }
 
 /// Reads until the blank line ending the header block, EOF, or the cap.
-fn read_header_block(file: &mut impl Read) -> io::Result<Vec<u8>> {
+pub(super) fn read_header_block(file: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut header = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     let mut searched = 0usize;

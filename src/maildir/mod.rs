@@ -16,6 +16,7 @@ mod keywords;
 mod line_endings;
 mod message;
 mod name;
+pub mod placeholder;
 mod relocate;
 mod witness;
 
@@ -232,6 +233,23 @@ impl Maildir {
         self.touched(subdir);
         self.own.borrow_mut().appeared(subdir, &name);
         Ok(LocalMessage::from_name(subdir, &name))
+    }
+
+    /// Replaces a message's file by `tmp_path` under the same name (a
+    /// placeholder by its whole message): one rename, so the file is
+    /// always the one or the other, never a mix or missing.
+    pub fn replace(&self, tmp_path: &Path, msg: &LocalMessage) -> io::Result<()> {
+        let target = self.file_path(msg);
+        std::fs::rename(tmp_path, &target).map_err(|e| {
+            with_path(
+                e,
+                &format!("cannot move {} over", tmp_path.display()),
+                &target,
+            )
+        })?;
+        self.touched(msg.subdir);
+        self.own.borrow_mut().appeared(msg.subdir, &msg.name);
+        Ok(())
     }
 
     /// Renames a message to carry `flags`, keeping info letters imapdir

@@ -11,6 +11,7 @@ mod ids;
 mod keywords;
 mod message;
 mod settings;
+mod window;
 
 pub use flags::Flags;
 pub use ids::{ModSeq, Uid, UidValidity};
@@ -20,3 +21,4 @@ pub use settings::{
     AuthMethod, CompressMode, DeleteLimits, FolderDeletes, Layout, LocalDeletions, LocalNames,
     ServerDeletions, TlsMode,
 };
+pub use window::{today, Since, Window};

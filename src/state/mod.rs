@@ -22,6 +22,7 @@ mod moves;
 mod offlineimap;
 mod outbox;
 mod pairs;
+mod placeholders;
 mod pop3;
 mod refusals;
 mod results;
@@ -29,21 +30,24 @@ mod settings;
 mod support;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 pub use kept::Kept;
 pub use keywords::{KeywordGap, UnsyncedKeyword};
 pub use moves::MoveIntent;
 pub use offlineimap::offlineimap_status;
 pub use outbox::{OutboxSend, SendState};
+pub use placeholders::Placeholder;
 pub use pop3::{Pop3Counts, Pop3Record};
 pub use refusals::Refusal;
 pub use results::ACCOUNT_RESULT;
 pub use support::{create_private_file, unix_now};
+pub use windows::WindowRecord;
 
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -133,6 +137,22 @@ CREATE TABLE unsynced_keywords (
     seen      INTEGER NOT NULL,
     PRIMARY KEY (folder_id, keyword)
 ) WITHOUT ROWID;
+CREATE TABLE windows (
+    folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+    spec      TEXT NOT NULL
+);
+CREATE TABLE window_out (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid       INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE placeholders (
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    uid       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    requested INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
 ";
 
 /// Upgrades of a database written by an older imapdir, in order:
@@ -215,6 +235,27 @@ const MIGRATIONS: &[&str] = &[
          messages  INTEGER NOT NULL,
          seen      INTEGER NOT NULL,
          PRIMARY KEY (folder_id, keyword)
+     ) WITHOUT ROWID;",
+    // 6 -> 7: the date and count window each folder was last synced with,
+    // and the server messages it kept out, so that a changed window lists
+    // the folder again and leaving the window is never a deletion; the
+    // placeholders of messages too large to download, and which of them
+    // are to be downloaded whole.
+    "CREATE TABLE windows (
+         folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+         spec      TEXT NOT NULL
+     );
+     CREATE TABLE window_out (
+         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid       INTEGER NOT NULL,
+         PRIMARY KEY (folder_id, uid)
+     ) WITHOUT ROWID;
+     CREATE TABLE placeholders (
+         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid       INTEGER NOT NULL,
+         size      INTEGER NOT NULL,
+         requested INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (folder_id, uid)
      ) WITHOUT ROWID;",
 ];
 

@@ -158,6 +158,12 @@ impl StateDb {
             let e = |e| sqlite(&path, e);
             tx.execute("DELETE FROM pairs WHERE folder_id = ?1", [folder_id])
                 .map_err(e)?;
+            // The window's record of what it kept out, and the placeholders'
+            // (a placeholder's mark still says what it is), name the old UIDs.
+            tx.execute("DELETE FROM window_out WHERE folder_id = ?1", [folder_id])
+                .map_err(e)?;
+            tx.execute("DELETE FROM placeholders WHERE folder_id = ?1", [folder_id])
+                .map_err(e)?;
             tx.execute(
                 "UPDATE folders SET uidvalidity = ?2, uidnext = NULL, highestmodseq = NULL,
                  cur_mtime_ns = NULL, new_mtime_ns = NULL WHERE id = ?1",

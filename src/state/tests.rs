@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
 }
 
 #[test]
@@ -390,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 7,
-                    known: 6,
+                    found: 8,
+                    known: 7,
                     ..
                 }
             ),
@@ -503,4 +503,28 @@ fn unsynced_keywords_are_kept_and_new_ones_reported_once() {
     );
     db.forget_unsynced_keyword(f.id, "$x").unwrap();
     assert_eq!(db.unsynced_keywords(f.id).unwrap().len(), 1);
+}
+
+#[test]
+fn a_window_records_what_it_keeps_out_and_forgets_it_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
+    assert_eq!(db.window(f.id).unwrap().spec, None);
+    db.record_window(f.id, Some("since=90d"), &[Uid(1), Uid(2), Uid(3)], &[])
+        .unwrap();
+    db.record_window(f.id, Some("since=90d"), &[Uid(3), Uid(4)], &[Uid(1)])
+        .unwrap();
+    assert_eq!(db.window(f.id).unwrap().spec.as_deref(), Some("since=90d"));
+    assert_eq!(db.window_out_count(f.id).unwrap(), 3);
+    let out = db.window_out(f.id).unwrap();
+    assert!(out.contains(&Uid(2)) && out.contains(&Uid(4)) && !out.contains(&Uid(1)));
+    // A new UIDVALIDITY makes the recorded UIDs meaningless.
+    db.replace_pairs(f.id, UidValidity(2), &[]).unwrap();
+    assert_eq!(db.window_out_count(f.id).unwrap(), 0);
+    db.record_window(f.id, Some("since=90d"), &[Uid(9)], &[])
+        .unwrap();
+    db.record_window(f.id, None, &[], &[]).unwrap();
+    assert_eq!(db.window(f.id).unwrap().spec, None);
+    assert_eq!(db.window_out_count(f.id).unwrap(), 0);
 }

@@ -19,8 +19,8 @@ use anyhow::Context;
 
 use crate::imap::{format_internal_date, Expunged, Session, UidSet};
 use crate::maildir::{
-    base_with_uid, crlf_size, new_base, read_message_id, BlockWriter, CrlfReader, DirWitness,
-    LfWriter, Maildir, BLOCK_WRITER_CAPACITY,
+    base_with_uid, crlf_size, new_base, placeholder, read_message_id, BlockWriter, CrlfReader,
+    DirWitness, LfWriter, Maildir, BLOCK_WRITER_CAPACITY,
 };
 use crate::model::Flags;
 use crate::report::{Counts, FolderProgress};
@@ -32,6 +32,8 @@ use crate::model::{LocalMessage, Pair, RemoteMessage, Uid};
 /// Bodies fetched per command and made durable together.
 const DOWNLOAD_BATCH_MESSAGES: usize = 500;
 const DOWNLOAD_BATCH_BYTES: u64 = 32 << 20;
+/// Placeholders replaced by their whole messages together.
+const UPGRADE_BATCH_MESSAGES: usize = 8;
 /// APPENDs committed to the state together.
 const UPLOAD_BATCH_MESSAGES: usize = 100;
 
@@ -67,6 +69,18 @@ pub struct Applier<'a> {
     /// that neither its record of them nor the kernel's event queue grows
     /// with the folder.
     witness: Option<&'a mut DirWitness>,
+    /// `max_message_size`: larger messages are downloaded as placeholders.
+    placeholders: Option<PlaceholderRule>,
+}
+
+/// How messages too large to download are stored.
+#[derive(Debug, Clone)]
+pub struct PlaceholderRule {
+    /// Messages larger than this many bytes become placeholders.
+    pub above: u64,
+    /// The command that asks for one, without the UID
+    /// (`imapdir fetch ACCOUNT FOLDER`).
+    pub fetch_command: String,
 }
 
 impl<'a> Applier<'a> {
@@ -90,7 +104,14 @@ impl<'a> Applier<'a> {
             pending: Vec::new(),
             sync_failed: false,
             witness: None,
+            placeholders: None,
         }
+    }
+
+    /// Stores messages larger than the rule's size as placeholders.
+    pub fn placeholders(mut self, rule: Option<PlaceholderRule>) -> Applier<'a> {
+        self.placeholders = rule;
+        self
     }
 
     /// Lets `witness` see each batch's own changes as they are made.
@@ -247,7 +268,19 @@ impl<'a> Applier<'a> {
     }
 
     fn download(&mut self, messages: &[RemoteMessage]) -> anyhow::Result<()> {
-        let mut rest = messages;
+        // A message whose size is not known is downloaded whole.
+        let too_large = |m: &RemoteMessage| {
+            self.placeholders
+                .as_ref()
+                .zip(m.size)
+                .is_some_and(|(rule, size)| u64::from(size) > rule.above)
+        };
+        let (large, whole): (Vec<RemoteMessage>, Vec<RemoteMessage>) =
+            messages.iter().partition(|m| too_large(m));
+        for batch in large.chunks(DOWNLOAD_BATCH_MESSAGES) {
+            self.download_placeholders(batch)?;
+        }
+        let mut rest = &whole[..];
         while !rest.is_empty() {
             let mut take = 0;
             let mut bytes = 0u64;
@@ -322,6 +355,169 @@ impl<'a> Applier<'a> {
         result
     }
 
+    /// Writes placeholders for a batch of messages too large to download:
+    /// recorded as placeholders first, then written as a download batch is.
+    fn download_placeholders(&mut self, batch: &[RemoteMessage]) -> anyhow::Result<()> {
+        let Some(rule) = self.placeholders.clone() else {
+            return Ok(());
+        };
+        let sizes: Vec<(Uid, u64)> = batch
+            .iter()
+            .map(|m| (m.uid, u64::from(m.size.unwrap_or(0))))
+            .collect();
+        self.db.add_placeholders(self.folder_id, &sizes)?;
+        let uids: Vec<Uid> = batch.iter().map(|m| m.uid).collect();
+        let maildir = self.maildir;
+        let mut fetched: Vec<(Uid, Flags, TmpMessage)> = Vec::with_capacity(batch.len());
+        for set in UidSet::covering(&uids) {
+            self.session
+                .uid_fetch_whole_headers(&set, &mut |h| {
+                    let text = placeholder::compose(
+                        &h.header,
+                        u64::from(h.size),
+                        &format!("{} {}", rule.fetch_command, h.uid),
+                    );
+                    let mut tmp = TmpMessage::create(maildir, Vec::new())?;
+                    tmp.write_all(&text)?;
+                    tmp.finish()?;
+                    fetched.push((h.uid, h.flags, tmp));
+                    Ok(())
+                })
+                .context("cannot download the headers of messages too large to download")?;
+        }
+        if fetched.is_empty() {
+            return Ok(());
+        }
+        crate::maildir::sync_filesystem(maildir.path())
+            .context("cannot make placeholders durable")?;
+        let mut delivered = 0;
+        let mut result = Ok(());
+        for (uid, flags, tmp) in fetched {
+            let base = new_base(Some(uid));
+            match maildir.deliver(&tmp.path, &base, flags) {
+                Ok(_) => {
+                    tmp.keep();
+                    delivered += 1;
+                    self.pending.push(PairChange::Insert(Pair {
+                        uid,
+                        local_base: base,
+                        flags,
+                    }));
+                }
+                Err(e) => {
+                    result =
+                        Err(anyhow::Error::new(e).context("cannot move a placeholder into place"));
+                    break;
+                }
+            }
+        }
+        self.checkpoint(&[])?;
+        self.counts.downloaded += delivered;
+        self.progress.inc(delivered);
+        result
+    }
+
+    /// Replaces placeholders by their whole messages, a few at a time:
+    /// each is larger than `max_message_size`, so a batch's share of tmp/
+    /// stays bounded and a run cut short keeps the batches it finished.
+    pub fn upgrade_placeholders(&mut self, uids: &[Uid]) -> anyhow::Result<u64> {
+        let mut done = 0;
+        for batch in uids.chunks(UPGRADE_BATCH_MESSAGES) {
+            done += self.upgrade_batch(batch)?;
+        }
+        Ok(done)
+    }
+
+    /// Each body is written into tmp/ and made durable, then renamed over
+    /// its placeholder (one file, its name and flags kept), and only then
+    /// is the placeholder forgotten. A failure at any point leaves the
+    /// placeholder.
+    fn upgrade_batch(&mut self, uids: &[Uid]) -> anyhow::Result<u64> {
+        // The pairs as this sync left them: their files carry these flags.
+        let pairs = self.db.pairs_among(self.folder_id, uids, &[])?;
+        // Asked for, but no longer a pair here (moved to another folder).
+        let unpaired: Vec<Uid> = uids
+            .iter()
+            .filter(|u| !pairs.iter().any(|p| p.uid == **u))
+            .copied()
+            .collect();
+        if !unpaired.is_empty() {
+            self.db.drop_placeholders(self.folder_id, &unpaired)?;
+        }
+        let uids: Vec<Uid> = pairs.iter().map(|p| p.uid).collect();
+        let maildir = self.maildir;
+        let mut fetched: Vec<(Uid, TmpMessage)> = Vec::with_capacity(pairs.len());
+        let spare = Cell::new(Vec::new());
+        for set in UidSet::covering(&uids) {
+            let mut open_sink = |_len: u64| {
+                let mut buffer = spare.take();
+                buffer.reserve(BLOCK_WRITER_CAPACITY);
+                TmpMessage::create(maildir, buffer)
+            };
+            let mut done = |body: crate::imap::FetchedBody, mut tmp: TmpMessage| {
+                spare.set(tmp.finish()?);
+                fetched.push((body.uid, tmp));
+                Ok(())
+            };
+            self.session
+                .uid_fetch_bodies(&set, &mut open_sink, &mut done)
+                .context("cannot download the messages asked for")?;
+        }
+        if fetched.is_empty() {
+            return Ok(0);
+        }
+        crate::maildir::sync_filesystem(maildir.path())
+            .context("cannot make downloaded messages durable")?;
+        let mut upgraded = Vec::new();
+        let mut result = Ok(());
+        for (uid, tmp) in fetched {
+            let Some(pair) = pairs.iter().find(|p| p.uid == uid) else {
+                continue;
+            };
+            let found = match maildir.find_recorded(&pair.local_base, pair.flags) {
+                Ok(Some(found)) => found,
+                // Renamed or removed since: left for a later sync.
+                Ok(None) => continue,
+                Err(e) => {
+                    result = Err(anyhow::Error::new(e));
+                    break;
+                }
+            };
+            match maildir.replace(&tmp.path, &found) {
+                Ok(()) => {
+                    tmp.keep();
+                    upgraded.push(uid);
+                }
+                Err(e) => {
+                    result = Err(anyhow::Error::new(e)
+                        .context(format!("cannot replace the placeholder {}", found.name)));
+                    break;
+                }
+            }
+        }
+        if !upgraded.is_empty() {
+            if let Err(e) = maildir.sync_dirs() {
+                self.sync_failed = true;
+                return Err(
+                    anyhow::Error::new(e).context("cannot make downloaded messages durable")
+                );
+            }
+            if let Some(witness) = self.witness.as_deref_mut() {
+                witness.check(self.maildir);
+            }
+            self.db.drop_placeholders(self.folder_id, &upgraded)?;
+        }
+        let n = upgraded.len() as u64;
+        self.counts.downloaded += n;
+        self.progress.inc(n);
+        result.map(|()| n)
+    }
+
+    /// Forgets the placeholders of pairs this sync deleted.
+    pub fn forget_placeholders(&mut self, uids: &[Uid]) -> anyhow::Result<()> {
+        Ok(self.db.drop_placeholders(self.folder_id, uids)?)
+    }
+
     fn upload(&mut self, messages: &[LocalMessage], uidnext: Option<Uid>) -> anyhow::Result<()> {
         let mut next_uid = uidnext;
         for chunk in messages.chunks(UPLOAD_BATCH_MESSAGES) {
@@ -377,6 +573,13 @@ impl<'a> Applier<'a> {
                 .map(|d| d.as_secs() as i64);
             Ok((message_id, size, mtime))
         };
+        // A placeholder is never a message of its own, whatever copied it.
+        let is_placeholder = placeholder::placeholder_size(&mut file)
+            .and_then(|p| file.rewind().map(|()| p.is_some()))
+            .with_context(|| format!("cannot read {}", msg.name))?;
+        if is_placeholder {
+            return Ok(None);
+        }
         let (message_id, size, mtime) =
             read(&mut file).with_context(|| format!("cannot read {}", msg.name))?;
         let intent = self.db.add_append_intent(

@@ -257,7 +257,7 @@ pub fn approve_command(account: &str, folders: &[&str]) -> String {
     words.join(" ")
 }
 
-fn shell_word(word: &str) -> String {
+pub(crate) fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -186,14 +186,18 @@ struct WorkList {
 /// nothing changed opens no further connection and selects nothing. The
 /// others come out biggest first, so the last worker is not left alone
 /// with the archive; each keeps its position in the list for reporting.
-fn split_unchanged(state: &StateDb, jobs: Vec<FolderJob>) -> anyhow::Result<WorkList> {
+fn split_unchanged(
+    state: &StateDb,
+    jobs: Vec<FolderJob>,
+    window: Option<&crate::model::Window>,
+) -> anyhow::Result<WorkList> {
     let mut work = WorkList {
         to_sync: Vec::new(),
         unchanged: Vec::new(),
         expected_downloads: 0,
     };
     for (index, job) in jobs.into_iter().enumerate() {
-        let folder = FolderWork::read(state, job)?;
+        let folder = FolderWork::read(state, job, window)?;
         if folder.is_unchanged() {
             work.unchanged.push((index, folder));
             continue;
@@ -431,7 +435,7 @@ pub fn sync_account(
         mut to_sync,
         unchanged,
         expected_downloads,
-    } = split_unchanged(&state, list.jobs)?;
+    } = split_unchanged(&state, list.jobs, account.window.as_ref())?;
     for (_, work) in to_sync.iter_mut() {
         work.remote_delete = match &remote_delete {
             // The trash's own deletions are expunges.
@@ -445,6 +449,23 @@ pub fn sync_account(
     if compress {
         crate::connect::compress(&mut session, account)?;
     }
+
+    // A dry run says what the window keeps out of unchanged folders too.
+    let mut unchanged_plans = Vec::with_capacity(unchanged.len());
+    for (index, work) in unchanged {
+        let mut report = FolderReport::default();
+        if let (true, Some(f)) = (options.dry_run, &work.stored) {
+            let out = state.window_out_count(f.id)?;
+            if let (Some(window), true) = (&account.window, out > 0) {
+                report.planned.push(format!(
+                    "leave {out} server messages outside the window ({})",
+                    window.spec()
+                ));
+            }
+        }
+        unchanged_plans.push((index, work.job.display_name, report));
+    }
+
     // Moves span two folders: made before either folder syncs.
     let moves = find_moves(
         &mut session,
@@ -464,10 +485,8 @@ pub fn sync_account(
         expected_downloads,
     )?;
     outcome.counts.moved += moves;
-    for (index, job) in unchanged {
-        outcome
-            .pending
-            .push((index, job.job.display_name, Ok(FolderReport::default())));
+    for (index, folder, report) in unchanged_plans {
+        outcome.pending.push((index, folder, Ok(report)));
     }
     let listed = outcome.pending.len();
     for (i, (folder, reason)) in conflicts.into_iter().enumerate() {

@@ -15,6 +15,7 @@ use anyhow::Context;
 
 use crate::imap::{HeaderInfo, Session, UidSet};
 use crate::import::peer_records::{Peer, PeerRecords};
+use crate::maildir::placeholder::placeholder_size;
 use crate::maildir::{base_with_uid, crlf_size, read_message_id, Maildir};
 use crate::model::{Flags, LocalMessage, Pair, RemoteMessage, Uid};
 use crate::report::Reporter;
@@ -43,9 +44,23 @@ fn local_key(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<Option<Co
     let Some(message_id) = read_message_id(&mut file)? else {
         return Ok(None);
     };
+    Ok(Some((message_id, wire_size(&mut file, false)?)))
+}
+
+/// A local file's size on the server: a placeholder's is the size it
+/// records (its file holds only the header), any other file's its own.
+fn wire_size(file: &mut std::fs::File, without_peer_fields: bool) -> std::io::Result<u64> {
     use std::io::Seek;
     file.rewind()?;
-    Ok(Some((message_id, crlf_size(&mut file)?)))
+    if let Some(size) = placeholder_size(&mut *file)? {
+        return Ok(size);
+    }
+    file.rewind()?;
+    if without_peer_fields {
+        crlf_size(&mut WithoutPeerFields::new(&mut *file))
+    } else {
+        crlf_size(&mut *file)
+    }
 }
 
 /// Message-ID (if any) and wire size of a local file, without the fields
@@ -53,9 +68,7 @@ fn local_key(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<Option<Co
 fn local_identity(maildir: &Maildir, msg: &LocalMessage) -> std::io::Result<(Option<String>, u64)> {
     let mut file = maildir.open(msg)?;
     let message_id = read_message_id(&mut file)?;
-    use std::io::Seek;
-    file.rewind()?;
-    Ok((message_id, crlf_size(&mut WithoutPeerFields::new(file))?))
+    Ok((message_id, wire_size(&mut file, true)?))
 }
 
 /// Server sizes a local message of `size` (peer fields left out) may have:

@@ -139,6 +139,31 @@ impl ImapClient {
         parts.next().unwrap().parse().unwrap()
     }
 
+    /// Appends a message with an INTERNALDATE such as
+    /// `"01-Jan-2020 00:00:00 +0000"`; returns its UID.
+    pub fn append_dated(&mut self, name: &str, flags: &str, date: &str, body: &[u8]) -> u32 {
+        let tag = self.tag();
+        let header = format!(
+            "{tag} APPEND {} ({flags}) \"{date}\" {{{}}}\r\n",
+            quote(name),
+            body.len()
+        );
+        self.writer.write_all(header.as_bytes()).unwrap();
+        let cont = self.read_line();
+        assert!(cont.starts_with(b"+"), "APPEND refused: {}", lossy(&cont));
+        self.writer.write_all(body).unwrap();
+        self.writer.write_all(b"\r\n").unwrap();
+        let (_, tagged) = self.finish(&tag).expect("APPEND");
+        let text = lossy(&tagged);
+        let rest = text
+            .split("[APPENDUID ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no APPENDUID in {text}"));
+        let mut parts = rest.split(']').next().unwrap().split_whitespace();
+        parts.next();
+        parts.next().unwrap().parse().unwrap()
+    }
+
     /// Every message of a folder, ordered by UID.
     pub fn fetch_all(&mut self, name: &str) -> Vec<Msg> {
         let (_, exists) = self.select(name);

@@ -59,6 +59,11 @@ pub struct FolderStatus {
     /// Keywords this folder does not sync (no letter left, or refused by
     /// the server), as the last sync recorded them.
     pub unsynced_keywords: Vec<UnsyncedKeywordStatus>,
+    /// Server messages the date and count window kept out at the last
+    /// sync (`since`, `max_messages`): not downloaded, not deleted.
+    pub outside_window: u64,
+    /// Messages stored as placeholders (`max_message_size`).
+    pub placeholders: u64,
     pub pending: Pending,
     /// Unix time of the last successful sync of this folder.
     pub last_sync: Option<i64>,
@@ -231,6 +236,14 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local: (files.len() + kept.local_only.len()) as u64,
             local_only: kept.local_only.len() as u64,
             server_only: kept.server_only.len() as u64,
+            outside_window: match &state {
+                Some(f) => db.window_out_count(f.id)? as u64,
+                None => 0,
+            },
+            placeholders: match &state {
+                Some(f) => db.placeholders(f.id)?.len() as u64,
+                None => 0,
+            },
             pending,
             last_sync: state.as_ref().and_then(|f| f.last_sync),
             last_attempt: result.map(|(t, _)| *t),
@@ -252,6 +265,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
             local_only: 0,
             server_only: 0,
             unsynced_keywords: Vec::new(),
+            outside_window: 0,
+            placeholders: 0,
             pending: Pending::default(),
             last_sync: None,
             last_attempt: Some(*when),
@@ -376,6 +391,30 @@ pub fn render(status: &AccountStatus, now: i64) -> String {
                 k.messages
             ));
         }
+    }
+    let outside: Vec<String> = status
+        .folders
+        .iter()
+        .filter(|f| f.outside_window > 0)
+        .map(|f| format!("{} {}", f.outside_window, f.folder))
+        .collect();
+    if !outside.is_empty() {
+        out.push_str(&format!(
+            "  outside the window (on the server, not downloaded): {}\n",
+            outside.join(", ")
+        ));
+    }
+    let placeholders: Vec<String> = status
+        .folders
+        .iter()
+        .filter(|f| f.placeholders > 0)
+        .map(|f| format!("{} {}", f.placeholders, f.folder))
+        .collect();
+    if !placeholders.is_empty() {
+        out.push_str(&format!(
+            "  placeholders (imapdir fetch, or flag them): {}\n",
+            placeholders.join(", ")
+        ));
     }
     for w in &status.waiting_for_approval {
         out.push_str(&format!(

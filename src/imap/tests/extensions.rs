@@ -40,6 +40,62 @@ fn select_with_changes_pipelines_select_and_fetch() {
     assert!(seen[1].contains("UID FETCH"), "{seen:?}");
 }
 
+/// The pipelined SEARCH's result, answered after the FETCH or, as Dovecot
+/// may, among its responses.
+#[test]
+fn a_search_goes_out_with_the_select_and_the_changes() {
+    for interleaved in [false, true] {
+        let (fetch_extra, search_extra) = if interleaved {
+            ("* SEARCH 7 9\r\n", "")
+        } else {
+            ("", "* SEARCH 7 9\r\n")
+        };
+        let (opts, server) = serve(
+            QRESYNC_GREETING,
+            vec![
+                (
+                    "SELECT \"Work\" (CONDSTORE)",
+                    b"* 3 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nTAG OK [READ-WRITE] done\r\n"
+                        .to_vec(),
+                ),
+                (
+                    "UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE 10 VANISHED)",
+                    format!(
+                        "* 3 FETCH (UID 9 FLAGS () RFC822.SIZE 10 MODSEQ (15))\r\n{fetch_extra}TAG OK done\r\n"
+                    )
+                    .into_bytes(),
+                ),
+                (
+                    "UID SEARCH SINCE 1-Jan-2024",
+                    format!("{search_extra}TAG OK done\r\n").into_bytes(),
+                ),
+                ("NOOP", b"TAG OK noop\r\n".to_vec()),
+            ],
+        );
+        let mut s = Session::connect(&opts).unwrap();
+        let (info, changes, inside) = s
+            .open_with_changes_searching(
+                "Work",
+                false,
+                Some((UidValidity(77), ModSeq(10))),
+                Some("SINCE 1-Jan-2024"),
+            )
+            .unwrap();
+        assert_eq!(info.exists, 3);
+        let changes = changes.unwrap();
+        assert_eq!(changes.changed.len(), 1);
+        assert_eq!(changes.changed[0].uid, Uid(9));
+        assert_eq!(
+            inside,
+            Some(vec![Uid(7), Uid(9)]),
+            "interleaved: {interleaved}"
+        );
+        s.noop().unwrap();
+        drop(s);
+        server.join().unwrap();
+    }
+}
+
 #[test]
 fn open_with_changes_without_qresync_only_selects() {
     let (opts, server) = serve(

@@ -18,6 +18,8 @@ mod keywords;
 mod reconcile;
 mod record;
 mod snapshot;
+mod upgrades;
+mod window;
 
 use std::sync::Arc;
 
@@ -34,7 +36,7 @@ use super::{approval, guard};
 use super::{LazySession, SyncOptions};
 use crate::config::Account;
 use crate::folders::FolderJob;
-use crate::model::{Flags, LocalDeletions, Pair, ServerDeletions, Uid};
+use crate::model::{Flags, LocalDeletions, Pair, ServerDeletions, Uid, Window};
 use snapshot::is_unchanged;
 
 /// A folder to sync with what the run already read about it, so that no
@@ -52,6 +54,12 @@ pub struct FolderWork {
     /// In a dry run, the moves found for this folder, which its plan
     /// leaves out (a real run has made them before the folder syncs).
     pub dry_moves: DryMoves,
+    /// The account's date and count window.
+    pub window: Option<Window>,
+    /// The window's spec as the folder's last complete sync recorded it.
+    pub recorded_window: Option<String>,
+    /// Some placeholder's whole message was asked for (`imapdir fetch`).
+    pub fetch_requested: bool,
 }
 
 /// A folder's part in the moves a dry run found.
@@ -67,11 +75,23 @@ pub struct DryMoves {
 
 impl FolderWork {
     /// Reads the folder's state row and its unconfirmed APPENDs.
-    pub fn read(state: &StateDb, job: FolderJob) -> anyhow::Result<FolderWork> {
+    pub fn read(
+        state: &StateDb,
+        job: FolderJob,
+        window: Option<&Window>,
+    ) -> anyhow::Result<FolderWork> {
         let stored = state.folder(&job.remote_name)?;
         let pending_appends = match &stored {
             Some(f) => state.pending_appends(f.id)?,
             None => Vec::new(),
+        };
+        let recorded_window = match &stored {
+            Some(f) => state.window(f.id)?.spec,
+            None => None,
+        };
+        let fetch_requested = match &stored {
+            Some(f) => state.fetch_requested(f.id)?,
+            None => false,
         };
         Ok(FolderWork {
             maildir: Maildir::new(&job.local_path),
@@ -80,7 +100,17 @@ impl FolderWork {
             pending_appends,
             dry_moves: DryMoves::default(),
             remote_delete: super::apply::RemoteDelete::Expunge,
+            window: window.cloned(),
+            recorded_window,
+            fetch_requested,
         })
+    }
+
+    /// Whether the window differs from the one the folder was last synced
+    /// with: the folder is then listed in full, so that what a wider
+    /// window takes in is downloaded.
+    pub fn window_changed(&self) -> bool {
+        self.window.as_ref().map(Window::spec) != self.recorded_window
     }
 
     /// Whether the folder can be skipped without selecting or scanning it.
@@ -90,6 +120,8 @@ impl FolderWork {
         };
         job.on_server
             && job.on_disk
+            && !self.window_changed()
+            && !self.fetch_requested
             && is_unchanged(
                 stored,
                 job.status.as_ref(),
@@ -312,6 +344,7 @@ pub fn sync_folder(
         mut sides,
         mut info,
         uidvalidity,
+        inside_window,
     } = snapshot::take(session, db, work, options, reporter)?;
     // New keywords on the server got letters: named in dovecot-keywords
     // before any file carries them. Letters without a name stay on the
@@ -421,6 +454,26 @@ pub fn sync_folder(
         plan.downloads
             .retain(|m| !moves.arriving_uids.contains(&m.uid));
     }
+    let held = window::hold_back(
+        session,
+        db,
+        work,
+        folder_state.as_ref(),
+        &mut plan,
+        &sides,
+        &mut info,
+        inside_window,
+        options,
+    )?;
+    let upgrades = upgrades::wanted(
+        db,
+        &work.maildir,
+        session.account().max_message_size.is_some(),
+        folder_state.as_ref(),
+        &plan,
+        &reconciled.pairs,
+        options,
+    )?;
     let approved = if options.allow_mass_delete {
         false
     } else {
@@ -431,6 +484,20 @@ pub fn sync_folder(
         planned.extend(reconciled.described);
         planned.extend(describe_one_sided(&one_sided));
         planned.extend(plan.describe());
+        planned.extend(window::describe(work, held.as_ref()));
+        planned.extend(upgrades.describe());
+        if let Some(above) = session.account().max_message_size {
+            let large = plan
+                .downloads
+                .iter()
+                .filter(|m| m.size.is_some_and(|s| u64::from(s) > above))
+                .count();
+            if large > 0 {
+                planned.push(format!(
+                    "store {large} of these downloads as placeholders (larger than max_message_size)"
+                ));
+            }
+        }
         return Ok(FolderReport {
             counts: Counts {
                 folders_created: setup.count(),
@@ -453,13 +520,18 @@ pub fn sync_folder(
 
     // Selecting is needed only to change something; an unchanged server
     // with nothing to do costs no round trip at all.
-    if info.is_none() && plan.action_count() > 0 {
+    if info.is_none() && (plan.action_count() > 0 || !upgrades.is_empty()) {
         info = Some(snapshot::open_mailbox(session.get()?, job, options)?);
     }
 
-    let progress = reporter.folder(&job.display_name, plan.action_count() as u64);
+    let progress = reporter.folder(
+        &job.display_name,
+        (plan.action_count() + upgrades.len()) as u64,
+    );
+    let gone = upgrades::gone(&plan, &upgrades);
     let mut done = Counts::default();
-    if !plan.is_empty() {
+    if !plan.is_empty() || !upgrades.is_empty() {
+        let rule = upgrades::rule(session.account(), &job.display_name);
         let mut applier = Applier::new(
             session.get()?,
             db,
@@ -469,9 +541,12 @@ pub fn sync_folder(
             &progress,
         )
         .witnessed_by(witness.as_mut())
-        .deleting_by(work.remote_delete.clone());
+        .deleting_by(work.remote_delete.clone())
+        .placeholders(rule);
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
-        let applied = applier.apply(plan, uidnext);
+        let applied = applier
+            .apply(plan, uidnext)
+            .and_then(|()| upgrades.apply(&mut applier, &gone));
         done = applier.counts();
         drop(applier);
         // A keyword first seen while downloading got its letter then.
@@ -493,6 +568,11 @@ pub fn sync_folder(
         reporter.info(format!("{}: {done}", job.display_name));
     }
 
+    if complete {
+        // A one-way run downloads nothing, or uploads nothing: the window
+        // it saw is not yet the folder's.
+        window::record(db, work, folder_state.id, held.as_ref())?;
+    }
     let unsettled = record::folder_synced(
         db,
         work,

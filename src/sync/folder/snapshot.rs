@@ -32,6 +32,9 @@ pub struct Snapshot {
     /// The server's UIDVALIDITY: selected, else as recorded. None for a
     /// folder neither selected nor recorded, which only a dry run sees.
     pub uidvalidity: Option<UidValidity>,
+    /// The UIDs inside the date window, where the search went out with
+    /// the SELECT (see [`window_search`]).
+    pub inside_window: Option<Vec<Uid>>,
 }
 
 /// Reads both sides of the folder.
@@ -44,8 +47,9 @@ pub fn take(
 ) -> anyhow::Result<Snapshot> {
     let (job, maildir, stored) = (&work.job, &work.maildir, work.stored.as_ref());
     let pending_appends = !work.pending_appends.is_empty();
-    let remote_unchanged =
-        stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), pending_appends));
+    // Unconfirmed APPENDs, and a changed window, need the whole listing.
+    let relist = pending_appends || work.window_changed();
+    let remote_unchanged = stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), relist));
 
     // The server's side and the local side (the recorded pairs and the
     // folder on disk) are independent: when the server is needed, read the
@@ -68,15 +72,20 @@ pub fn take(
             stamp,
         })
     };
+    let search = window_search(work);
+    let inside_window = std::cell::Cell::new(None);
     let snapshot = |session: &mut LazySession<'_>| {
-        remote_snapshot(
+        let (snapshot, info, inside) = remote_snapshot(
             session,
             job,
             options,
             stored,
-            pending_appends,
+            relist,
             remote_unchanged,
-        )
+            search.as_deref(),
+        )?;
+        inside_window.set(inside);
+        Ok::<_, anyhow::Error>((snapshot, info))
     };
     // cur/ and new/ as the last complete sync left them hold exactly the
     // recorded pairs' files: then only the messages the server changed need
@@ -141,7 +150,24 @@ pub fn take(
         sides,
         info,
         uidvalidity,
+        inside_window: inside_window.take(),
     })
+}
+
+/// The date window's search, to send with the SELECT of a folder whose
+/// status shows new messages: then the window stage needs no round trip of
+/// its own. Only for a window of dates alone (the newest N need the
+/// folder's size, which the SELECT is to tell), and only where the window
+/// is the one the folder was synced with (else the folder is listed anew).
+fn window_search(work: &FolderWork) -> Option<String> {
+    let window = work.window.as_ref()?;
+    let (stored, status) = (work.stored.as_ref()?, work.job.status.as_ref()?);
+    let grew = matches!(
+        (status.uidnext, stored.uidnext),
+        (Some(now), Some(before)) if now > before
+    );
+    (window.max_messages.is_none() && window.since.is_some() && grew && !work.window_changed())
+        .then(|| window.search_criteria(crate::model::today(), 0))
 }
 
 /// Whether the server's folder is as the last complete sync left it: the
@@ -224,6 +250,12 @@ pub struct Sides {
     /// even where only the changed messages were read.
     pub remote_count: usize,
     pub local_count: usize,
+    /// Whether `remote` lists every server message (else: the changes
+    /// only, or the recorded pairs).
+    pub remote_listed: bool,
+    /// UIDs the server reported expunged (QRESYNC), where only the
+    /// changes were read.
+    pub vanished: Vec<std::ops::RangeInclusive<u32>>,
 }
 
 impl Sides {
@@ -244,14 +276,23 @@ impl Sides {
             local,
             stamp,
         } = local_side;
+        let (mut remote_listed, mut vanished) = (false, Vec::new());
         let remote = match snapshot {
             RemoteSnapshot::Unchanged => remote_from_pairs(&pairs),
-            RemoteSnapshot::Changes(changes) => apply_remote_changes(&pairs, changes),
-            RemoteSnapshot::Listed(remote) => remote,
+            RemoteSnapshot::Changes(changes) => {
+                vanished = changes.vanished.clone();
+                apply_remote_changes(&pairs, changes)
+            }
+            RemoteSnapshot::Listed(remote) => {
+                remote_listed = true;
+                remote
+            }
         };
         Sides {
             remote_count: remote.len(),
             local_count: local.len(),
+            remote_listed,
+            vanished,
             remote,
             pairs,
             local,
@@ -281,6 +322,7 @@ fn changed_only(
     if info.uidvalidity != stored.uidvalidity {
         return Ok(None);
     }
+    let (mut remote_listed, mut vanished) = (false, Vec::new());
     let (remote, pairs, local_count) = match snapshot {
         RemoteSnapshot::Unchanged => return Ok(None),
         RemoteSnapshot::Changes(changes) => {
@@ -290,6 +332,7 @@ fn changed_only(
             let pairs = db.pairs_among(stored.id, &uids, &changes.vanished)?;
             // A pair whose message did not change needs nothing.
             let remote: Vec<RemoteMessage> = by_uid.into_values().collect();
+            vanished = changes.vanished.clone();
             (remote, pairs, db.pair_count(stored.id)?)
         }
         RemoteSnapshot::Listed(listed) => {
@@ -303,6 +346,7 @@ fn changed_only(
                 .copied()
                 .collect();
             let count = all.len();
+            remote_listed = true;
             let pairs: Vec<Pair> = all
                 .into_iter()
                 .filter(|p| listed_by_uid.get(&p.uid).is_none_or(|r| r.flags != p.flags))
@@ -324,6 +368,8 @@ fn changed_only(
         stamp,
         remote_count: info.exists as usize,
         local_count,
+        remote_listed,
+        vanished,
     }))
 }
 
@@ -348,12 +394,13 @@ fn remote_snapshot(
     stored: Option<&FolderState>,
     pending_appends: bool,
     remote_unchanged: bool,
-) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>)> {
+    search: Option<&str>,
+) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>, Option<Vec<Uid>>)> {
     if !job.on_server && options.dry_run {
-        return Ok((RemoteSnapshot::Listed(Vec::new()), None));
+        return Ok((RemoteSnapshot::Listed(Vec::new()), None, None));
     }
     if remote_unchanged {
-        return Ok((RemoteSnapshot::Unchanged, None));
+        return Ok((RemoteSnapshot::Unchanged, None, None));
     }
     // The changes since the last sync, where the server can tell them
     // (QRESYNC: in the same round trip as the SELECT). Not while APPENDs
@@ -361,16 +408,16 @@ fn remote_snapshot(
     let since = stored
         .filter(|_| !pending_appends)
         .and_then(|f| Some((f.uidvalidity, f.highestmodseq?)));
-    let (selected, changes) = session
+    let (selected, changes, inside) = session
         .get()?
-        .open_with_changes(&job.remote_name, options.dry_run, since)
+        .open_with_changes_searching(&job.remote_name, options.dry_run, since, search)
         .with_context(|| format!("cannot open {} on the server", job.display_name))?;
     let snapshot = match changes {
         Some(changes) => RemoteSnapshot::Changes(changes),
         None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
         None => RemoteSnapshot::Listed(Vec::new()),
     };
-    Ok((snapshot, Some(selected)))
+    Ok((snapshot, Some(selected), inside))
 }
 
 /// SELECT, or EXAMINE for a dry run.
