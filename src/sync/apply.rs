@@ -325,34 +325,7 @@ impl<'a> Applier<'a> {
         if fetched.is_empty() {
             return Ok(());
         }
-        crate::maildir::sync_filesystem(maildir.path())
-            .context("cannot make downloaded messages durable")?;
-        let mut delivered = 0;
-        let mut result = Ok(());
-        for (uid, flags, tmp) in fetched {
-            let base = new_base(Some(uid));
-            match maildir.deliver(&tmp.path, &base, flags) {
-                Ok(_) => {
-                    tmp.keep();
-                    delivered += 1;
-                    self.pending.push(PairChange::Insert(Pair {
-                        uid,
-                        local_base: base,
-                        flags,
-                    }));
-                }
-                Err(e) => {
-                    result = Err(anyhow::Error::new(e)
-                        .context("cannot move a downloaded message into place"));
-                    break;
-                }
-            }
-        }
-        // Whatever was delivered is recorded, even when a later one failed.
-        self.checkpoint(&[])?;
-        self.counts.downloaded += delivered;
-        self.progress.inc(delivered);
-        result
+        self.deliver_fetched(fetched, "downloaded messages")
     }
 
     /// Writes placeholders for a batch of messages too large to download:
@@ -388,8 +361,21 @@ impl<'a> Applier<'a> {
         if fetched.is_empty() {
             return Ok(());
         }
+        self.deliver_fetched(fetched, "placeholders")
+    }
+
+    /// Makes a batch written to tmp/ durable with one sync, then moves each
+    /// file into place and records its pair; whatever was delivered is
+    /// recorded, even when a later one failed. `what` names the batch in
+    /// errors.
+    fn deliver_fetched(
+        &mut self,
+        fetched: Vec<(Uid, Flags, TmpMessage)>,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let maildir = self.maildir;
         crate::maildir::sync_filesystem(maildir.path())
-            .context("cannot make placeholders durable")?;
+            .with_context(|| format!("cannot make {what} durable"))?;
         let mut delivered = 0;
         let mut result = Ok(());
         for (uid, flags, tmp) in fetched {
@@ -405,8 +391,9 @@ impl<'a> Applier<'a> {
                     }));
                 }
                 Err(e) => {
-                    result =
-                        Err(anyhow::Error::new(e).context("cannot move a placeholder into place"));
+                    result = Err(
+                        anyhow::Error::new(e).context(format!("cannot move {what} into place"))
+                    );
                     break;
                 }
             }
