@@ -117,34 +117,20 @@ impl ImapClient {
     /// Appends a message; returns its UID (from APPENDUID).
     /// `flags` is a space-separated list such as `"\\Seen \\Flagged"`.
     pub fn append(&mut self, name: &str, flags: &str, body: &[u8]) -> u32 {
-        let tag = self.tag();
-        let header = format!(
-            "{tag} APPEND {} ({flags}) {{{}}}\r\n",
-            quote(name),
-            body.len()
-        );
-        self.writer.write_all(header.as_bytes()).unwrap();
-        let cont = self.read_line();
-        assert!(cont.starts_with(b"+"), "APPEND refused: {}", lossy(&cont));
-        self.writer.write_all(body).unwrap();
-        self.writer.write_all(b"\r\n").unwrap();
-        let (_, tagged) = self.finish(&tag).expect("APPEND");
-        let text = lossy(&tagged);
-        let rest = text
-            .split("[APPENDUID ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no APPENDUID in {text}"));
-        let mut parts = rest.split(']').next().unwrap().split_whitespace();
-        parts.next();
-        parts.next().unwrap().parse().unwrap()
+        self.append_with(name, flags, None, body)
     }
 
     /// Appends a message with an INTERNALDATE such as
     /// `"01-Jan-2020 00:00:00 +0000"`; returns its UID.
     pub fn append_dated(&mut self, name: &str, flags: &str, date: &str, body: &[u8]) -> u32 {
+        self.append_with(name, flags, Some(date), body)
+    }
+
+    fn append_with(&mut self, name: &str, flags: &str, date: Option<&str>, body: &[u8]) -> u32 {
         let tag = self.tag();
+        let date = date.map(|d| format!(" \"{d}\"")).unwrap_or_default();
         let header = format!(
-            "{tag} APPEND {} ({flags}) \"{date}\" {{{}}}\r\n",
+            "{tag} APPEND {} ({flags}){date} {{{}}}\r\n",
             quote(name),
             body.len()
         );
