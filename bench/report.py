@@ -72,6 +72,26 @@ def stream_line(path, med):
             f" ratio {ratio(mine, wall)}")
 
 
+def local_line(path, messages):
+    """Sync state on disk per message, and `imapdir status --offline`."""
+    if not path or not os.path.exists(path):
+        return None
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    parts = []
+    for tool in TOOLS:
+        rs = [r for r in rows if r["tool"] == tool]
+        if rs:
+            b = statistics.median(int(r["state_bytes"]) for r in rs)
+            parts.append(f"{tool} {b / 1e6:.1f} MB ({b / max(messages, 1):.0f} B/message)")
+    line = "sync state on disk after (b): " + ", ".join(parts)
+    st = [r for r in rows if r["tool"] == "imapdir" and r["status_wall"] != "-"]
+    if st:
+        wall = statistics.median(float(r["status_wall"]) for r in st)
+        rss = statistics.median(int(r["status_rss_kb"]) for r in st) / 1024
+        line += f"; imapdir status --offline {wall:.2f} s, {rss:.1f} MB RSS"
+    return line
+
+
 def ratio(a, b):
     if b == 0:
         return "-" if a == 0 else "inf"
@@ -184,6 +204,8 @@ def main():
     ap.add_argument("--versions", default="")
     ap.add_argument("--moves", default="", help="what (e) and (f) moved")
     ap.add_argument("--md")
+    ap.add_argument("--local", help="local.tsv: state sizes and status --offline")
+    ap.add_argument("--messages", type=int, default=0)
     a = ap.parse_args()
     med = load(a.results)
     header, rows = table(med)
@@ -207,6 +229,9 @@ def main():
     streamed = stream_line(a.results, med)
     if streamed:
         print(streamed)
+    local = local_line(a.local, a.messages)
+    if local:
+        print(local)
     if a.moves:
         print("moves: " + a.moves)
     if checks:
@@ -226,6 +251,8 @@ def main():
                 f.write("\n" + md_table(wheader, wrows) + "\n\n" + WAITS_NOTE + "\n")
             if streamed:
                 f.write("\n" + streamed + ".\n")
+            if local:
+                f.write("\n" + local[0].upper() + local[1:] + ".\n")
             if a.moves:
                 f.write("\nMoves: " + a.moves + ".\n")
             if checks:

@@ -15,6 +15,9 @@
 #   (f) a sync after moving min(1000, half) of Sent to INBOX on the server
 # and reports medians of wall time, user+sys CPU, peak RSS, the number of
 # IMAP commands the client sent and the bytes each way (from Dovecot's rawlog).
+# After (b) it also notes each tool's sync state on disk (imapdir's state
+# database; mbsync's .mbsyncstate and .uidvalidity files) and times
+# `imapdir status --offline`.
 #
 # Env: IMAPDIR (imapdir binary; default target/release/imapdir in the repo,
 # built with cargo when missing), MBSYNC (default mbsync),
@@ -221,6 +224,8 @@ sync_cmd() {
 }
 
 RESULTS=$WORK/results.tsv
+LOCAL_RESULTS=$WORK/local.tsv
+printf 'tool\trun\tstate_bytes\tstatus_wall\tstatus_rss_kb\n' > "$LOCAL_RESULTS"
 printf 'tool\tstep\trun\twall\tuser\tsys\trss_kb\tcmds\tsessions\tcheck\tbytes_up\tbytes_down\twaits\tspan_rtts\n' > "$RESULTS"
 
 # The moves of (e) and (f): two folders with more than 1,000 messages in
@@ -314,6 +319,24 @@ else:
     log "$tool $step run $run: ${wall}s wall, ${user}u+${sys}s CPU, ${rss} KB, $ncmd commands, $nsess connection(s), waits $waits, span $span RTT [$check]"
 }
 
+# local_costs TOOL RUN: the sync state's size on disk and, for imapdir,
+# `status --offline` (wall time and peak RSS) after the no-change sync.
+local_costs() {
+    local tool=$1 run=$2 bytes wall=- rss=- tf=$WORK/time.out
+    case "$tool" in
+        imapdir)
+            bytes=$(cat "$I_DIR"/state.sqlite* | wc -c)
+            /usr/bin/time -f '%e %U %S %M' -o "$tf" "$IMAPDIR" --config "$I_DIR/config.toml" \
+                status --offline >"$WORK/status.out" 2>&1 || die "imapdir status --offline failed: $(tail -5 "$WORK/status.out")"
+            read -r wall _ _ rss < <(tail -1 "$tf") ;;
+        mbsync)
+            bytes=$(find "$M_DIR/mbsync" \( -name '.mbsyncstate*' -o -name '.uidvalidity' \) -type f -print0 |
+                xargs -0 cat | wc -c) ;;
+    esac
+    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$run" "$bytes" "$wall" "$rss" >> "$LOCAL_RESULTS"
+    log "$tool state $bytes bytes ($((bytes / TOTAL)) per message); status --offline ${wall}s, ${rss} KB"
+}
+
 # --- the runs ------------------------------------------------------------------
 # sequence TOOL RUN SEED: steps (a) to (f) from the pristine corpus.
 # mbsync keeps its own UIDs in the file names (",U=n"): a file moved with
@@ -326,6 +349,7 @@ sequence() {
     reset_client "$tool"
     timed "$tool" a "$run" "$TOTAL"
     timed "$tool" b "$run" "$TOTAL"
+    [ "$COUNTING" = 1 ] || local_costs "$tool" "$run"
     python3 "$BENCH/mutate.py" server --port "$IMAP_PORT" --seed "$seed" >/dev/null
     timed "$tool" c "$run" $((TOTAL + 10 - 20))
     python3 "$BENCH/mutate.py" local "$(local_root "$tool")" --seed "$seed" >/dev/null
@@ -379,7 +403,7 @@ CMDLINE="bench/run.sh $PRESET --runs $RUNS"
 if [ "$RTT" -gt 0 ]; then CMDLINE+=" --rtt $RTT"; fi
 IMAPDIR_VER=$("$IMAPDIR" --version 2>/dev/null | head -1 || echo imapdir)
 MBSYNC_VER=$("$MBSYNC" --version 2>/dev/null | head -1 || echo mbsync)
-python3 "$BENCH/report.py" "$RESULTS" --work "$WORK" \
+python3 "$BENCH/report.py" "$RESULTS" --work "$WORK" --local "$LOCAL_RESULTS" --messages "$TOTAL" \
     --title "$PRESET: $TOTAL messages, $NFOLDERS folders, $MBYTES MB; $RUNS run(s); added RTT ${RTT} ms; imapdir jobs ${JOBS:-default}" \
     --moves "(e) $MOVES_E locally; (f) $MOVES_F on the server" \
     --command "$CMDLINE" --versions "$IMAPDIR_VER; $MBSYNC_VER; dovecot $(dovecot --version | cut -d' ' -f1)" \
