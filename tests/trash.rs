@@ -67,6 +67,38 @@ fn the_special_use_trash_takes_deletions_also_without_move() {
 }
 
 #[test]
+fn a_trash_the_account_does_not_sync_still_takes_deletions() {
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        special_use: vec![("Bin", "\\Trash")],
+        ..DovecotOptions::default()
+    });
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..6);
+    seed_folder(&mut client, "Bin", 100..103);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra.push("folders = [\"*\", \"!Bin\"]".into());
+    imapdir.account.extra.push("trash = \"special-use\"".into());
+    imapdir.sync_ok();
+    assert!(
+        !imapdir.maildir().join(".Bin").exists(),
+        "the trash is not copied"
+    );
+    let gone = delete_two(&imapdir);
+    let run = imapdir.sync_ok();
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let inbox = ids(&client.fetch_all("INBOX"));
+    let in_trash = ids(&client.fetch_all("Bin"));
+    for mid in &gone {
+        assert!(!inbox.contains(mid), "{mid} left INBOX");
+        assert!(in_trash.contains(mid), "{mid} is in Bin: {in_trash:?}");
+    }
+    assert_eq!(in_trash.len(), 5);
+    assert!(!imapdir.maildir().join(".Bin").exists());
+    imapdir.sync_ok();
+    assert_eq!(ids(&client.fetch_all("Bin")).len(), 5);
+}
+
+#[test]
 fn a_trash_the_server_lacks_deletes_nothing() {
     let dovecot = Dovecot::start();
     let mut client = dovecot.client();

@@ -297,8 +297,9 @@ const KEYS: &[Key] = &[
                imapdir folders shows it, or \"special-use\" for the folder marked \\Trash \
                (Gmail's only real delete). The message is moved there (UID MOVE, or COPY \
                and the expunge of that UID) instead of expunged; in the trash folder \
-               itself a deletion is an expunge. A trash folder the server does not have \
-               fails the folders with deletions, deleting nothing. Default: none (expunge).",
+               itself a deletion is an expunge. The account need not sync the trash \
+               folder. A trash folder the server does not have fails the folders with \
+               deletions, deleting nothing. Default: none (expunge).",
     },
     Key {
         name: "max_connections",

@@ -430,7 +430,7 @@ pub fn sync_account(
         record_local_names(&state, &stored_folders, &list.jobs)?;
     }
     attach_statuses(&mut session, &mut list.jobs, &mut listing.statuses)?;
-    let remote_delete = trash_of(account, &list.jobs);
+    let remote_delete = trash_of(account, &list.jobs, &list.skipped, &listing.entries);
     let WorkList {
         mut to_sync,
         unchanged,
@@ -624,25 +624,54 @@ fn open_state(account: &Account, dry_run: bool) -> anyhow::Result<StateDb> {
     Ok(db?)
 }
 
-/// The server folder that `trash` names, among the account's folders.
-fn trash_of(account: &Account, jobs: &[FolderJob]) -> RemoteDelete {
+/// The server folder that `trash` names: one the account syncs, or one it
+/// leaves out (a Gmail user seldom wants Trash copied; deleting into it
+/// works all the same).
+fn trash_of(
+    account: &Account,
+    jobs: &[FolderJob],
+    skipped: &[crate::folders::SkippedFolder],
+    entries: &[crate::imap::ListEntry],
+) -> RemoteDelete {
+    use crate::config::Trash;
+    use crate::folders::Skip;
     let Some(trash) = &account.trash else {
         return RemoteDelete::Expunge;
     };
-    let found = jobs.iter().filter(|j| j.on_server).find(|j| match trash {
-        crate::config::Trash::SpecialUse => j
-            .special_use
-            .as_deref()
-            .is_some_and(|u| u.eq_ignore_ascii_case("\\Trash")),
-        crate::config::Trash::Folder(name) => j.display_name == *name || j.remote_name == *name,
+    let attributes = |remote: &str| {
+        entries
+            .iter()
+            .find(|e| e.name == remote)
+            .map(|e| e.attributes.as_slice())
+            .unwrap_or_default()
+    };
+    let synced = jobs
+        .iter()
+        .filter(|j| j.on_server)
+        .map(|j| (j.remote_name.as_str(), Some(j.display_name.as_str())));
+    // Left out by the patterns, but a folder of the account's namespace.
+    let left_out = skipped
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.reason,
+                Skip::Excluded(_) | Skip::SpecialUse(_) | Skip::Unsubscribed
+            )
+        })
+        .map(|s| (s.remote_name.as_str(), s.display_name.as_deref()));
+    let found = synced.chain(left_out).find(|(remote, display)| match trash {
+        Trash::SpecialUse => attributes(remote)
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("\\Trash")),
+        Trash::Folder(name) => *display == Some(name.as_str()) || remote == name,
     });
     match (found, trash) {
-        (Some(job), _) => RemoteDelete::MoveTo(job.remote_name.clone()),
-        (None, crate::config::Trash::SpecialUse) => RemoteDelete::Unavailable(
+        (Some((remote, _)), _) => RemoteDelete::MoveTo(remote.to_string()),
+        (None, Trash::SpecialUse) => RemoteDelete::Unavailable(
             "trash = \"special-use\", but no folder of the server is marked \\Trash".into(),
         ),
-        (None, crate::config::Trash::Folder(name)) => RemoteDelete::Unavailable(format!(
-            "trash = {name:?} is not a folder this account syncs on the server"
+        (None, Trash::Folder(name)) => RemoteDelete::Unavailable(format!(
+            "trash = {name:?} is not a folder of the server (imapdir folders lists them)"
         )),
     }
 }
