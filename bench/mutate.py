@@ -41,6 +41,9 @@ import random
 import re
 import sys
 
+# A SEARCH ALL of a folder with 100,000s of messages is a line of megabytes.
+imaplib._MAXLINE = 1 << 30
+
 UID_RE = re.compile(r",U=(\d+)")
 
 

@@ -90,6 +90,7 @@ struct RawAccount {
     propagate_folder_deletes: Option<String>,
     trash: Option<String>,
     server_deletions: Option<String>,
+    archive_folder: Option<String>,
     local_deletions: Option<String>,
     deleted_folder_days: Option<u64>,
     protocol: Option<String>,
@@ -174,6 +175,10 @@ pub struct Account {
     pub trash: Option<Trash>,
     /// `server_deletions`: whether a server expunge deletes the local copy.
     pub server_deletions: ServerDeletions,
+    /// `archive_folder`: the local-only folder (levels joined by `/`) that
+    /// the local copies of server expunges go to in keep-local mode;
+    /// `None`: they stay where they were.
+    pub archive_folder: Option<String>,
     /// `local_deletions`: whether a deleted file deletes the server copy.
     pub local_deletions: LocalDeletions,
     /// How long a deleted local folder stays in the trash.
@@ -728,6 +733,24 @@ impl Account {
                 )))
             }
         };
+        let archive_folder = raw.archive_folder.filter(|f| !f.is_empty());
+        if let Some(folder) = &archive_folder {
+            local_only_folder("archive_folder", folder)?;
+            if server_deletions != ServerDeletions::KeepLocal {
+                return Err(config_error(
+                    "archive_folder needs server_deletions = \"keep-local\" (it holds the \
+                     local copies of messages expunged on the server)",
+                ));
+            }
+            if outbox.as_ref().is_some_and(|o| o.folder == *folder) {
+                return Err(config_error(
+                    "archive_folder and outbox name the same folder",
+                ));
+            }
+            // Local only: excluded both ways, whatever the patterns, so
+            // nothing in it is ever uploaded.
+            patterns = patterns.excluding(folder).excluding(&format!("{folder}/*"));
+        }
         let local_deletions = match raw.local_deletions.as_deref().unwrap_or("delete-server") {
             "delete-server" => LocalDeletions::DeleteServer,
             "keep-server" => LocalDeletions::KeepServer,
@@ -799,6 +822,7 @@ impl Account {
             folder_deletes,
             trash,
             server_deletions,
+            archive_folder,
             local_deletions,
             deleted_folder_days: raw.deleted_folder_days.unwrap_or(30),
             protocol,
@@ -980,17 +1004,7 @@ fn outbox_settings(
         }
         return Ok(None);
     };
-    if folder.is_empty()
-        || folder.eq_ignore_ascii_case("INBOX")
-        || folder
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
-    {
-        return Err(config_error(format!(
-            "outbox = {folder:?} is not a folder name for the outbox (not INBOX; levels \
-             joined by '/', none empty, '.' or '..')"
-        )));
-    }
+    local_only_folder("outbox", &folder)?;
     let preset = provider.map(|p| p.smtp);
     let smtp_tls = match smtp_tls.as_deref() {
         Some("tls") => TlsMode::Tls,
@@ -1069,6 +1083,23 @@ fn pop3_settings(
         leave_on_server,
         delete_after_days,
     })
+}
+
+/// Checks a local-only folder's name (`outbox`, `archive_folder`): not
+/// INBOX, levels joined by `/`, none empty, `.` or `..`.
+fn local_only_folder(key: &str, folder: &str) -> Result<(), ConfigError> {
+    if folder.is_empty()
+        || folder.eq_ignore_ascii_case("INBOX")
+        || folder
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('\0'))
+    {
+        return Err(config_error(format!(
+            "{key} = {folder:?} is not a name for a local-only folder (not INBOX; levels \
+             joined by '/', none empty, '.' or '..')"
+        )));
+    }
+    Ok(())
 }
 
 /// `exclude_special_use`, else the preset's: attributes such as `\\All`.
@@ -1298,6 +1329,27 @@ maildir = "~/Mail/personal"
         }
         let err = Config::parse(&format!("{MINIMAL}local_names = \"utf7\"\n"), &env()).unwrap_err();
         assert!(err.to_string().contains("modified-utf-7"), "{err}");
+    }
+
+    #[test]
+    fn archive_folder_is_local_only_and_needs_keep_local() {
+        let keep = format!("{MINIMAL}server_deletions = \"keep-local\"\n");
+        let a = &Config::parse(&format!("{keep}archive_folder = \"Kept/Gone\"\n"), &env())
+            .unwrap()
+            .accounts[0];
+        assert_eq!(a.archive_folder.as_deref(), Some("Kept/Gone"));
+        let patterns = &a.folder_rules.patterns;
+        assert!(!patterns.decide("Kept/Gone").included);
+        assert!(!patterns.decide("Kept/Gone/2024").included);
+        assert!(patterns.decide("Kept").included);
+        for bad in ["INBOX", "a//b", "../x"] {
+            let err =
+                Config::parse(&format!("{keep}archive_folder = {bad:?}\n"), &env()).unwrap_err();
+            assert!(err.to_string().contains("archive_folder"), "{bad}: {err}");
+        }
+        let err =
+            Config::parse(&format!("{MINIMAL}archive_folder = \"Kept\"\n"), &env()).unwrap_err();
+        assert!(err.to_string().contains("keep-local"), "{err}");
     }
 
     #[test]

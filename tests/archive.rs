@@ -80,3 +80,136 @@ fn keep_server_keeps_the_server_copy_and_never_downloads_it_again() {
         .unwrap();
     assert_eq!(archive["server_only"], 10, "{}", status.stdout);
 }
+
+/// Message-IDs with their local flag letters, sorted.
+fn local_ids(imapdir: &Imapdir, folder: &str) -> Vec<(String, String)> {
+    let mut ids: Vec<(String, String)> = maildir_messages(imapdir.maildir(), folder)
+        .iter()
+        .map(|m| (m.message_id().unwrap(), m.flags.clone()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn archive_folder_takes_the_copies_of_server_expunges_and_never_uploads_them() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_standard(&mut client, 10);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra.extend([
+        "server_deletions = \"keep-local\"".to_string(),
+        "archive_folder = \"Kept/From server\"".to_string(),
+    ]);
+    imapdir.sync_ok();
+    let server = client.fetch_all("INBOX");
+    client.store("INBOX", server[0].uid, "+FLAGS", "\\Flagged $Project");
+    imapdir.sync_ok();
+    let before = local_ids(&imapdir, "INBOX");
+    for m in &server[..4] {
+        client.expunge_uid("INBOX", m.uid);
+    }
+    let dry = imapdir.run(&["sync", "--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stdout.contains("move 4 local copies") && dry.stdout.contains("Kept/From server"),
+        "{}",
+        dry.stdout
+    );
+    imapdir.sync_ok();
+    // The synced folder mirrors the server; the archive holds the rest,
+    // flags and keywords as they were.
+    assert_folder_in_sync(
+        &client.fetch_all("INBOX"),
+        &maildir_messages(imapdir.maildir(), "INBOX"),
+        "INBOX",
+    );
+    let mut together = local_ids(&imapdir, "INBOX");
+    together.extend(local_ids(&imapdir, "Kept/From server"));
+    together.sort();
+    assert_eq!(together, before, "every copy kept once, flags as they were");
+    let archived = maildir_messages(imapdir.maildir(), "Kept/From server");
+    assert_eq!(archived.len(), 4);
+    assert!(
+        archived.iter().all(|m| m.uid().is_none()),
+        "no UID of INBOX"
+    );
+    let flagged = archived.iter().find(|m| m.flags.contains('F')).unwrap();
+    let keywords = fs::read_to_string(
+        flagged
+            .path
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("dovecot-keywords"),
+    )
+    .unwrap();
+    assert!(keywords.contains("$Project"), "{keywords}");
+    // Local only: never on the server, whatever later runs do.
+    imapdir.sync_ok();
+    imapdir.sync_ok();
+    assert!(
+        !client.list().iter().any(|f| f.starts_with("Kept")),
+        "{:?}",
+        client.list()
+    );
+    assert_eq!(client.fetch_all("INBOX").len(), 6);
+    assert_eq!(
+        maildir_messages(imapdir.maildir(), "Kept/From server").len(),
+        4
+    );
+    // Deleting an archived copy deletes nothing anywhere else.
+    fs::remove_file(&archived[1].path).unwrap();
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("INBOX").len(), 6);
+}
+
+#[test]
+fn archive_folder_set_later_takes_the_copies_kept_before() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..5);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir
+        .account
+        .extra
+        .push("server_deletions = \"keep-local\"".into());
+    imapdir.sync_ok();
+    for m in &client.fetch_all("INBOX")[..2] {
+        client.expunge_uid("INBOX", m.uid);
+    }
+    imapdir.sync_ok();
+    imapdir.sync_ok();
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 5);
+    // Nothing changed since on either side: the kept copies move all the same.
+    imapdir
+        .account
+        .extra
+        .push("archive_folder = \"Archive/Gone\"".into());
+    imapdir.sync_ok();
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 3);
+    assert_eq!(maildir_messages(imapdir.maildir(), "Archive/Gone").len(), 2);
+    imapdir.sync_ok();
+    assert_eq!(client.fetch_all("INBOX").len(), 3);
+    assert!(!client.list().iter().any(|f| f.contains("Gone")));
+    let status = imapdir.run(&["status", "--offline"]);
+    status.expect_success();
+}
+
+#[test]
+fn archive_folder_needs_keep_local() {
+    let dovecot = Dovecot::start();
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir
+        .account
+        .extra
+        .push("archive_folder = \"Kept\"".into());
+    let run = imapdir.run(&["sync"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("archive_folder needs server_deletions"),
+        "{}",
+        run.stderr
+    );
+}

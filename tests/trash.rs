@@ -76,7 +76,10 @@ fn a_trash_the_account_does_not_sync_still_takes_deletions() {
     seed_folder(&mut client, "INBOX", 0..6);
     seed_folder(&mut client, "Bin", 100..103);
     let mut imapdir = Imapdir::new(&dovecot);
-    imapdir.account.extra.push("folders = [\"*\", \"!Bin\"]".into());
+    imapdir
+        .account
+        .extra
+        .push("folders = [\"*\", \"!Bin\"]".into());
     imapdir.account.extra.push("trash = \"special-use\"".into());
     imapdir.sync_ok();
     assert!(

@@ -245,6 +245,15 @@ const KEYS: &[Key] = &[
                expunges, and imapdir status counts the messages kept only here.",
     },
     Key {
+        name: "archive_folder",
+        value: "FOLDER",
+        text: "With server_deletions = \"keep-local\": the local folder (levels joined \
+               by /) that the kept copies move to, flags and keywords kept, so the synced \
+               folder mirrors the server. It is local only: never synced, whatever the \
+               folders patterns say, so nothing in it is uploaded. Copies kept before it \
+               was set move at the next sync. Default: none (they stay where they were).",
+    },
+    Key {
         name: "local_deletions",
         value: "MODE",
         text: "\"delete-server\" (default): a message whose file was deleted locally is \

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{sync_dir, with_path, Maildir};
-use crate::model::Keywords;
+use crate::model::{Flags, Keywords};
 
 /// The file's name in the folder's directory.
 pub const KEYWORDS_FILE: &str = "dovecot-keywords";
@@ -62,6 +62,20 @@ impl Maildir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
             Err(e) => Err(with_path(e, "cannot read", &path)),
         }
+    }
+
+    /// `flags` of a message of `from` as this folder's keyword letters;
+    /// names this folder lacks are written to its `dovecot-keywords`
+    /// first, so no file carries a letter before it is named.
+    pub fn carry_keywords(&self, flags: Flags, from: &Maildir) -> io::Result<Flags> {
+        if flags.keywords().is_empty() {
+            return Ok(flags);
+        }
+        let names = from.read_keywords()?;
+        let mut table = self.read_keywords()?;
+        let carried = table.translate(flags, &names);
+        self.write_keyword_additions(&table)?;
+        Ok(carried)
     }
 
     /// Writes the slots `table` named since it was read, and returns the

@@ -33,7 +33,9 @@ pub use discover::discover_folders;
 pub use keywords::{format_keywords, parse_keywords, KEYWORDS_FILE};
 pub use line_endings::{crlf_size, BlockWriter, CrlfReader, LfWriter, BLOCK_WRITER_CAPACITY};
 pub use message::{mtime_secs, read_message_id};
-pub use name::{base_with_uid, format_name, format_name_in, new_base, parse_name, ParsedName};
+pub use name::{
+    base_with_uid, base_without_uid, format_name, format_name_in, new_base, parse_name, ParsedName,
+};
 pub use relocate::{move_folder, purge_trash, trash_folder, TRASH_DIR};
 use witness::OwnChanges;
 pub use witness::{DirWitness, WitnessHub};

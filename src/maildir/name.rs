@@ -140,6 +140,15 @@ pub fn base_with_uid(base: &str, uid: Uid) -> String {
     }
 }
 
+/// A base without its `,U=<uid>` (for a file leaving the folders that
+/// UID belongs to).
+pub fn base_without_uid(base: &str) -> String {
+    match base_field(base, ",U=") {
+        Some((_, range)) => format!("{}{}", &base[..range.start - 3], &base[range.end..]),
+        None => base.to_string(),
+    }
+}
+
 /// `<secs>.R<random hex>_<counter>.<hostname>`: unique per process and call.
 ///
 /// The random part comes from std's per-process randomly keyed hasher, so
@@ -234,6 +243,16 @@ mod tests {
         assert_eq!(p.base, "1700000000.1.host");
         assert_eq!(p.flags, Flags::empty());
         assert_eq!(p.other_info, "");
+    }
+
+    #[test]
+    fn base_without_uid_drops_only_the_uid_field() {
+        assert_eq!(base_without_uid("1.R2_3.host,U=42"), "1.R2_3.host");
+        assert_eq!(
+            base_without_uid("1.R2_3.host,U=42,S=100"),
+            "1.R2_3.host,S=100"
+        );
+        assert_eq!(base_without_uid("1.R2_3.host"), "1.R2_3.host");
     }
 
     #[test]

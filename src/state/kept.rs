@@ -42,6 +42,19 @@ impl StateDb {
         Ok(kept)
     }
 
+    /// Whether `folder_id` keeps local copies of server expunges.
+    pub fn has_kept_local(&self, folder_id: i64) -> Result<bool> {
+        if !self.has_table("kept")? {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM kept WHERE folder_id = ?1 AND only_on = 'local')",
+            )
+            .and_then(|mut stmt| stmt.query_row([folder_id], |row| row.get(0)))
+            .map_err(|e| self.err(e))
+    }
+
     /// How many messages the account keeps only locally, and only on the
     /// server (for `status`).
     pub fn kept_counts(&self, folder_id: i64) -> Result<(usize, usize)> {
@@ -71,6 +84,25 @@ impl StateDb {
                     .execute(params![folder_id, side, uid.0, base])
                     .map_err(e)?;
                 unpair.execute(params![folder_id, uid.0]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Forgets local copies kept in `folder_id` that left the folder (moved
+    /// into the `archive_folder`, which no sync reads).
+    pub fn forget_kept_local(&mut self, folder_id: i64, bases: &[String]) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sqlite(&path, e);
+        let tx = self.write_transaction()?;
+        {
+            let mut forget = tx
+                .prepare_cached(
+                    "DELETE FROM kept WHERE folder_id = ?1 AND only_on = 'local' AND local_base = ?2",
+                )
+                .map_err(e)?;
+            for base in bases {
+                forget.execute(params![folder_id, base]).map_err(e)?;
             }
         }
         tx.commit().map_err(e)

@@ -190,6 +190,7 @@ fn split_unchanged(
     state: &StateDb,
     jobs: Vec<FolderJob>,
     window: Option<&crate::model::Window>,
+    archiving: bool,
 ) -> anyhow::Result<WorkList> {
     let mut work = WorkList {
         to_sync: Vec::new(),
@@ -198,7 +199,12 @@ fn split_unchanged(
     };
     for (index, job) in jobs.into_iter().enumerate() {
         let folder = FolderWork::read(state, job, window)?;
-        if folder.is_unchanged() {
+        // Copies kept here go to the archive folder even without a change.
+        let to_archive = match (&folder.stored, archiving) {
+            (Some(f), true) => state.has_kept_local(f.id)?,
+            _ => false,
+        };
+        if folder.is_unchanged() && !to_archive {
             work.unchanged.push((index, folder));
             continue;
         }
@@ -435,7 +441,12 @@ pub fn sync_account(
         mut to_sync,
         unchanged,
         expected_downloads,
-    } = split_unchanged(&state, list.jobs, account.window.as_ref())?;
+    } = split_unchanged(
+        &state,
+        list.jobs,
+        account.window.as_ref(),
+        account.archive_folder.is_some(),
+    )?;
     for (_, work) in to_sync.iter_mut() {
         work.remote_delete = match &remote_delete {
             // The trash's own deletions are expunges.
@@ -659,12 +670,14 @@ fn trash_of(
             )
         })
         .map(|s| (s.remote_name.as_str(), s.display_name.as_deref()));
-    let found = synced.chain(left_out).find(|(remote, display)| match trash {
-        Trash::SpecialUse => attributes(remote)
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case("\\Trash")),
-        Trash::Folder(name) => *display == Some(name.as_str()) || remote == name,
-    });
+    let found = synced
+        .chain(left_out)
+        .find(|(remote, display)| match trash {
+            Trash::SpecialUse => attributes(remote)
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("\\Trash")),
+            Trash::Folder(name) => *display == Some(name.as_str()) || remote == name,
+        });
     match (found, trash) {
         (Some((remote, _)), _) => RemoteDelete::MoveTo(remote.to_string()),
         (None, Trash::SpecialUse) => RemoteDelete::Unavailable(

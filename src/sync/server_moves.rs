@@ -318,22 +318,14 @@ pub(super) fn moved_keywords(
     to: &FolderWork,
     flags: crate::model::Flags,
 ) -> anyhow::Result<crate::model::Flags> {
-    if flags.keywords().is_empty() {
-        return Ok(flags);
-    }
-    let names = from
-        .maildir
-        .read_keywords()
-        .with_context(|| format!("cannot read the keywords of {}", from.job.display_name))?;
-    let mut table = to
-        .maildir
-        .read_keywords()
-        .with_context(|| format!("cannot read the keywords of {}", to.job.display_name))?;
-    let moved = table.translate(flags, &names);
     to.maildir
-        .write_keyword_additions(&table)
-        .with_context(|| format!("cannot record new keywords of {}", to.job.display_name))?;
-    Ok(moved)
+        .carry_keywords(flags, &from.maildir)
+        .with_context(|| {
+            format!(
+                "cannot carry the keywords of {} to {}",
+                from.job.display_name, to.job.display_name
+            )
+        })
 }
 
 #[cfg(test)]

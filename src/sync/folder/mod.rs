@@ -14,6 +14,7 @@
 //! each stage that would change something returns what it would do, and
 //! only a real run does it.
 
+mod archive;
 mod keywords;
 mod reconcile;
 mod record;
@@ -387,7 +388,28 @@ pub fn sync_folder(
         Some(f) => db.kept(f.id)?,
         None => Default::default(),
     };
+    // With an archive folder, the copies still here go there.
+    let archive = archive::archive_of(session.account())?;
+    let mut to_archive: Vec<crate::model::LocalMessage> = Vec::new();
+    let mut archive_bases: Vec<String> = Vec::new();
     if !kept.local_only.is_empty() {
+        if archive.is_some() {
+            to_archive.extend(
+                sides
+                    .local
+                    .iter()
+                    .filter(|m| kept.local_only.contains(&m.base))
+                    .cloned(),
+            );
+            let read: std::collections::HashSet<&str> =
+                to_archive.iter().map(|m| m.base.as_str()).collect();
+            archive_bases.extend(
+                kept.local_only
+                    .iter()
+                    .filter(|b| !read.contains(b.as_str()))
+                    .cloned(),
+            );
+        }
         sides.local.retain(|m| !kept.local_only.contains(&m.base));
     }
     if !kept.server_only.is_empty() {
@@ -442,6 +464,9 @@ pub fn sync_folder(
             }
         }
     }
+    if archive.is_some() && session.account().server_deletions == ServerDeletions::KeepLocal {
+        to_archive.extend(plan.local_deletions.iter().map(|(_, m)| m.clone()));
+    }
     let one_sided = keep_one_sided(session.account(), &mut plan, &reconciled.pairs);
     if options.dry_run {
         // A real run made these moves before the folder synced.
@@ -483,6 +508,13 @@ pub fn sync_folder(
         let mut planned = setup.describe(work);
         planned.extend(reconciled.described);
         planned.extend(describe_one_sided(&one_sided));
+        let archiving = to_archive.len() + archive_bases.len();
+        if let (Some(folder), true) = (&session.account().archive_folder, archiving > 0) {
+            planned.push(format!(
+                "move {archiving} local copies of messages expunged on the server to {folder} \
+                 (archive_folder)"
+            ));
+        }
         planned.extend(plan.describe());
         planned.extend(window::describe(work, held.as_ref()));
         planned.extend(upgrades.describe());
@@ -515,6 +547,27 @@ pub fn sync_folder(
         db.keep_one_sided(folder_state.id, &one_sided)?;
         for line in describe_one_sided(&one_sided) {
             reporter.debug(format!("{}: {line}", job.display_name));
+        }
+    }
+    if let Some(archive) = &archive {
+        let moved = archive::sweep(
+            db,
+            folder_state.id,
+            &work.maildir,
+            archive,
+            to_archive,
+            archive_bases,
+        )?;
+        if moved > 0 {
+            reporter.info(format!(
+                "{}: moved {moved} local copies of messages expunged on the server to {}",
+                job.display_name,
+                session
+                    .account()
+                    .archive_folder
+                    .as_deref()
+                    .unwrap_or_default()
+            ));
         }
     }
 
