@@ -645,7 +645,7 @@ _imapdir() {
             return 0
             ;;
         imapdir__subcmd__search)
-            opts="-v -h --imap --folder --limit --config --verbose --trace-imap --json --help"
+            opts="-v -h --imap --folder --limit --fetch --config --verbose --trace-imap --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -159,6 +159,7 @@ complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l imap -d 'Raw 
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l folder -d 'Search only the folders this pattern names (repeatable; *, % and ! as in the folders key, the last match decides); the account\'s folders key still applies' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l limit -d 'Stop after N matches' -r
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l config -d 'Config file [default: $XDG_CONFIG_HOME/imapdir/config.toml]' -r -F
+complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l fetch -d 'Bring the matches the Maildir lacks into it as normal pairs: a placeholder is replaced by the whole message, a message outside the window is downloaded (and stays); then syncs the folders with matches, as `imapdir sync ACCOUNT --folder` would'
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -s v -l verbose -d 'More output: -v per-folder actions, -vv debug details'
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l trace-imap -d 'Print the IMAP protocol to stderr (passwords redacted)'
 complete -c imapdir -n "__fish_imapdir_using_subcommand search" -l json -d 'Print one JSON document on stdout (sync, status, folders, check); logs go to stderr'

@@ -302,6 +302,13 @@ pub struct SearchArgs {
     /// Stop after N matches
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+
+    /// Bring the matches the Maildir lacks into it as normal pairs: a
+    /// placeholder is replaced by the whole message, a message outside the
+    /// window is downloaded (and stays); then syncs the folders with
+    /// matches, as `imapdir sync ACCOUNT --folder` would
+    #[arg(long)]
+    pub fetch: bool,
 }
 
 #[derive(Debug, Args)]

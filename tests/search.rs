@@ -543,3 +543,83 @@ fn a_folder_whose_connection_breaks_fails_alone() {
         run.stderr
     );
 }
+
+/// Local messages of INBOX by Message-ID: (whole message, placeholder).
+fn local_kinds(imapdir: &Imapdir) -> Vec<(String, bool)> {
+    let mut kinds: Vec<(String, bool)> = maildir_messages(imapdir.maildir(), "INBOX")
+        .iter()
+        .map(|m| {
+            let placeholder = String::from_utf8_lossy(&m.body).contains("X-Imapdir-Placeholder");
+            (m.message_id().unwrap(), placeholder)
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[test]
+fn fetch_brings_matches_outside_the_window_and_placeholders_in_as_pairs() {
+    let (_dovecot, mut client, mut imapdir, [_alice, bob, _carol]) = seeded();
+    imapdir.account.extra.extend([
+        "since = \"2024-01-01\"".to_string(),
+        "max_message_size = \"100K\"".to_string(),
+    ]);
+    imapdir.sync_ok();
+    // Bob's (2023) is outside the window, Carol's a placeholder.
+    assert_eq!(
+        local_kinds(&imapdir),
+        vec![
+            ("<a@search.test>".to_string(), false),
+            ("<c@search.test>".to_string(), true)
+        ]
+    );
+    let run = imapdir.run(&[
+        "--json",
+        "search",
+        "test",
+        "--fetch",
+        "from:bob or from:carol",
+    ]);
+    run.expect_success();
+    let doc = parse(&run);
+    assert_eq!(doc["matches"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["fetched"]["placeholders"], 1, "{doc}");
+    assert_eq!(doc["fetched"]["outside_window"], 1, "{doc}");
+    assert_eq!(doc["fetched"]["folders"][0], "INBOX", "{doc}");
+    assert_eq!(doc["fetched"]["counts"]["downloaded"], 2, "{doc}");
+    assert_eq!(
+        local_kinds(&imapdir),
+        vec![
+            ("<a@search.test>".to_string(), false),
+            ("<b@search.test>".to_string(), false),
+            ("<c@search.test>".to_string(), false)
+        ]
+    );
+    let whole = maildir_messages(imapdir.maildir(), "INBOX");
+    let carols = whole
+        .iter()
+        .find(|m| m.message_id().as_deref() == Some("<c@search.test>"))
+        .unwrap();
+    assert!(carols.body.len() > 200_000, "the whole message");
+    // Pairs now: they stay, sync flags, and the next syncs download nothing.
+    client.store("INBOX", bob, "+FLAGS", "\\Flagged");
+    let run = imapdir.run(&["--trace-imap", "sync"]);
+    run.expect_success();
+    assert!(!run.stderr.contains("BODY.PEEK[]"), "{}", run.stderr);
+    let bobs = maildir_messages(imapdir.maildir(), "INBOX")
+        .into_iter()
+        .find(|m| m.message_id().as_deref() == Some("<b@search.test>"))
+        .unwrap();
+    assert!(bobs.flags.contains('F'), "{}", bobs.name);
+    assert_eq!(maildir_messages(imapdir.maildir(), "INBOX").len(), 3);
+    assert_eq!(client.fetch_all("INBOX").len(), 3);
+    // All local now: a second --fetch has nothing to do.
+    let run = imapdir.run(&["search", "test", "--fetch", "from:bob or from:carol"]);
+    run.expect_success();
+    assert!(
+        run.stdout.lines().all(|l| l.contains("\tyes\t")),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stderr.contains("fetched"), "{}", run.stderr);
+}

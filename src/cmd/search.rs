@@ -13,6 +13,11 @@
 //!
 //! A folder whose search fails (a key or charset the server refuses) is
 //! reported and the others go on; the exit code says something failed.
+//!
+//! `--fetch` asks for the matches the Maildir lacks (placeholders, and
+//! messages the window keeps out) in the state, as `imapdir fetch` does,
+//! and then syncs the folders that had matches: the engine downloads
+//! them, so they become pairs like any other message.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -106,23 +111,55 @@ pub fn command(
         emitted: 0,
         limited: false,
         folders: Vec::new(),
+        fetch: false,
+        wanted: Vec::new(),
     };
+    run.fetch = args.fetch;
     let result = run.search(&rules, &mut out);
-    let alerts = show_alerts(&account.name);
     let mut worst = ExitCode::Success;
     let mut error = None;
-    if let Err(e) = &result {
-        worst = account_error(e);
-        error = Some(format!("{e:#}"));
+    let mut fetched = None;
+    match (&result, args.fetch && !run.wanted.is_empty()) {
+        (Err(e), _) => {
+            worst = account_error(e);
+            error = Some(format!("{e:#}"));
+        }
+        (Ok(()), true) => match fetch_matches(cli, account, &run.wanted) {
+            Ok(done) => {
+                if !done.failed.is_empty() {
+                    worst = worst.max(ExitCode::PartialFailure);
+                }
+                fetched = Some(done);
+            }
+            Err(e) => {
+                let e = e.context("cannot fetch the matches");
+                worst = account_error(&e);
+                error = Some(format!("{e:#}"));
+            }
+        },
+        (Ok(()), false) => {}
     }
+    let alerts = show_alerts(&account.name);
     for f in &run.folders {
         if let Some(e) = &f.error {
             eprintln!("imapdir: {}: {}: {e}", account.name, f.folder);
             worst = worst.max(ExitCode::PartialFailure);
         }
     }
+    if let Some(done) = &fetched {
+        for (folder, e) in &done.failed {
+            eprintln!("imapdir: {}: {folder}: {e}", account.name);
+        }
+    }
     match out {
-        Out::Json(json) => json.finish(&run.folders, run.limited, error, &alerts, worst),
+        Out::Json(json) => json.finish(
+            &run.folders,
+            run.limited,
+            fetched.as_ref(),
+            error,
+            &alerts,
+            worst,
+        ),
         Out::Text {
             table: true,
             broken: false,
@@ -143,10 +180,104 @@ pub fn command(
                 line.push_str(&format!(" (stopped at --limit {})", run.emitted));
             }
             let _ = writeln!(std::io::stdout(), "{line}");
+            if let Some(done) = &fetched {
+                let _ = writeln!(std::io::stdout(), "{}", done.describe());
+            }
         }
-        Out::Text { .. } => {}
+        // Rows on stdout stay rows: the summary goes to stderr.
+        Out::Text { .. } => {
+            if let Some(done) = &fetched {
+                eprintln!("imapdir: {}: {}", account.name, done.describe());
+            }
+        }
     }
     Ok(worst)
+}
+
+/// A folder's matches the Maildir lacks.
+#[derive(Debug)]
+struct Wanted {
+    /// The folder's state row; `None` for a folder never synced, whose
+    /// sync downloads what the window takes in.
+    folder_id: Option<i64>,
+    display_name: String,
+    placeholders: Vec<Uid>,
+    outside: Vec<Uid>,
+}
+
+/// What `--fetch` did.
+#[derive(Debug, Serialize)]
+pub struct Fetched {
+    /// The folders synced for it.
+    pub folders: Vec<String>,
+    /// Matches asked for: placeholders to replace, messages outside the window.
+    pub placeholders: usize,
+    pub outside_window: usize,
+    pub counts: crate::report::Counts,
+    /// Folders whose sync failed, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+impl Fetched {
+    fn describe(&self) -> String {
+        let n = self.folders.len();
+        format!(
+            "fetched: {} placeholders and {} messages outside the window asked for; \
+             synced {n} {}: {}",
+            self.placeholders,
+            self.outside_window,
+            if n == 1 { "folder" } else { "folders" },
+            self.counts
+        )
+    }
+}
+
+/// Records what `wanted` asks for, then syncs those folders.
+fn fetch_matches(cli: &Cli, account: &Account, wanted: &[Wanted]) -> anyhow::Result<Fetched> {
+    let mut placeholders = 0;
+    let mut outside_window = 0;
+    {
+        let mut state = StateDb::open(&account.state_file)?;
+        for w in wanted {
+            let Some(id) = w.folder_id else { continue };
+            if !w.placeholders.is_empty() {
+                state.request_fetch(id, &w.placeholders)?;
+                placeholders += w.placeholders.len();
+            }
+            // Without a window, the sync downloads every message anyway.
+            if account.window.is_some() && !w.outside.is_empty() {
+                state.request_window_fetch(id, &w.outside)?;
+                outside_window += w.outside.len();
+            }
+        }
+    }
+    let folders: Vec<String> = wanted.iter().map(|w| w.display_name.clone()).collect();
+    let mut narrowed = account.clone();
+    narrowed.folder_rules.patterns = narrowed
+        .folder_rules
+        .patterns
+        .narrowed(&folders)
+        .map_err(ConfigError)?;
+    let options = crate::sync::SyncOptions {
+        direction: crate::sync::Direction::BOTH,
+        dry_run: false,
+        jobs: None,
+        trace_imap: cli.trace_imap,
+        allow_mass_delete: false,
+        allow_first_copy: false,
+        lock_wait: Some(std::time::Duration::from_secs(
+            crate::cli::DEFAULT_LOCK_WAIT.parse().unwrap_or(300),
+        )),
+    };
+    let reporter = crate::report::Reporter::new(cli.verbose, true);
+    let outcome = crate::sync::sync_account(&narrowed, &options, &reporter)?;
+    Ok(Fetched {
+        folders,
+        placeholders,
+        outside_window,
+        counts: outcome.counts,
+        failed: outcome.failed,
+    })
 }
 
 /// The query from the command line's words: one word is the query as
@@ -186,6 +317,9 @@ struct Run<'a> {
     /// its end (more may match).
     limited: bool,
     folders: Vec<FolderOutcome>,
+    /// `--fetch`: collect what the Maildir lacks into `wanted`.
+    fetch: bool,
+    wanted: Vec<Wanted>,
 }
 
 impl Run<'_> {
@@ -264,6 +398,21 @@ impl Run<'_> {
         let hits = session.uid_search_keys(self.keys)?;
         // The state's pairs describe this folder only under the same UIDVALIDITY.
         let pairs_of = folder_state.map(|f| (f.id, f.uidvalidity == info.uidvalidity));
+        let placeholders: HashSet<Uid> = match pairs_of {
+            Some((id, true)) if self.fetch => state
+                .placeholders(id)
+                .map_err(|e| FolderError::State(e.to_string()))?
+                .into_iter()
+                .map(|p| p.uid)
+                .collect(),
+            _ => HashSet::new(),
+        };
+        let mut wanted = Wanted {
+            folder_id: folder_state.map(|f| f.id),
+            display_name: job.display_name.clone(),
+            placeholders: Vec::new(),
+            outside: Vec::new(),
+        };
         let mut uids = hits.uids().peekable();
         while uids.peek().is_some() {
             let room = self
@@ -294,15 +443,28 @@ impl Run<'_> {
             };
             for s in found {
                 let local = paired.as_ref().map(|p| p.contains(&s.uid));
+                match local {
+                    Some(true) if placeholders.contains(&s.uid) => wanted.placeholders.push(s.uid),
+                    Some(false) => wanted.outside.push(s.uid),
+                    // Paired, or unknown under a new UIDVALIDITY (the
+                    // sync lists the folder again).
+                    _ => {}
+                }
                 out.write(&to_match(&job.display_name, s, local));
                 self.emitted += 1;
                 if out.is_broken() {
-                    return Ok(hits.count());
+                    break;
                 }
+            }
+            if out.is_broken() {
+                break;
             }
         }
         if uids.peek().is_some() {
             self.limited = true;
+        }
+        if self.fetch && (!wanted.placeholders.is_empty() || !wanted.outside.is_empty()) {
+            self.wanted.push(wanted);
         }
         Ok(hits.count())
     }
@@ -551,6 +713,7 @@ impl JsonOut {
         mut self,
         folders: &[FolderOutcome],
         limited: bool,
+        fetched: Option<&Fetched>,
         error: Option<String>,
         alerts: &[String],
         exit: ExitCode,
@@ -559,6 +722,8 @@ impl JsonOut {
         struct Tail<'a> {
             folders: &'a [FolderOutcome],
             limited: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            fetched: Option<&'a Fetched>,
             error: Option<String>,
             alerts: &'a [String],
             exit_code: i32,
@@ -566,6 +731,7 @@ impl JsonOut {
         let tail = serde_json::to_string(&Tail {
             folders,
             limited,
+            fetched,
             error,
             alerts,
             exit_code: exit.code(),

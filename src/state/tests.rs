@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 7);
+    assert_eq!(SCHEMA_VERSION, 8);
 }
 
 #[test]
@@ -390,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 8,
-                    known: 7,
+                    found: 9,
+                    known: 8,
                     ..
                 }
             ),
@@ -527,4 +527,24 @@ fn a_window_records_what_it_keeps_out_and_forgets_it_when_removed() {
     db.record_window(f.id, None, &[], &[]).unwrap();
     assert_eq!(db.window(f.id).unwrap().spec, None);
     assert_eq!(db.window_out_count(f.id).unwrap(), 0);
+}
+
+#[test]
+fn messages_asked_for_outside_the_window_are_recorded_until_they_come_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    let f = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
+    db.record_window(f.id, Some("since=90d"), &[Uid(1), Uid(2)], &[])
+        .unwrap();
+    assert!(db.window_requested(f.id).unwrap().is_empty());
+    // One kept out before, one the window never saw.
+    db.request_window_fetch(f.id, &[Uid(2), Uid(7)]).unwrap();
+    let asked = db.window_requested(f.id).unwrap();
+    assert_eq!(asked.len(), 2);
+    assert!(asked.contains(&Uid(2)) && asked.contains(&Uid(7)));
+    // Downloaded: no longer kept out, no longer asked for.
+    db.record_window(f.id, Some("since=90d"), &[], &[Uid(2), Uid(7)])
+        .unwrap();
+    assert!(db.window_requested(f.id).unwrap().is_empty());
+    assert_eq!(db.window_out(f.id).unwrap().len(), 1);
 }

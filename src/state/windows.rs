@@ -105,4 +105,43 @@ impl StateDb {
         }
         tx.commit().map_err(e)
     }
+
+    /// Asks for these server messages of `folder_id` although the window
+    /// keeps them out: the next sync of the folder downloads them.
+    pub fn request_window_fetch(&mut self, folder_id: i64, uids: &[Uid]) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sqlite(&path, e);
+        let tx = self.write_transaction()?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO window_out (folder_id, uid, requested) VALUES (?1, ?2, 1)
+                     ON CONFLICT (folder_id, uid) DO UPDATE SET requested = 1",
+                )
+                .map_err(e)?;
+            for uid in uids {
+                upsert.execute(params![folder_id, uid.0]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The messages outside the window asked for in `folder_id`.
+    pub fn window_requested(&self, folder_id: i64) -> Result<HashSet<Uid>> {
+        if !self.has_table("window_out")? {
+            return Ok(HashSet::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT uid FROM window_out WHERE folder_id = ?1 AND requested")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([folder_id], |r| r.get::<_, u32>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for uid in rows {
+            out.insert(Uid(uid.map_err(|e| self.err(e))?));
+        }
+        Ok(out)
+    }
 }

@@ -61,6 +61,9 @@ pub struct FolderWork {
     pub recorded_window: Option<String>,
     /// Some placeholder's whole message was asked for (`imapdir fetch`).
     pub fetch_requested: bool,
+    /// Server messages outside the window asked for (`search --fetch`):
+    /// downloaded all the same.
+    pub window_requested: std::collections::HashSet<Uid>,
 }
 
 /// A folder's part in the moves a dry run found.
@@ -94,6 +97,10 @@ impl FolderWork {
             Some(f) => state.fetch_requested(f.id)?,
             None => false,
         };
+        let window_requested = match (&stored, window) {
+            (Some(f), Some(_)) => state.window_requested(f.id)?,
+            _ => Default::default(),
+        };
         Ok(FolderWork {
             maildir: Maildir::new(&job.local_path),
             job,
@@ -104,6 +111,7 @@ impl FolderWork {
             window: window.cloned(),
             recorded_window,
             fetch_requested,
+            window_requested,
         })
     }
 
@@ -123,6 +131,7 @@ impl FolderWork {
             && job.on_disk
             && !self.window_changed()
             && !self.fetch_requested
+            && self.window_requested.is_empty()
             && is_unchanged(
                 stored,
                 job.status.as_ref(),

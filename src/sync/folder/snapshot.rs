@@ -47,8 +47,9 @@ pub fn take(
 ) -> anyhow::Result<Snapshot> {
     let (job, maildir, stored) = (&work.job, &work.maildir, work.stored.as_ref());
     let pending_appends = !work.pending_appends.is_empty();
-    // Unconfirmed APPENDs, and a changed window, need the whole listing.
-    let relist = pending_appends || work.window_changed();
+    // Unconfirmed APPENDs, a changed window, and messages outside it asked
+    // for, need the whole listing.
+    let relist = pending_appends || work.window_changed() || !work.window_requested.is_empty();
     let remote_unchanged = stored.is_some_and(|f| remote_unchanged(f, job.status.as_ref(), relist));
 
     // The server's side and the local side (the recorded pairs and the

@@ -74,10 +74,11 @@ pub fn hold_back(
         }
         _ => HashSet::new(),
     };
+    let asked = |uid: &Uid| work.window_requested.contains(uid);
     let undecided: Vec<Uid> = plan
         .downloads
         .iter()
-        .filter(|r| !window.kept_in_by_flags(r))
+        .filter(|r| !window.kept_in_by_flags(r) && !asked(&r.uid))
         .filter(|r| !(same_window && recorded.contains(&r.uid)))
         .map(|r| r.uid)
         .collect();
@@ -105,7 +106,7 @@ pub fn hold_back(
     };
     let mut now_out = Vec::new();
     plan.downloads.retain(|r| {
-        let keep = window.kept_in_by_flags(r) || inside.contains(&r.uid);
+        let keep = window.kept_in_by_flags(r) || asked(&r.uid) || inside.contains(&r.uid);
         if !keep {
             now_out.push(r.uid);
         }
