@@ -107,6 +107,41 @@ struct RawAccount {
     keep_flagged: Option<bool>,
     keep_unread: Option<bool>,
     max_message_size: Option<String>,
+    per_folder: Option<Vec<RawFolderSettings>>,
+}
+
+/// One `[[accounts.NAME.per_folder]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFolderSettings {
+    folders: StringOrList,
+    since: Option<String>,
+    max_messages: Option<i64>,
+    keep_flagged: Option<bool>,
+    keep_unread: Option<bool>,
+    max_message_size: Option<String>,
+}
+
+/// A pattern, or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Settings for the folders some patterns name (`per_folder`), over the
+/// account's: each key given replaces the account's (or an earlier
+/// table's) for those folders; `"none"` for `since` or
+/// `max_message_size` turns that limit off there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderSettings {
+    pub patterns: FolderPatterns,
+    pub since: Option<Option<crate::model::Since>>,
+    pub max_messages: Option<u32>,
+    pub keep_flagged: Option<bool>,
+    pub keep_unread: Option<bool>,
+    pub max_message_size: Option<Option<u64>>,
 }
 
 /// What the account's secret is.
@@ -196,6 +231,9 @@ pub struct Account {
     /// Messages larger than this (bytes) are stored as placeholders
     /// (`max_message_size`); `None`: every message whole.
     pub max_message_size: Option<u64>,
+    /// `per_folder` tables, in the order written: the last that sets a key
+    /// for a folder decides it.
+    pub per_folder: Vec<FolderSettings>,
 }
 
 /// The outbox: a local folder sent from by SMTP submission at each sync.
@@ -776,6 +814,18 @@ impl Account {
                 "since and max_messages are for IMAP accounts (a POP3 import takes every message)",
             ));
         }
+        let per_folder = raw
+            .per_folder
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, table)| folder_settings(i, table))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !per_folder.is_empty() && protocol == Protocol::Pop3 {
+            return Err(config_error(
+                "per_folder is for IMAP accounts (a POP3 import has one folder)",
+            ));
+        }
         let folder_rules = FolderRules {
             patterns,
             local_names,
@@ -830,7 +880,53 @@ impl Account {
             outbox,
             window,
             max_message_size,
+            per_folder,
         })
+    }
+
+    /// The date and count window of the folder `folder` (as `imapdir
+    /// folders` shows it): the account's, with its `per_folder` tables.
+    pub fn window_of(&self, folder: &str) -> Option<crate::model::Window> {
+        let base = self.window.as_ref();
+        let mut since = base.and_then(|w| w.since);
+        let mut max_messages = base.and_then(|w| w.max_messages);
+        let mut keep_flagged = base.is_some_and(|w| w.keep_flagged);
+        let mut keep_unread = base.is_some_and(|w| w.keep_unread);
+        for table in self.tables_of(folder) {
+            since = table.since.unwrap_or(since);
+            max_messages = table.max_messages.or(max_messages);
+            keep_flagged = table.keep_flagged.unwrap_or(keep_flagged);
+            keep_unread = table.keep_unread.unwrap_or(keep_unread);
+        }
+        (since.is_some() || max_messages.is_some()).then_some(crate::model::Window {
+            since,
+            max_messages,
+            keep_flagged,
+            keep_unread,
+        })
+    }
+
+    /// `max_message_size` of the folder `folder`, with its `per_folder` tables.
+    pub fn max_message_size_of(&self, folder: &str) -> Option<u64> {
+        self.tables_of(folder)
+            .fold(self.max_message_size, |size, t| {
+                t.max_message_size.unwrap_or(size)
+            })
+    }
+
+    /// Whether any folder may have placeholders.
+    pub fn any_max_message_size(&self) -> bool {
+        self.max_message_size.is_some()
+            || self
+                .per_folder
+                .iter()
+                .any(|t| matches!(t.max_message_size, Some(Some(_))))
+    }
+
+    fn tables_of<'a>(&'a self, folder: &'a str) -> impl Iterator<Item = &'a FolderSettings> {
+        self.per_folder
+            .iter()
+            .filter(move |t| t.patterns.decide(folder).included)
     }
 
     /// Fetches the secret. Errors never contain it.
@@ -1263,6 +1359,58 @@ fn window(
         keep_flagged: keep_flagged.unwrap_or(false),
         keep_unread: keep_unread.unwrap_or(false),
     }))
+}
+
+/// One `per_folder` table, checked; errors name the table (from 1).
+fn folder_settings(index: usize, raw: RawFolderSettings) -> Result<FolderSettings, ConfigError> {
+    let at = |e: ConfigError| config_error(format!("per_folder table {}: {}", index + 1, e.0));
+    let patterns = match raw.folders {
+        StringOrList::One(p) => vec![p],
+        StringOrList::Many(list) => list,
+    };
+    if patterns.is_empty() {
+        return Err(at(config_error("folders = [] names no folder")));
+    }
+    let patterns = FolderPatterns::parse(&patterns).map_err(|e| at(config_error(e)))?;
+    let since = match raw.since.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => Some(Some(
+            crate::model::Since::parse(text).map_err(|e| at(config_error(e)))?,
+        )),
+    };
+    let max_messages = match raw.max_messages {
+        None => None,
+        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
+        Some(n) => {
+            return Err(at(config_error(format!(
+                "max_messages = {n} must be at least 1"
+            ))))
+        }
+    };
+    let max_message_size = match raw.max_message_size.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => Some(Some(parse_message_size(text).map_err(at)?)),
+    };
+    if since.is_none()
+        && max_messages.is_none()
+        && max_message_size.is_none()
+        && raw.keep_flagged.is_none()
+        && raw.keep_unread.is_none()
+    {
+        return Err(at(config_error(
+            "sets nothing: give since, max_messages, keep_flagged, keep_unread or max_message_size",
+        )));
+    }
+    Ok(FolderSettings {
+        patterns,
+        since,
+        max_messages,
+        keep_flagged: raw.keep_flagged,
+        keep_unread: raw.keep_unread,
+        max_message_size,
+    })
 }
 
 #[cfg(test)]

@@ -478,3 +478,119 @@ fn a_date_window_searches_in_the_selects_round_trip() {
     );
     assert_eq!(outside_window(&imapdir), 3);
 }
+
+/// Message-IDs of a local folder, sorted.
+fn ids_in(imapdir: &Imapdir, folder: &str) -> Vec<String> {
+    let mut ids: Vec<String> = maildir_messages(imapdir.maildir(), folder)
+        .iter()
+        .filter_map(|m| m.message_id())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn per_folder_tables_set_the_window_and_the_size_limit_of_the_folders_they_name() {
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_dated(&mut client, 0..3, "", OLD);
+    seed_dated(&mut client, 3..5, "", RECENT);
+    client.create("Lists");
+    client.create("Lists/rust");
+    for i in 10..13 {
+        client.append_dated("Lists/rust", "", OLD, &generate_message(i, "Lists/rust"));
+    }
+    client.append_dated(
+        "Lists/rust",
+        "",
+        RECENT,
+        &generate_message(13, "Lists/rust"),
+    );
+    // Far larger than any generated message.
+    let mut big = generate_message(20, "Lists/rust");
+    big.extend(std::iter::repeat_n(b'x', 3000));
+    big.extend_from_slice(b"\r\n");
+    client.append_dated("Lists/rust", "", RECENT, &big);
+    let mut imapdir = Imapdir::new(&dovecot);
+    set(
+        &mut imapdir,
+        &[
+            "since = \"2024-01-01\"",
+            "[[accounts.test.per_folder]]",
+            "folders = \"Lists/*\"",
+            "max_messages = 2",
+            "since = \"none\"",
+            "max_message_size = \"2K\"",
+        ],
+    );
+    imapdir.sync_ok();
+    // INBOX: the account's date window.
+    assert_eq!(local_ids(&imapdir), sorted([3, 4].map(id_of).into_iter()));
+    // Lists/rust: its own, the newest two, the large one a placeholder.
+    let lists = maildir_messages(imapdir.maildir(), "Lists/rust");
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    let placeholders = lists
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.body).contains("X-Imapdir-Placeholder"))
+        .count();
+    assert_eq!(placeholders, 1);
+    assert_eq!(ids_in(&imapdir, "Lists/rust").len(), 2);
+    // No change: nothing more comes, nothing goes.
+    imapdir.sync_ok();
+    assert_eq!(local_ids(&imapdir).len(), 2);
+    assert_eq!(maildir_messages(imapdir.maildir(), "Lists/rust").len(), 2);
+    assert_eq!(client.fetch_all("Lists/rust").len(), 5);
+    assert_eq!(client.fetch_all("INBOX").len(), 5);
+    // The table dropped: the account's window holds there too, and what
+    // it takes in comes, the placeholder stays one.
+    set(&mut imapdir, &["since = \"2024-01-01\""]);
+    imapdir.sync_ok();
+    assert_eq!(maildir_messages(imapdir.maildir(), "Lists/rust").len(), 2);
+    assert_eq!(client.fetch_all("Lists/rust").len(), 5);
+}
+
+#[test]
+fn a_bad_per_folder_table_is_a_config_error_naming_it() {
+    let dovecot = Dovecot::start();
+    let mut imapdir = Imapdir::new(&dovecot);
+    for (lines, words) in [
+        (
+            &[
+                "[[accounts.test.per_folder]]",
+                "folders = \"Lists/*\"",
+                "since = \"soon\"",
+            ][..],
+            &["per_folder table 1", "since"][..],
+        ),
+        (
+            &["[[accounts.test.per_folder]]", "folders = \"Lists/*\""][..],
+            &["per_folder table 1", "sets nothing"][..],
+        ),
+        (
+            &[
+                "[[accounts.test.per_folder]]",
+                "folders = \"A\"",
+                "max_messages = 3",
+                "[[accounts.test.per_folder]]",
+                "folders = []",
+                "max_messages = 3",
+            ][..],
+            &["per_folder table 2", "names no folder"][..],
+        ),
+        (
+            &[
+                "[[accounts.test.per_folder]]",
+                "folders = \"A\"",
+                "colour = 1",
+            ][..],
+            &["colour"][..],
+        ),
+    ] {
+        set(&mut imapdir, lines);
+        let run = imapdir.run(&["sync"]);
+        run.expect_code(2);
+        for w in words {
+            assert!(run.stderr.contains(w), "{w}: {}", run.stderr);
+        }
+    }
+}

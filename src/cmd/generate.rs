@@ -300,6 +300,16 @@ const KEYS: &[Key] = &[
                same file. A placeholder is never uploaded. Default: none.",
     },
     Key {
+        name: "per_folder",
+        value: "TABLES",
+        text: "[[accounts.NAME.per_folder]] tables, each with folders = PATTERN or a list \
+               of patterns (as in the folders key, matched against the names imapdir \
+               folders shows) and any of since, max_messages, keep_flagged, keep_unread and \
+               max_message_size, which replace the account's for those folders. Tables \
+               apply in order; a later one wins. since = \"none\" and max_message_size = \
+               \"none\" turn that limit off there.",
+    },
+    Key {
         name: "trash",
         value: "FOLDER",
         text: "Where a message deleted locally goes on the server: a folder name as \

@@ -245,7 +245,7 @@ fn fetch_matches(cli: &Cli, account: &Account, wanted: &[Wanted]) -> anyhow::Res
                 placeholders += w.placeholders.len();
             }
             // Without a window, the sync downloads every message anyway.
-            if account.window.is_some() && !w.outside.is_empty() {
+            if account.window_of(&w.display_name).is_some() && !w.outside.is_empty() {
                 state.request_window_fetch(id, &w.outside)?;
                 outside_window += w.outside.len();
             }

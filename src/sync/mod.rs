@@ -189,16 +189,17 @@ struct WorkList {
 fn split_unchanged(
     state: &StateDb,
     jobs: Vec<FolderJob>,
-    window: Option<&crate::model::Window>,
-    archiving: bool,
+    account: &Account,
 ) -> anyhow::Result<WorkList> {
+    let archiving = account.archive_folder.is_some();
     let mut work = WorkList {
         to_sync: Vec::new(),
         unchanged: Vec::new(),
         expected_downloads: 0,
     };
     for (index, job) in jobs.into_iter().enumerate() {
-        let folder = FolderWork::read(state, job, window)?;
+        let window = account.window_of(&job.display_name);
+        let folder = FolderWork::read(state, job, window.as_ref())?;
         // Copies kept here go to the archive folder even without a change.
         let to_archive = match (&folder.stored, archiving) {
             (Some(f), true) => state.has_kept_local(f.id)?,
@@ -441,12 +442,7 @@ pub fn sync_account(
         mut to_sync,
         unchanged,
         expected_downloads,
-    } = split_unchanged(
-        &state,
-        list.jobs,
-        account.window.as_ref(),
-        account.archive_folder.is_some(),
-    )?;
+    } = split_unchanged(&state, list.jobs, account)?;
     for (_, work) in to_sync.iter_mut() {
         work.remote_delete = match &remote_delete {
             // The trash's own deletions are expunges.
@@ -467,7 +463,7 @@ pub fn sync_account(
         let mut report = FolderReport::default();
         if let (true, Some(f)) = (options.dry_run, &work.stored) {
             let out = state.window_out_count(f.id)?;
-            if let (Some(window), true) = (&account.window, out > 0) {
+            if let (Some(window), true) = (&work.window, out > 0) {
                 report.planned.push(format!(
                     "leave {out} server messages outside the window ({})",
                     window.spec()

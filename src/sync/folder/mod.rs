@@ -502,7 +502,10 @@ pub fn sync_folder(
     let upgrades = upgrades::wanted(
         db,
         &work.maildir,
-        session.account().max_message_size.is_some(),
+        session
+            .account()
+            .max_message_size_of(&job.display_name)
+            .is_some(),
         folder_state.as_ref(),
         &plan,
         &reconciled.pairs,
@@ -527,7 +530,7 @@ pub fn sync_folder(
         planned.extend(plan.describe());
         planned.extend(window::describe(work, held.as_ref()));
         planned.extend(upgrades.describe());
-        if let Some(above) = session.account().max_message_size {
+        if let Some(above) = session.account().max_message_size_of(&job.display_name) {
             let large = plan
                 .downloads
                 .iter()

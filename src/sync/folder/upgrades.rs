@@ -29,14 +29,16 @@ pub struct Upgrades {
 
 /// The rule for new downloads, from `max_message_size`.
 pub fn rule(account: &Account, display_name: &str) -> Option<PlaceholderRule> {
-    account.max_message_size.map(|above| PlaceholderRule {
-        above,
-        fetch_command: format!(
-            "imapdir fetch {} {}",
-            shell_word(&account.name),
-            shell_word(display_name)
-        ),
-    })
+    account
+        .max_message_size_of(display_name)
+        .map(|above| PlaceholderRule {
+            above,
+            fetch_command: format!(
+                "imapdir fetch {} {}",
+                shell_word(&account.name),
+                shell_word(display_name)
+            ),
+        })
 }
 
 /// The placeholders to download whole: asked for, or flagged locally.
