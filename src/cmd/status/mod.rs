@@ -178,27 +178,40 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         let path = folder_path(root, account.folder_rules.layout, &disk)
             .unwrap_or_else(|_| local_path(root, &disk));
         let maildir = Maildir::new(&path);
-        let mut files: Vec<LocalMessage> = Vec::new();
-        if maildir.exists() {
-            maildir.scan(&mut |m| files.push(m))?;
-            // Letters dovecot-keywords does not name are not synced, as in
-            // the sync itself: no change waiting to be pushed.
-            let named = maildir.read_keywords()?.named();
-            for m in &mut files {
-                m.flags = m.flags.intersection(named);
-            }
-        }
-        let pairs: Vec<Pair> = match &state {
-            Some(f) => db.pairs(f.id)?,
-            None => Vec::new(),
-        };
         let kept = match &state {
             Some(f) => db.kept(f.id)?,
             None => Default::default(),
         };
-        // Kept only here (archive mode): not a change waiting to be pushed.
-        files.retain(|m| !kept.local_only.contains(&m.base));
-        let pending = pending_changes(&pairs, &files);
+        // cur/ and new/ as the last complete sync left them hold exactly
+        // its pairs' files (and the copies kept here alone): nothing waits,
+        // and neither the folder nor its pairs need reading.
+        let as_synced = state
+            .as_ref()
+            .is_some_and(|f| f.stamp.is_some() && f.stamp == maildir.stamp().ok());
+        let (synced, on_disk, pending) = if as_synced {
+            let f = state.as_ref().expect("a stamp comes from the state");
+            let synced = db.pair_count(f.id)?;
+            (synced, synced, Pending::default())
+        } else {
+            let mut files: Vec<LocalMessage> = Vec::new();
+            if maildir.exists() {
+                maildir.scan(&mut |m| files.push(m))?;
+                // Letters dovecot-keywords does not name are not synced, as in
+                // the sync itself: no change waiting to be pushed.
+                let named = maildir.read_keywords()?.named();
+                for m in &mut files {
+                    m.flags = m.flags.intersection(named);
+                }
+            }
+            let pairs: Vec<Pair> = match &state {
+                Some(f) => db.pairs(f.id)?,
+                None => Vec::new(),
+            };
+            // Kept only here (archive mode): not a change waiting to be pushed.
+            files.retain(|m| !kept.local_only.contains(&m.base));
+            let pending = pending_changes(&pairs, &files);
+            (pairs.len(), files.len(), pending)
+        };
         total.new += pending.new;
         total.flags += pending.flags;
         total.deleted += pending.deleted;
@@ -232,8 +245,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         folders.push(FolderStatus {
             unsynced_keywords,
             local_path: path.display().to_string(),
-            synced: pairs.len() as u64,
-            local: (files.len() + kept.local_only.len()) as u64,
+            synced: synced as u64,
+            local: (on_disk + kept.local_only.len()) as u64,
             local_only: kept.local_only.len() as u64,
             server_only: kept.server_only.len() as u64,
             outside_window: match &state {
