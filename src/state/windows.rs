@@ -31,13 +31,15 @@ impl StateDb {
 
     /// The server messages (UIDs) the window kept out of `folder_id`.
     pub fn window_out(&self, folder_id: i64) -> Result<HashSet<Uid>> {
+        self.window_out_uids("SELECT uid FROM window_out WHERE folder_id = ?1", folder_id)
+    }
+
+    /// The UIDs a query of `window_out` for `folder_id` selects.
+    fn window_out_uids(&self, sql: &str, folder_id: i64) -> Result<HashSet<Uid>> {
         if !self.has_table("window_out")? {
             return Ok(HashSet::new());
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT uid FROM window_out WHERE folder_id = ?1")
-            .map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([folder_id], |r| r.get::<_, u32>(0))
             .map_err(|e| self.err(e))?;
@@ -128,20 +130,9 @@ impl StateDb {
 
     /// The messages outside the window asked for in `folder_id`.
     pub fn window_requested(&self, folder_id: i64) -> Result<HashSet<Uid>> {
-        if !self.has_table("window_out")? {
-            return Ok(HashSet::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT uid FROM window_out WHERE folder_id = ?1 AND requested")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([folder_id], |r| r.get::<_, u32>(0))
-            .map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
-        for uid in rows {
-            out.insert(Uid(uid.map_err(|e| self.err(e))?));
-        }
-        Ok(out)
+        self.window_out_uids(
+            "SELECT uid FROM window_out WHERE folder_id = ?1 AND requested",
+            folder_id,
+        )
     }
 }
