@@ -502,3 +502,58 @@ fn kill_9_while_placeholders_are_written_and_replaced_leaves_one_file_each() {
     assert_folder_in_sync(&server, &local, "INBOX");
     assert_noop_sync(&imapdir, &mut client);
 }
+
+#[test]
+fn kill_9_while_expunged_copies_move_to_the_archive_keeps_each_once_and_uploads_none() {
+    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x00a7_c41e);
+    eprintln!("kill -9 archive test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let dovecot = Dovecot::start();
+    let mut client = dovecot.client();
+    seed_folder(&mut client, "INBOX", 0..300);
+    let mut imapdir = Imapdir::new(&dovecot);
+    imapdir.account.extra = vec![
+        "server_deletions = \"keep-local\"".into(),
+        "archive_folder = \"Kept\"".into(),
+    ];
+    imapdir.sync_ok();
+    let mut gone = Vec::new();
+    let mut window = INITIAL_KILL_WINDOW;
+    let mut killed = 0;
+    for round in 0..3 {
+        // A quarter of the first corpus expunged on the server each round.
+        let server = client.fetch_all("INBOX");
+        for m in server.iter().filter(|m| m.uid % 4 == round as u32) {
+            gone.push(m.message_id().unwrap());
+            client.expunge_uid("INBOX", m.uid);
+        }
+        for _ in 0..3 {
+            match killed_sync(&mut imapdir, &mut rng, window) {
+                Some(took) => window = took.max(Duration::from_millis(50)),
+                None => killed += 1,
+            }
+        }
+    }
+    imapdir.sync_ok();
+    eprintln!("{killed} of 9 runs killed mid-sync");
+    assert!(killed >= 3, "only {killed} of 9 runs were killed mid-sync");
+    let server_ids = message_ids(client.fetch_all("INBOX").iter().map(|m| m.message_id()));
+    let inbox = maildir_messages(imapdir.maildir(), "INBOX");
+    assert_eq!(
+        message_ids(inbox.iter().map(|m| m.message_id())),
+        server_ids,
+        "INBOX mirrors the server, each message once"
+    );
+    let archived = maildir_messages(imapdir.maildir(), "Kept");
+    assert_eq!(
+        message_ids(archived.iter().map(|m| m.message_id())),
+        message_ids(gone.iter().cloned().map(Some)),
+        "every expunged copy in the archive, once"
+    );
+    assert_eq!(server_ids.len() + gone.len(), 300, "nothing uploaded back");
+    assert!(!client.list().iter().any(|f| f.contains("Kept")));
+    assert_noop_sync(&imapdir, &mut client);
+}
