@@ -914,15 +914,6 @@ impl Account {
             })
     }
 
-    /// Whether any folder may have placeholders.
-    pub fn any_max_message_size(&self) -> bool {
-        self.max_message_size.is_some()
-            || self
-                .per_folder
-                .iter()
-                .any(|t| matches!(t.max_message_size, Some(Some(_))))
-    }
-
     fn tables_of<'a>(&'a self, folder: &'a str) -> impl Iterator<Item = &'a FolderSettings> {
         self.per_folder
             .iter()
@@ -1333,15 +1324,7 @@ fn window(
         .map(crate::model::Since::parse)
         .transpose()
         .map_err(config_error)?;
-    let max_messages = match max_messages {
-        None => None,
-        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
-        Some(n) => {
-            return Err(config_error(format!(
-                "max_messages = {n} must be at least 1 (leave it out to download every message)"
-            )))
-        }
-    };
+    let max_messages = max_messages.map(max_messages_value).transpose()?;
     if since.is_none() && max_messages.is_none() {
         if let Some(key) = [("keep_flagged", keep_flagged), ("keep_unread", keep_unread)]
             .iter()
@@ -1359,6 +1342,16 @@ fn window(
         keep_flagged: keep_flagged.unwrap_or(false),
         keep_unread: keep_unread.unwrap_or(false),
     }))
+}
+
+/// `max_messages`, checked: at least 1, and a UID count.
+fn max_messages_value(n: i64) -> Result<u32, ConfigError> {
+    match u32::try_from(n) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(config_error(format!(
+            "max_messages = {n} must be at least 1 (leave it out to download every message)"
+        ))),
+    }
 }
 
 /// One `per_folder` table, checked; errors name the table (from 1).
@@ -1379,15 +1372,11 @@ fn folder_settings(index: usize, raw: RawFolderSettings) -> Result<FolderSetting
             crate::model::Since::parse(text).map_err(|e| at(config_error(e)))?,
         )),
     };
-    let max_messages = match raw.max_messages {
-        None => None,
-        Some(n) if n >= 1 && n <= i64::from(u32::MAX) => Some(n as u32),
-        Some(n) => {
-            return Err(at(config_error(format!(
-                "max_messages = {n} must be at least 1"
-            ))))
-        }
-    };
+    let max_messages = raw
+        .max_messages
+        .map(max_messages_value)
+        .transpose()
+        .map_err(at)?;
     let max_message_size = match raw.max_message_size.as_deref() {
         None => None,
         Some("none") => Some(None),

@@ -42,6 +42,14 @@ impl Expectation {
     }
 }
 
+/// A number from the environment (a seed to replay, a count), else `default`.
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Spawns `sync` and kills it with SIGKILL after a random delay within
 /// `window`. Returns how long the run took if it finished first.
 fn killed_sync(imapdir: &mut Imapdir, rng: &mut Rng, window: Duration) -> Option<Duration> {
@@ -204,10 +212,7 @@ fn message_ids<I: IntoIterator<Item = Option<String>>>(ids: I) -> Vec<String> {
 
 #[test]
 fn repeated_kill_9_loses_and_duplicates_nothing() {
-    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x1a9d_1e5c_0ffe);
+    let seed = env_number("IMAPDIR_CRASH_SEED", 0x1a9d_1e5c_0ffe);
     kill_9_scenario(seed);
 }
 
@@ -217,10 +222,7 @@ fn repeated_kill_9_loses_and_duplicates_nothing() {
 #[test]
 #[ignore]
 fn kill_9_torture_many_seeds() {
-    let seeds: u64 = std::env::var("IMAPDIR_CRASH_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+    let seeds = env_number("IMAPDIR_CRASH_SEEDS", 50);
     let parallel = 4;
     let all: Vec<u64> = (1..=seeds).map(|i| 0x5eed_0000 + i * 7919).collect();
     for batch in all.chunks(parallel) {
@@ -322,10 +324,7 @@ fn kill_9_scenario(seed: u64) {
 /// server.
 #[test]
 fn kill_9_with_a_window_downloads_exactly_what_it_holds() {
-    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x0077_1d0e);
+    let seed = env_number("IMAPDIR_CRASH_SEED", 0x0077_1d0e);
     kill_9_window_scenario(seed);
 }
 
@@ -424,10 +423,7 @@ fn large_message(i: usize, kib: usize) -> Vec<u8> {
 /// file per message, whole, and the server untouched.
 #[test]
 fn kill_9_while_placeholders_are_written_and_replaced_leaves_one_file_each() {
-    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x9ace_401d);
+    let seed = env_number("IMAPDIR_CRASH_SEED", 0x9ace_401d);
     eprintln!("kill -9 placeholder test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
     let mut rng = Rng::new(seed);
     let dovecot = Dovecot::start();
@@ -505,10 +501,7 @@ fn kill_9_while_placeholders_are_written_and_replaced_leaves_one_file_each() {
 
 #[test]
 fn kill_9_while_expunged_copies_move_to_the_archive_keeps_each_once_and_uploads_none() {
-    let seed: u64 = std::env::var("IMAPDIR_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x00a7_c41e);
+    let seed = env_number("IMAPDIR_CRASH_SEED", 0x00a7_c41e);
     eprintln!("kill -9 archive test seed: {seed} (set IMAPDIR_CRASH_SEED to replay)");
     let mut rng = Rng::new(seed);
     let dovecot = Dovecot::start();

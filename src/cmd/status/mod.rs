@@ -187,9 +187,8 @@ pub fn account_status(account: &Account) -> anyhow::Result<AccountStatus> {
         // and neither the folder nor its pairs need reading.
         let as_synced = state
             .as_ref()
-            .is_some_and(|f| f.stamp.is_some() && f.stamp == maildir.stamp().ok());
-        let (synced, on_disk, pending) = if as_synced {
-            let f = state.as_ref().expect("a stamp comes from the state");
+            .filter(|f| f.stamp.is_some() && f.stamp == maildir.stamp().ok());
+        let (synced, on_disk, pending) = if let Some(f) = as_synced {
             let synced = db.pair_count(f.id)?;
             (synced, synced, Pending::default())
         } else {
