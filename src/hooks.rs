@@ -65,6 +65,7 @@ impl SyncSummary {
                 (c.deleted_local + c.deleted_remote).to_string(),
             ),
             ("IMAPDIR_MOVED", c.moved.to_string()),
+            ("IMAPDIR_LINKED", c.linked.to_string()),
             ("IMAPDIR_SENT", c.sent.to_string()),
             ("IMAPDIR_FAILED_FOLDERS", self.failed_folders.to_string()),
             ("IMAPDIR_STATUS", self.status.as_str().to_string()),
@@ -135,6 +136,7 @@ mod tests {
                 deleted_remote: 4,
                 folders_created: 0,
                 moved: 2,
+                linked: 5,
                 sent: 1,
             },
             failed_folders: 2,
@@ -147,6 +149,7 @@ mod tests {
         assert_eq!(env["IMAPDIR_FLAGS"], "3");
         assert_eq!(env["IMAPDIR_DELETED"], "5");
         assert_eq!(env["IMAPDIR_MOVED"], "2");
+        assert_eq!(env["IMAPDIR_LINKED"], "5");
         assert_eq!(env["IMAPDIR_SENT"], "1");
         assert_eq!(env["IMAPDIR_FAILED_FOLDERS"], "2");
         assert_eq!(env["IMAPDIR_STATUS"], "partial");

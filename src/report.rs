@@ -24,6 +24,8 @@ pub struct Counts {
     /// Messages moved between folders without a transfer (local moves
     /// sent as MOVE, server moves renamed locally).
     pub moved: u64,
+    /// Messages another folder already held, linked instead of downloaded.
+    pub linked: u64,
     /// Messages sent from the outbox.
     pub sent: u64,
 }
@@ -44,6 +46,7 @@ impl AddAssign for Counts {
         self.deleted_remote += o.deleted_remote;
         self.folders_created += o.folders_created;
         self.moved += o.moved;
+        self.linked += o.linked;
         self.sent += o.sent;
     }
 }
@@ -61,6 +64,9 @@ impl fmt::Display for Counts {
         )?;
         if self.moved > 0 {
             write!(f, ", {} moved", self.moved)?;
+        }
+        if self.linked > 0 {
+            write!(f, ", {} linked", self.linked)?;
         }
         if self.sent > 0 {
             write!(f, ", {} sent", self.sent)?;
@@ -217,6 +223,7 @@ mod tests {
             deleted_remote: 1,
             folders_created: 1,
             moved: 0,
+            linked: 0,
             sent: 0,
         };
         c += Counts {

@@ -7,12 +7,13 @@ use std::ops::RangeInclusive;
 
 use imap_proto::{MailboxDatum, Response, StatusAttribute};
 
+use super::fetch::FetchAttrs;
 use super::framing::Frame;
 use super::{
     check, raw_command, Arg, ImapError, MailboxInfo, MailboxStatus, RemoteMessage, Result,
     Selecting, Session, Untagged,
 };
-use crate::model::{Keywords, ModSeq, Uid, UidValidity};
+use crate::model::{Identities, Keywords, ModSeq, Uid, UidValidity};
 
 /// A folder's changes since a modseq, as [`Session::select_with_changes`]
 /// reports them.
@@ -22,12 +23,18 @@ pub struct FolderChanges {
     pub changed: Vec<RemoteMessage>,
     /// UID ranges expunged.
     pub vanished: Vec<RangeInclusive<u32>>,
+    /// The identities of the changed messages, where the server names them.
+    pub identities: Identities,
 }
 
 /// The messages changed or arrived since `modseq`, and (QRESYNC) the UIDs
 /// expunged since.
-fn changes_since(modseq: ModSeq) -> String {
-    format!("UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE {modseq} VANISHED)")
+/// With `identity` (see [`Session::identity_item`]), arrivals bring it.
+fn changes_since(modseq: ModSeq, identity: Option<&str>) -> String {
+    let identity = identity.map(|i| format!(" {i}")).unwrap_or_default();
+    format!(
+        "UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ{identity}) (CHANGEDSINCE {modseq} VANISHED)"
+    )
 }
 
 /// Collects the answer to [`changes_since`] into `changes`, keywords
@@ -38,8 +45,11 @@ fn collect_changes<'a>(
 ) -> Untagged<impl FnMut(&Response<'_>, &Frame) + 'a> {
     Untagged(move |resp: &Response<'_>, _: &Frame| match resp {
         Response::Fetch(_, attrs) => {
-            if let Some(meta) = RemoteMessage::from_fetch(attrs, keywords.as_mut().map(|(_, t)| t))
-            {
+            let attrs = FetchAttrs::parse(attrs, keywords.as_mut().map(|(_, t)| t));
+            if let (Some(uid), Some(key)) = (attrs.uid, &attrs.identity) {
+                changes.identities.push(uid, key);
+            }
+            if let Some(meta) = attrs.remote_message() {
                 changes.changed.push(meta);
             }
         }
@@ -129,7 +139,7 @@ impl Session {
             }
             let mut keywords = self.take_selected_keywords();
             let done = self.run(
-                vec![Arg::raw(changes_since(modseq))],
+                vec![Arg::raw(changes_since(modseq, self.identity_item()))],
                 &mut collect_changes(&mut changes, &mut keywords),
             );
             self.restore_selected_keywords(keywords);
@@ -157,7 +167,7 @@ impl Session {
             let ran = self.run_pipelined_all(&mut [
                 (select.as_str(), &mut selecting.handler()),
                 (
-                    &changes_since(modseq),
+                    &changes_since(modseq, self.identity_item()),
                     &mut Untagged(|resp: &Response<'_>, frame: &Frame| {
                         if !searched(resp) {
                             (changes_or_search.0)(resp, frame);
@@ -193,7 +203,7 @@ impl Session {
         let ran = self.run_pipelined(
             &select,
             &mut selecting.handler(),
-            &changes_since(modseq),
+            &changes_since(modseq, self.identity_item()),
             &mut collect_changes(&mut changes, &mut keywords),
         );
         self.restore_selected_keywords(keywords);

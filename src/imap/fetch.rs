@@ -15,7 +15,7 @@ use super::{
     extract_message_id, FetchedBody, Flags, HeaderInfo, ImapError, RemoteMessage, Result, Session,
     WholeHeader,
 };
-use crate::model::{Keywords, ModSeq, Uid};
+use crate::model::{identity_key, Identities, Keywords, ModSeq, Uid};
 
 impl Session {
     /// Unsolicited FETCH responses without UID are ignored.
@@ -25,27 +25,59 @@ impl Session {
         changed_since: Option<ModSeq>,
         each: &mut dyn FnMut(RemoteMessage),
     ) -> Result<()> {
+        self.fetch_meta(set, changed_since, None, each)
+    }
+
+    /// [`Session::uid_fetch_meta`] of a whole listing, also collecting the
+    /// messages' identities where the server names them
+    /// ([`Session::identity_item`]).
+    pub fn uid_fetch_listing(
+        &mut self,
+        set: &UidSet,
+        identities: &mut Identities,
+        each: &mut dyn FnMut(RemoteMessage),
+    ) -> Result<()> {
+        self.fetch_meta(set, None, Some(identities), each)
+    }
+
+    fn fetch_meta(
+        &mut self,
+        set: &UidSet,
+        changed_since: Option<ModSeq>,
+        mut identities: Option<&mut Identities>,
+        each: &mut dyn FnMut(RemoteMessage),
+    ) -> Result<()> {
         let condstore = self.has_capability("CONDSTORE");
         if changed_since.is_some() && !condstore {
             return Err(ImapError::Protocol(
                 "CHANGEDSINCE needs CONDSTORE, which the server does not offer".into(),
             ));
         }
-        let items = if condstore {
-            "(UID FLAGS RFC822.SIZE MODSEQ)"
-        } else {
-            "(UID FLAGS RFC822.SIZE)"
-        };
+        let mut items = String::from("UID FLAGS RFC822.SIZE");
+        if condstore {
+            items.push_str(" MODSEQ");
+        }
+        let identity = identities.as_ref().and(self.identity_item());
+        if let Some(item) = identity {
+            items.push(' ');
+            items.push_str(item);
+        }
         let suffix = changed_since
             .map(|m| format!(" (CHANGEDSINCE {m})"))
             .unwrap_or_default();
         let mut keywords = self.take_selected_keywords();
         let done = self.run(
-            vec![Arg::raw(format!("UID FETCH {set} {items}{suffix}"))],
+            vec![Arg::raw(format!("UID FETCH {set} ({items}){suffix}"))],
             &mut Untagged(|resp: &Response<'_>, _: &Frame| {
                 if let Response::Fetch(_, attrs) = resp {
                     let table = keywords.as_mut().map(|(_, t)| t);
-                    if let Some(meta) = RemoteMessage::from_fetch(attrs, table) {
+                    let attrs = FetchAttrs::parse(attrs, table);
+                    if let (Some(ids), Some(uid), Some(key)) =
+                        (identities.as_deref_mut(), attrs.uid, &attrs.identity)
+                    {
+                        ids.push(uid, key);
+                    }
+                    if let Some(meta) = attrs.remote_message() {
                         each(meta);
                     }
                 }
@@ -53,6 +85,9 @@ impl Session {
         );
         self.restore_selected_keywords(keywords);
         check(done?, "UID FETCH")?;
+        if let Some(ids) = identities {
+            ids.sort();
+        }
         Ok(())
     }
 
@@ -192,24 +227,6 @@ impl Session {
     }
 }
 
-impl RemoteMessage {
-    /// The metadata in one FETCH response, keywords mapped through the
-    /// folder's table where there is one; `None` for an unsolicited one
-    /// without UID or FLAGS.
-    pub(super) fn from_fetch(
-        attrs: &[AttributeValue<'_>],
-        keywords: Option<&mut Keywords>,
-    ) -> Option<RemoteMessage> {
-        let m = FetchAttrs::parse(attrs, keywords);
-        Some(RemoteMessage {
-            uid: m.uid?,
-            flags: m.flags?,
-            size: m.size,
-            modseq: m.modseq,
-        })
-    }
-}
-
 /// The FETCH items this client asks for, pulled out of one response.
 #[derive(Default)]
 pub(super) struct FetchAttrs {
@@ -219,6 +236,8 @@ pub(super) struct FetchAttrs {
     pub(super) modseq: Option<ModSeq>,
     pub(super) internal_date: Option<String>,
     pub(super) header: Option<Vec<u8>>,
+    /// EMAILID (or Dovecot's X-GUID read as one) or X-GM-MSGID, as stored.
+    pub(super) identity: Option<Vec<u8>>,
 }
 
 impl From<&[AttributeValue<'_>]> for FetchAttrs {
@@ -249,10 +268,24 @@ impl FetchAttrs {
                     ..
                 }
                 | AttributeValue::Rfc822Header(Some(d)) => out.header = Some(d.to_vec()),
+                AttributeValue::EmailId(id) => out.identity = Some(identity_key(id)),
+                AttributeValue::GmailMsgId(id) => {
+                    out.identity = Some(identity_key(&id.to_string()))
+                }
                 _ => {}
             }
         }
         out
+    }
+
+    /// The metadata, where the response carried UID and FLAGS.
+    pub(super) fn remote_message(&self) -> Option<RemoteMessage> {
+        Some(RemoteMessage {
+            uid: self.uid?,
+            flags: self.flags?,
+            size: self.size,
+            modseq: self.modseq,
+        })
     }
 }
 

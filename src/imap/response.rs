@@ -73,6 +73,11 @@ pub(crate) fn parse_sanitised(data: &[u8]) -> Option<Response<'static>> {
     if contains_ignore_case(data, b"INTERNALDATE NIL") {
         return None;
     }
+    if upper_start.starts_with(b"* ") && contains_ignore_case(data, b"X-GUID ") {
+        if let Some(fixed) = x_guid_as_emailid(data) {
+            return parse_sanitised(&fixed);
+        }
+    }
     if is_status_line(data) && data.windows(2).any(|w| w[0] == b']' && w[1] >= 0x80) {
         // Separate the response code from its text as RFC 3501 requires.
         let mut fixed = Vec::with_capacity(data.len() + 4);
@@ -85,6 +90,58 @@ pub(crate) fn parse_sanitised(data: &[u8]) -> Option<Response<'static>> {
         return parse_owned(&fixed);
     }
     parse_owned(data)
+}
+
+/// Dovecot's `X-GUID <atom>` FETCH item rewritten as RFC 8474's
+/// `EMAILID (<atom>)`, which the parser knows and which means the same
+/// (one message across folders); `None` when the response has no such item
+/// outside its strings and literals.
+pub(super) fn x_guid_as_emailid(data: &[u8]) -> Option<Vec<u8>> {
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'"' => {
+                i += 1;
+                while i < data.len() && data[i] != b'"' {
+                    i += if data[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'{' => {
+                let digits = data[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                let len: usize = std::str::from_utf8(&data[i + 1..i + 1 + digits])
+                    .ok()?
+                    .parse()
+                    .unwrap_or(0);
+                // `{N}` CRLF, then N bytes of literal.
+                i += 1 + digits + 3 + len;
+            }
+            b'(' | b' '
+                if data.len() > i + 8 && data[i + 1..i + 8].eq_ignore_ascii_case(b"X-GUID ") =>
+            {
+                let start = i + 8;
+                let atom = data[start..]
+                    .iter()
+                    .take_while(|&&b| b > b' ' && b < 0x7f && !b"(){\"\\%*".contains(&b))
+                    .count();
+                if atom == 0 {
+                    return None;
+                }
+                let mut fixed = Vec::with_capacity(data.len() + 4);
+                fixed.extend_from_slice(&data[..=i]);
+                fixed.extend_from_slice(b"EMAILID (");
+                fixed.extend_from_slice(&data[start..start + atom]);
+                fixed.push(b')');
+                fixed.extend_from_slice(&data[start + atom..]);
+                return Some(fixed);
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn parse_owned(data: &[u8]) -> Option<Response<'static>> {

@@ -52,6 +52,9 @@ pub struct Session {
     /// being read (a server may finish independent commands in any
     /// order), kept for when their command's answer is asked for.
     pub(super) answered_early: Vec<(String, super::response::Done)>,
+    /// The greeting named Dovecot, whose X-GUID names a message across
+    /// folders without announcing itself as a capability.
+    dovecot: bool,
 }
 
 impl Session {
@@ -64,6 +67,7 @@ impl Session {
             conn,
             next_tag: 1,
             answered_early: Vec::new(),
+            dovecot: false,
             caps: Vec::new(),
             caps_seen: false,
             authenticated: false,
@@ -118,6 +122,7 @@ impl Session {
                         self.set_caps(c);
                     }
                     let text = outcome.information.map(Cow::into_owned);
+                    self.dovecot = text.as_deref().is_some_and(|t| t.contains("Dovecot"));
                     if outcome.code == Some(ResponseCode::Alert) {
                         self.note_alert(text.as_deref().unwrap_or(""));
                     }
@@ -249,6 +254,20 @@ impl Session {
     /// Case-insensitive capability check, e.g. `"UIDPLUS"`, `"AUTH=PLAIN"`.
     pub fn has_capability(&self, name: &str) -> bool {
         self.caps.iter().any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// The FETCH item that names a message the same in every folder it is
+    /// in: RFC 8474's EMAILID, Gmail's X-GM-MSGID, Dovecot's X-GUID.
+    pub fn identity_item(&self) -> Option<&'static str> {
+        if self.has_capability("OBJECTID") {
+            Some("EMAILID")
+        } else if self.has_capability("X-GM-EXT-1") {
+            Some("X-GM-MSGID")
+        } else if self.dovecot {
+            Some("X-GUID")
+        } else {
+            None
+        }
     }
 
     pub fn capabilities(&self) -> Vec<String> {

@@ -730,3 +730,25 @@ fn search_keys_esearch_and_envelope_summaries() {
     let seen = server.join().unwrap();
     assert_eq!(seen[1], "Grüße");
 }
+
+#[test]
+fn dovecots_x_guid_is_read_as_an_emailid_outside_strings_and_literals() {
+    let line =
+        b"* 4 FETCH (UID 4 FLAGS (\\Seen) RFC822.SIZE 701 X-GUID 1796.M98P1.vm,S=681,W=701)\r\n";
+    match parse_response(line) {
+        Some(imap_proto::Response::Fetch(_, attrs)) => assert!(attrs.iter().any(|a| matches!(
+            a,
+            imap_proto::AttributeValue::EmailId(id) if id == "1796.M98P1.vm,S=681,W=701"
+        ))),
+        other => panic!("{other:?}"),
+    }
+    // Inside a quoted string or a literal it is text, not an item.
+    assert_eq!(
+        super::response::x_guid_as_emailid(b"* 1 FETCH (UID 1 X-NOTE \"(X-GUID a\")\r\n"),
+        None
+    );
+    assert_eq!(
+        super::response::x_guid_as_emailid(b"* 1 FETCH (UID 1 BODY[HEADER] {9}\r\n X-GUID a)\r\n"),
+        None
+    );
+}

@@ -213,6 +213,34 @@ impl Maildir {
         }
     }
 
+    /// A new name in tmp/ for `source`, another folder's message: a hard
+    /// link (one copy on disk for both folders), or a durable copy where
+    /// the two are on different file systems. Returns the tmp path and
+    /// whether it is a link; [`Maildir::deliver`] then moves it into place.
+    pub fn link_into_tmp(&self, source: &Path) -> io::Result<(PathBuf, bool)> {
+        let path = self.path.join("tmp").join(name::unique_name());
+        match fs::hard_link(source, &path) {
+            Ok(()) => Ok((path, true)),
+            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                let copied = fs::copy(source, &path)
+                    .and_then(|_| File::open(&path))
+                    .and_then(|f| sync_file(&f));
+                match copied {
+                    Ok(()) => Ok((path, false)),
+                    Err(e) => {
+                        let _ = fs::remove_file(&path);
+                        Err(with_path(e, "cannot copy into", &path))
+                    }
+                }
+            }
+            Err(e) => Err(with_path(
+                e,
+                &format!("cannot link {} to", source.display()),
+                &path,
+            )),
+        }
+    }
+
     /// Moves a finished tmp file into place as `base` with `flags`: into
     /// cur/ with an info part, or into new/ as the bare base when there are
     /// no flags.

@@ -7,6 +7,7 @@
 //! and read these values without importing one another.
 
 mod flags;
+mod identity;
 mod ids;
 mod keywords;
 mod message;
@@ -14,6 +15,7 @@ mod settings;
 mod window;
 
 pub use flags::Flags;
+pub use identity::{identity_key, Identities};
 pub use ids::{ModSeq, Uid, UidValidity};
 pub use keywords::{is_keyword, keyword_storable, Keywords};
 pub use message::{DirStamp, LocalMessage, Pair, RemoteMessage, Subdir};

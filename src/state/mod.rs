@@ -47,7 +47,7 @@ pub use windows::WindowRecord;
 use support::{create_private_dir, wait_while_busy};
 
 /// The schema this imapdir writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// A new database, complete at [`SCHEMA_VERSION`].
 const SCHEMA: &str = "
@@ -67,9 +67,11 @@ CREATE TABLE pairs (
     uid        INTEGER NOT NULL,
     local_base TEXT NOT NULL,
     flags      INTEGER NOT NULL,
+    identity   BLOB,
     PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX pairs_by_base ON pairs(folder_id, local_base);
+CREATE INDEX pairs_by_identity ON pairs(identity) WHERE identity IS NOT NULL;
 CREATE TABLE intents (
     id         INTEGER PRIMARY KEY,
     folder_id  INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
@@ -262,6 +264,11 @@ const MIGRATIONS: &[&str] = &[
     // (`imapdir search --fetch`), which the next sync of the folder
     // downloads all the same.
     "ALTER TABLE window_out ADD COLUMN requested INTEGER NOT NULL DEFAULT 0;",
+    // 8 -> 9: the server's identity of each downloaded message (EMAILID,
+    // X-GUID, X-GM-MSGID), so the same message in another folder is a
+    // hard link of this one's file, not a second download.
+    "ALTER TABLE pairs ADD COLUMN identity BLOB;
+     CREATE INDEX pairs_by_identity ON pairs(identity) WHERE identity IS NOT NULL;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION - 1);
@@ -317,9 +324,33 @@ pub struct FolderState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairChange {
     Insert(Pair),
-    SetFlags { uid: Uid, flags: Flags },
-    SetBase { uid: Uid, local_base: String },
-    Remove { uid: Uid },
+    SetFlags {
+        uid: Uid,
+        flags: Flags,
+    },
+    SetBase {
+        uid: Uid,
+        local_base: String,
+    },
+    Remove {
+        uid: Uid,
+    },
+    /// The server's identity of a pair's message (see `model::identity_key`).
+    Identify {
+        uid: Uid,
+        identity: Vec<u8>,
+    },
+}
+
+/// A recorded message that the server names with a given identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentifiedCopy {
+    pub folder_id: i64,
+    /// The folder's local name, components joined by `/`, where recorded.
+    pub local_name: Option<String>,
+    pub uid: Uid,
+    pub local_base: String,
+    pub flags: Flags,
 }
 
 /// An APPEND recorded before it is sent, so a crash before its UID is known

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{sqlite, Pair, PairChange, Result, StateDb};
+use super::{sqlite, IdentifiedCopy, Pair, PairChange, Result, StateDb};
 use crate::model::{Flags, Uid, UidValidity};
 
 impl StateDb {
@@ -86,6 +86,31 @@ impl StateDb {
             .map_err(|e| self.err(e))
     }
 
+    /// The recorded messages the server names `identity`, in any folder.
+    pub fn copies_of(&self, identity: &[u8]) -> Result<Vec<IdentifiedCopy>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.folder_id, f.local_name, p.uid, p.local_base, p.flags
+                 FROM pairs p JOIN folders f ON f.id = p.folder_id
+                 WHERE p.identity = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([identity], |r| {
+                Ok(IdentifiedCopy {
+                    folder_id: r.get(0)?,
+                    local_name: r.get(1)?,
+                    uid: Uid(r.get(2)?),
+                    local_base: r.get(3)?,
+                    flags: Flags::from_bits(r.get(4)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Applies a batch of pair changes in one transaction.
     pub fn apply(&mut self, folder_id: i64, changes: &[PairChange]) -> Result<()> {
         self.apply_and_resolve(folder_id, changes, &[])
@@ -119,6 +144,9 @@ impl StateDb {
             let mut remove = tx
                 .prepare_cached("DELETE FROM pairs WHERE folder_id = ?1 AND uid = ?2")
                 .map_err(e)?;
+            let mut identify = tx
+                .prepare_cached("UPDATE pairs SET identity = ?3 WHERE folder_id = ?1 AND uid = ?2")
+                .map_err(e)?;
             let mut resolve = tx
                 .prepare_cached("DELETE FROM intents WHERE id = ?1")
                 .map_err(e)?;
@@ -134,6 +162,9 @@ impl StateDb {
                         set_base.execute(params![folder_id, uid.0, local_base])
                     }
                     PairChange::Remove { uid } => remove.execute(params![folder_id, uid.0]),
+                    PairChange::Identify { uid, identity } => {
+                        identify.execute(params![folder_id, uid.0, identity])
+                    }
                 }
                 .map_err(e)?;
             }

@@ -321,7 +321,7 @@ fn a_new_database_is_at_the_current_version_with_sync_results() {
     assert_eq!(db.sync_results().unwrap().len(), 1);
     drop(db);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 8);
+    assert_eq!(SCHEMA_VERSION, 9);
 }
 
 #[test]
@@ -390,8 +390,8 @@ fn a_database_from_a_newer_imapdir_is_refused() {
             matches!(
                 err,
                 StateError::TooNew {
-                    found: 9,
-                    known: 8,
+                    found: 10,
+                    known: 9,
                     ..
                 }
             ),
@@ -547,4 +547,51 @@ fn messages_asked_for_outside_the_window_are_recorded_until_they_come_in() {
         .unwrap();
     assert!(db.window_requested(f.id).unwrap().is_empty());
     assert_eq!(db.window_out(f.id).unwrap().len(), 1);
+}
+
+#[test]
+fn identities_find_the_copies_in_every_folder_and_leave_with_their_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateDb::open(&dir.path().join("acc.sqlite")).unwrap();
+    let inbox = db.add_folder("INBOX", UidValidity(1), "INBOX").unwrap();
+    let lists = db.add_folder("Lists", UidValidity(1), "Lists").unwrap();
+    let pair = |uid: u32, base: &str| Pair {
+        uid: Uid(uid),
+        local_base: base.to_string(),
+        flags: Flags::SEEN,
+    };
+    let key = crate::model::identity_key("8c5ae1173ab8d364b70d0000c54e5df8");
+    db.apply(
+        inbox.id,
+        &[
+            PairChange::Insert(pair(4, "a")),
+            PairChange::Identify {
+                uid: Uid(4),
+                identity: key.clone(),
+            },
+            PairChange::Insert(pair(5, "b")),
+        ],
+    )
+    .unwrap();
+    db.apply(
+        lists.id,
+        &[
+            PairChange::Insert(pair(7, "c")),
+            PairChange::Identify {
+                uid: Uid(7),
+                identity: key.clone(),
+            },
+        ],
+    )
+    .unwrap();
+    let mut found = db.copies_of(&key).unwrap();
+    found.sort_by_key(|c| c.folder_id);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[0].local_name.as_deref(), Some("INBOX"));
+    assert_eq!((found[0].uid, found[0].local_base.as_str()), (Uid(4), "a"));
+    assert_eq!(found[1].flags, Flags::SEEN);
+    db.apply(inbox.id, &[PairChange::Remove { uid: Uid(4) }])
+        .unwrap();
+    assert_eq!(db.copies_of(&key).unwrap().len(), 1);
+    assert!(db.copies_of(b"other").unwrap().is_empty());
 }

@@ -12,17 +12,18 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use anyhow::Context;
 
+use crate::folders::folder_path;
 use crate::imap::{format_internal_date, Expunged, Session, UidSet};
 use crate::maildir::{
     base_with_uid, crlf_size, new_base, placeholder, read_message_id, BlockWriter, CrlfReader,
     DirWitness, LfWriter, Maildir, BLOCK_WRITER_CAPACITY,
 };
-use crate::model::Flags;
+use crate::model::{Flags, Identities, Layout};
 use crate::report::{Counts, FolderProgress};
 use crate::state::{PairChange, StateDb};
 
@@ -71,6 +72,34 @@ pub struct Applier<'a> {
     witness: Option<&'a mut DirWitness>,
     /// `max_message_size`: larger messages are downloaded as placeholders.
     placeholders: Option<PlaceholderRule>,
+    /// Where another folder's copy of a new message may be found.
+    linking: Option<Linking<'a>>,
+}
+
+/// What a download needs to link a message another folder already holds:
+/// the server's identities of the new messages, and where folders live.
+pub struct Linking<'a> {
+    pub identities: &'a Identities,
+    pub root: &'a Path,
+    pub layout: Layout,
+}
+
+/// What a batch delivered into place is, for its errors and counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Bodies,
+    Placeholders,
+    Links,
+}
+
+impl Delivery {
+    fn what(self) -> &'static str {
+        match self {
+            Delivery::Bodies => "downloaded messages",
+            Delivery::Placeholders => "placeholders",
+            Delivery::Links => "linked messages",
+        }
+    }
 }
 
 /// How messages too large to download are stored.
@@ -105,7 +134,14 @@ impl<'a> Applier<'a> {
             sync_failed: false,
             witness: None,
             placeholders: None,
+            linking: None,
         }
+    }
+
+    /// Links new messages another folder holds instead of downloading them.
+    pub fn linking(mut self, linking: Option<Linking<'a>>) -> Applier<'a> {
+        self.linking = linking;
+        self
     }
 
     /// Stores messages larger than the rule's size as placeholders.
@@ -268,6 +304,8 @@ impl<'a> Applier<'a> {
     }
 
     fn download(&mut self, messages: &[RemoteMessage]) -> anyhow::Result<()> {
+        let rest = self.link_copies(messages)?;
+        let messages = &rest[..];
         // A message whose size is not known is downloaded whole.
         let too_large = |m: &RemoteMessage| {
             self.placeholders
@@ -299,6 +337,67 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// Links the messages another folder already holds whole (the server's
+    /// identity and the size match) in batches; returns the others, to
+    /// download. A copy that cannot be found or linked is a download.
+    fn link_copies(&mut self, messages: &[RemoteMessage]) -> anyhow::Result<Vec<RemoteMessage>> {
+        if self
+            .linking
+            .as_ref()
+            .is_none_or(|l| l.identities.is_empty())
+        {
+            return Ok(messages.to_vec());
+        }
+        let mut rest = Vec::new();
+        let mut linked: Vec<(Uid, Flags, TmpMessage)> = Vec::new();
+        for m in messages {
+            let source = self.copy_elsewhere(m)?;
+            match source.map(|path| self.maildir.link_into_tmp(&path)) {
+                Some(Ok((path, _))) => linked.push((m.uid, m.flags, TmpMessage::placed(path))),
+                Some(Err(_)) | None => rest.push(*m),
+            }
+            if linked.len() >= DOWNLOAD_BATCH_MESSAGES {
+                self.deliver_fetched(std::mem::take(&mut linked), Delivery::Links)?;
+            }
+        }
+        if !linked.is_empty() {
+            self.deliver_fetched(linked, Delivery::Links)?;
+        }
+        Ok(rest)
+    }
+
+    /// The file of a recorded message the server names as `m` is named,
+    /// holding `m` whole: its size as the server counts it is `m`'s.
+    fn copy_elsewhere(&self, m: &RemoteMessage) -> anyhow::Result<Option<PathBuf>> {
+        let Some(linking) = &self.linking else {
+            return Ok(None);
+        };
+        let (Some(key), Some(size)) = (linking.identities.get(m.uid), m.size) else {
+            return Ok(None);
+        };
+        for copy in self.db.copies_of(key)? {
+            let Some(name) = &copy.local_name else {
+                continue;
+            };
+            let disk: Vec<String> = name.split('/').map(str::to_string).collect();
+            let Ok(path) = folder_path(linking.root, linking.layout, &disk) else {
+                continue;
+            };
+            let source = Maildir::new(path);
+            let Ok(Some(found)) = source.find_recorded(&copy.local_base, copy.flags) else {
+                continue;
+            };
+            let file = source.file_path(&found);
+            let whole = File::open(&file)
+                .and_then(|mut f| crlf_size(&mut f))
+                .is_ok_and(|s| s == u64::from(size));
+            if whole {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
+    }
+
     /// Fetches a batch into tmp/, makes it durable once, renames it into
     /// place, syncs the directories once, then records it.
     fn download_batch(&mut self, batch: &[RemoteMessage]) -> anyhow::Result<()> {
@@ -325,7 +424,7 @@ impl<'a> Applier<'a> {
         if fetched.is_empty() {
             return Ok(());
         }
-        self.deliver_fetched(fetched, "downloaded messages")
+        self.deliver_fetched(fetched, Delivery::Bodies)
     }
 
     /// Writes placeholders for a batch of messages too large to download:
@@ -361,18 +460,19 @@ impl<'a> Applier<'a> {
         if fetched.is_empty() {
             return Ok(());
         }
-        self.deliver_fetched(fetched, "placeholders")
+        self.deliver_fetched(fetched, Delivery::Placeholders)
     }
 
     /// Makes a batch written to tmp/ durable with one sync, then moves each
     /// file into place and records its pair; whatever was delivered is
-    /// recorded, even when a later one failed. `what` names the batch in
-    /// errors.
+    /// recorded, even when a later one failed; a whole message with the
+    /// server's identity for it, so another folder's copy can be a link.
     fn deliver_fetched(
         &mut self,
         fetched: Vec<(Uid, Flags, TmpMessage)>,
-        what: &str,
+        kind: Delivery,
     ) -> anyhow::Result<()> {
+        let what = kind.what();
         let maildir = self.maildir;
         crate::maildir::sync_filesystem(maildir.path())
             .with_context(|| format!("cannot make {what} durable"))?;
@@ -389,6 +489,13 @@ impl<'a> Applier<'a> {
                         local_base: base,
                         flags,
                     }));
+                    let identity = self.linking.as_ref().and_then(|l| l.identities.get(uid));
+                    if let Some(identity) = identity.filter(|_| kind != Delivery::Placeholders) {
+                        self.pending.push(PairChange::Identify {
+                            uid,
+                            identity: identity.to_vec(),
+                        });
+                    }
                 }
                 Err(e) => {
                     result = Err(
@@ -399,7 +506,10 @@ impl<'a> Applier<'a> {
             }
         }
         self.checkpoint(&[])?;
-        self.counts.downloaded += delivered;
+        match kind {
+            Delivery::Links => self.counts.linked += delivered,
+            Delivery::Bodies | Delivery::Placeholders => self.counts.downloaded += delivered,
+        }
         self.progress.inc(delivered);
         result
     }
@@ -652,6 +762,15 @@ impl TmpMessage {
         match self.writer.take() {
             Some(w) => w.into_inner()?.finish(),
             None => Ok(Vec::new()),
+        }
+    }
+
+    /// A file already complete in tmp/ (a link of another folder's).
+    fn placed(path: PathBuf) -> TmpMessage {
+        TmpMessage {
+            writer: None,
+            path,
+            keep: false,
         }
     }
 

@@ -945,9 +945,9 @@ pub struct LazySession<'a> {
     keywords: Vec<(String, crate::model::Keywords)>,
 }
 
-impl LazySession<'_> {
+impl<'a> LazySession<'a> {
     /// The account this connection logs in to (and whose settings apply).
-    pub fn account(&self) -> &Account {
+    pub fn account(&self) -> &'a Account {
         self.account
     }
 

@@ -31,7 +31,7 @@ use crate::model::DirStamp;
 use crate::report::{Counts, Reporter};
 use crate::state::{AppendIntent, FolderState, StateDb};
 
-use super::apply::Applier;
+use super::apply::{Applier, Linking};
 use super::plan::{plan, Direction, Plan};
 use super::{approval, guard};
 use super::{LazySession, SyncOptions};
@@ -597,6 +597,7 @@ pub fn sync_folder(
     let mut done = Counts::default();
     if !plan.is_empty() || !upgrades.is_empty() {
         let rule = upgrades::rule(session.account(), &job.display_name);
+        let account = session.account();
         let mut applier = Applier::new(
             session.get()?,
             db,
@@ -607,7 +608,12 @@ pub fn sync_folder(
         )
         .witnessed_by(witness.as_mut())
         .deleting_by(work.remote_delete.clone())
-        .placeholders(rule);
+        .placeholders(rule)
+        .linking(Some(Linking {
+            identities: &sides.identities,
+            root: &account.maildir,
+            layout: account.folder_rules.layout,
+        }));
         let uidnext = info.as_ref().and_then(|i| i.uidnext);
         let applied = applier
             .apply(plan, uidnext)

@@ -15,8 +15,8 @@ use anyhow::Context;
 
 use crate::imap::{FolderChanges, MailboxInfo, MailboxStatus, Session, UidSet};
 use crate::maildir::Maildir;
-use crate::model::Flags;
 use crate::model::{DirStamp, LocalMessage, Pair, RemoteMessage, Uid, UidValidity};
+use crate::model::{Flags, Identities};
 use crate::report::Reporter;
 use crate::state::{FolderState, StateDb};
 
@@ -257,6 +257,9 @@ pub struct Sides {
     /// UIDs the server reported expunged (QRESYNC), where only the
     /// changes were read.
     pub vanished: Vec<std::ops::RangeInclusive<u32>>,
+    /// The server's identities of the listed messages not yet paired
+    /// (where it names them), so a download can be a link instead.
+    pub identities: Identities,
 }
 
 impl Sides {
@@ -278,18 +281,23 @@ impl Sides {
             stamp,
         } = local_side;
         let (mut remote_listed, mut vanished) = (false, Vec::new());
+        let mut identities = Identities::default();
         let remote = match snapshot {
             RemoteSnapshot::Unchanged => remote_from_pairs(&pairs),
-            RemoteSnapshot::Changes(changes) => {
+            RemoteSnapshot::Changes(mut changes) => {
                 vanished = changes.vanished.clone();
+                identities = std::mem::take(&mut changes.identities);
                 apply_remote_changes(&pairs, changes)
             }
-            RemoteSnapshot::Listed(remote) => {
+            RemoteSnapshot::Listed(remote, listed_identities) => {
                 remote_listed = true;
+                identities = listed_identities;
                 remote
             }
         };
+        unpaired_only(&mut identities, &pairs);
         Sides {
+            identities,
             remote_count: remote.len(),
             local_count: local.len(),
             remote_listed,
@@ -324,6 +332,7 @@ fn changed_only(
         return Ok(None);
     }
     let (mut remote_listed, mut vanished) = (false, Vec::new());
+    let mut identities = Identities::default();
     let (remote, pairs, local_count) = match snapshot {
         RemoteSnapshot::Unchanged => return Ok(None),
         RemoteSnapshot::Changes(changes) => {
@@ -334,9 +343,11 @@ fn changed_only(
             // A pair whose message did not change needs nothing.
             let remote: Vec<RemoteMessage> = by_uid.into_values().collect();
             vanished = changes.vanished.clone();
+            identities.extend(&changes.identities);
             (remote, pairs, db.pair_count(stored.id)?)
         }
-        RemoteSnapshot::Listed(listed) => {
+        RemoteSnapshot::Listed(listed, listed_identities) => {
+            identities.extend(listed_identities);
             let all = db.pairs(stored.id)?;
             let listed_by_uid: HashMap<Uid, &RemoteMessage> =
                 listed.iter().map(|r| (r.uid, r)).collect();
@@ -348,6 +359,7 @@ fn changed_only(
                 .collect();
             let count = all.len();
             remote_listed = true;
+            identities.retain(|uid| !paired.contains_key(&uid));
             let pairs: Vec<Pair> = all
                 .into_iter()
                 .filter(|p| listed_by_uid.get(&p.uid).is_none_or(|r| r.flags != p.flags))
@@ -355,6 +367,8 @@ fn changed_only(
             (remote, pairs, count)
         }
     };
+    identities.sort();
+    unpaired_only(&mut identities, &pairs);
     let mut local = Vec::with_capacity(pairs.len());
     for pair in &pairs {
         match maildir.find_recorded(&pair.local_base, pair.flags)? {
@@ -371,7 +385,15 @@ fn changed_only(
         local_count,
         remote_listed,
         vanished,
+        identities,
     }))
+}
+
+/// Drops the identities of messages already paired: only a download can
+/// become a link. `pairs` is by UID.
+fn unpaired_only(identities: &mut Identities, pairs: &[Pair]) {
+    identities.sort();
+    identities.retain(|uid| pairs.binary_search_by_key(&uid, |p| p.uid).is_err());
 }
 
 /// The server's messages and flags, in the form it was cheapest to get.
@@ -381,7 +403,7 @@ enum RemoteSnapshot {
     /// As recorded, with these changes (QRESYNC).
     Changes(FolderChanges),
     /// Every message, listed.
-    Listed(Vec<RemoteMessage>),
+    Listed(Vec<RemoteMessage>, Identities),
 }
 
 /// The server's messages and flags, as cheaply as the server allows: none
@@ -398,7 +420,11 @@ fn remote_snapshot(
     search: Option<&str>,
 ) -> anyhow::Result<(RemoteSnapshot, Option<MailboxInfo>, Option<Vec<Uid>>)> {
     if !job.on_server && options.dry_run {
-        return Ok((RemoteSnapshot::Listed(Vec::new()), None, None));
+        return Ok((
+            RemoteSnapshot::Listed(Vec::new(), Identities::default()),
+            None,
+            None,
+        ));
     }
     if remote_unchanged {
         return Ok((RemoteSnapshot::Unchanged, None, None));
@@ -415,8 +441,11 @@ fn remote_snapshot(
         .with_context(|| format!("cannot open {} on the server", job.display_name))?;
     let snapshot = match changes {
         Some(changes) => RemoteSnapshot::Changes(changes),
-        None if selected.exists > 0 => RemoteSnapshot::Listed(fetch_remote(session.get()?)?),
-        None => RemoteSnapshot::Listed(Vec::new()),
+        None if selected.exists > 0 => {
+            let (remote, identities) = fetch_remote(session.get()?)?;
+            RemoteSnapshot::Listed(remote, identities)
+        }
+        None => RemoteSnapshot::Listed(Vec::new(), Identities::default()),
     };
     Ok((snapshot, Some(selected), inside))
 }
@@ -470,10 +499,11 @@ fn apply_remote_changes(pairs: &[Pair], changes: FolderChanges) -> Vec<RemoteMes
 }
 
 /// Every message's UID, flags and size.
-fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
+fn fetch_remote(session: &mut Session) -> anyhow::Result<(Vec<RemoteMessage>, Identities)> {
     let mut remote = Vec::new();
+    let mut identities = Identities::default();
     session
-        .uid_fetch_meta(&UidSet::all(), None, &mut |m| remote.push(m))
+        .uid_fetch_listing(&UidSet::all(), &mut identities, &mut |m| remote.push(m))
         .context("cannot list the folder's messages")?;
     // An unsolicited FETCH (another client changed flags) can repeat a UID;
     // keep the last flags and any size seen.
@@ -486,5 +516,5 @@ fn fetch_remote(session: &mut Session) -> anyhow::Result<Vec<RemoteMessage>> {
         kept.size = kept.size.or(later.size);
         true
     });
-    Ok(remote)
+    Ok((remote, identities))
 }
