@@ -7,15 +7,6 @@ mod common;
 use common::*;
 use std::fs;
 
-/// The commands a traced sync sent, without their tags.
-fn commands_of(run: &RunResult) -> Vec<String> {
-    run.stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("C: "))
-        .filter_map(|l| l.split_once(' ').map(|(_, cmd)| cmd.to_string()))
-        .collect()
-}
-
 fn downloads_of(commands: &[String]) -> Vec<&String> {
     commands
         .iter()
@@ -56,7 +47,7 @@ fn a_message_copied_on_the_server_is_one_file_linked_into_both_folders() {
     let copied = copy_on_the_server(&mut client, 3, "Lists");
     let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
     run.expect_success();
-    let commands = commands_of(&run);
+    let commands = run.imap_commands();
     assert!(
         downloads_of(&commands).is_empty(),
         "nothing downloaded: {commands:#?}"
@@ -137,7 +128,7 @@ fn a_copy_whose_original_file_is_gone_is_downloaded() {
     let counts = &doc["accounts"][0]["counts"];
     assert_eq!(counts["linked"], 0, "{}", run.stdout);
     assert_eq!(counts["downloaded"], 1, "{}", run.stdout);
-    assert_eq!(downloads_of(&commands_of(&run)).len(), 1);
+    assert_eq!(downloads_of(&run.imap_commands()).len(), 1);
     let lists = maildir_messages(imapdir.maildir(), "Lists");
     let copy = lists
         .iter()

@@ -6,15 +6,6 @@ mod common;
 use common::*;
 use std::fs;
 
-/// The commands a traced sync sent, without their tags.
-fn commands_of(run: &RunResult) -> Vec<String> {
-    run.stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("C: "))
-        .filter_map(|l| l.split_once(' ').map(|(_, cmd)| cmd.to_string()))
-        .collect()
-}
-
 /// Moves three files of INBOX into Archive/2023 as a mail reader does
 /// (rename, same name), flagging the first on the way; returns their
 /// Message-IDs.
@@ -55,7 +46,7 @@ fn moved_without_transfer(dovecot: &Dovecot, verb: &str) {
 
     let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
     run.expect_success();
-    let commands = commands_of(&run);
+    let commands = run.imap_commands();
     assert!(
         !commands.iter().any(|c| c.starts_with("APPEND")),
         "nothing uploaded: {commands:#?}"
@@ -216,7 +207,7 @@ fn followed_without_download_on(dovecot: Dovecot, with_move: bool) {
 
     let run = imapdir.run(&["--trace-imap", "--json", "sync"]);
     run.expect_success();
-    let commands = commands_of(&run);
+    let commands = run.imap_commands();
     assert!(
         !commands
             .iter()

@@ -51,6 +51,15 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The IMAP commands a `--trace-imap` run sent, without their tags.
+    pub fn imap_commands(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("C: "))
+            .filter_map(|l| l.split_once(' ').map(|(_, cmd)| cmd.to_string()))
+            .collect()
+    }
+
     /// Panics with the captured output unless the exit code is `code`.
     pub fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(
